@@ -1,0 +1,54 @@
+// Neural-network ops: softmax family, losses, dropout. Numerically stable forms throughout.
+#pragma once
+
+#include <cstdint>
+
+#include "tapegrad/ops.hpp"
+#include "tapegrad/random.hpp"
+
+namespace tapegrad {
+
+/// How a loss reduces over its elements.
+enum class Reduction { mean, sum, none };
+
+/// y = exp(x - max) / sum(exp(x - max)) along `axis`. Shapes: any -> same.
+template <class T>
+Var<T> softmax(const Var<T>& x, int axis = -1);
+/// y = x - logsumexp(x) along `axis` (max-shifted). Shapes: any -> same.
+template <class T>
+Var<T> log_softmax(const Var<T>& x, int axis = -1);
+
+/// Options of cross_entropy and nll_loss, as in PyTorch.
+struct LossOptions {
+  Reduction reduction = Reduction::mean;
+  Index ignore_index = -100;     // targets with this value add nothing, and are not counted
+  double label_smoothing = 0.0;  // in [0, 1]; cross_entropy only
+};
+
+/// Cross-entropy of logits against class indices: loss_i = -sum_c q_ic log softmax(x_i)_c with
+/// q = (1 - eps) onehot(t_i) + eps / C. Shapes: logits [n, C], targets [n] -> [] (mean, sum)
+/// or [n] (none); also logits [C], targets [] -> []. Mean divides by the count of targets that
+/// are not ignore_index. A target outside [0, C) is a value_error.
+template <class T>
+Var<T> cross_entropy(const Var<T>& logits, const IndexArray& targets, LossOptions options = {});
+/// Negative log-likelihood: loss_i = -logp[i, t_i]. Shapes as cross_entropy.
+template <class T>
+Var<T> nll_loss(const Var<T>& log_probs, const IndexArray& targets, LossOptions options = {});
+/// Mean squared error: (a - b)^2 reduced. Shapes: a and b equal.
+template <class T>
+Var<T> mse_loss(const Var<T>& a, const Var<T>& b, Reduction reduction = Reduction::mean);
+/// Binary cross-entropy from logits, stable: max(x, 0) - x y + log(1 + exp(-|x|)).
+/// Shapes: logits and targets equal. Gradient flows to the logits only.
+template <class T>
+Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets,
+                       Reduction reduction = Reduction::mean);
+
+/// Inverted dropout: y = x * m / (1 - p), m ~ Bernoulli(1 - p), drawn from `generator`;
+/// the identity when !training or p == 0. p in [0, 1). Shapes: any -> same.
+template <class T>
+Var<T> dropout(const Var<T>& x, double p, bool training, Generator& generator);
+/// As above, with the default generator.
+template <class T>
+Var<T> dropout(const Var<T>& x, double p, bool training = true);
+
+}  // namespace tapegrad

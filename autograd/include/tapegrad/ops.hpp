@@ -1,0 +1,211 @@
+// The differentiable primitive ops. Each records one tape entry with its backward rule.
+// Elementwise ops broadcast as NumPy does; a bad shape or value throws shape_error /
+// value_error naming the op and every shape, before any work is done.
+#pragma once
+
+#include <type_traits>
+#include <vector>
+
+#include "tapegrad/tape.hpp"
+
+namespace tapegrad {
+
+namespace detail {
+template <class T>
+struct identity {
+  using type = T;
+};
+}  // namespace detail
+
+/// A scalar argument that converts to the Var's scalar type (so `x * 2.0` works for floats).
+template <class T>
+using Scalar = typename detail::identity<T>::type;
+
+// ---- elementwise, binary (broadcasting) ----
+
+/// z = a + b. Shapes: broadcast(a, b).
+template <class T>
+Var<T> add(const Var<T>& a, const Var<T>& b);
+/// z = a - b. Shapes: broadcast(a, b).
+template <class T>
+Var<T> sub(const Var<T>& a, const Var<T>& b);
+/// z = a * b. Shapes: broadcast(a, b).
+template <class T>
+Var<T> mul(const Var<T>& a, const Var<T>& b);
+/// z = a / b. Shapes: broadcast(a, b). dz/db = -a / b^2.
+template <class T>
+Var<T> div(const Var<T>& a, const Var<T>& b);
+
+// ---- elementwise with a scalar ----
+
+/// z = a + s. Shapes: any -> same.
+template <class T>
+Var<T> add_scalar(const Var<T>& a, Scalar<T> s);
+/// z = a * s. Shapes: any -> same.
+template <class T>
+Var<T> mul_scalar(const Var<T>& a, Scalar<T> s);
+/// z = s - a. Shapes: any -> same.
+template <class T>
+Var<T> rsub_scalar(const Var<T>& a, Scalar<T> s);
+/// z = s / a. Shapes: any -> same. dz/da = -s / a^2.
+template <class T>
+Var<T> rdiv_scalar(const Var<T>& a, Scalar<T> s);
+
+// ---- elementwise, unary ----
+
+/// y = -x. Shapes: any -> same.
+template <class T>
+Var<T> neg(const Var<T>& x);
+/// y = exp(x). Shapes: any -> same. dy/dx = y.
+template <class T>
+Var<T> exp(const Var<T>& x);
+/// y = log(x), natural; log(0) = -inf. Shapes: any -> same. dy/dx = 1/x.
+template <class T>
+Var<T> log(const Var<T>& x);
+/// y = tanh(x). Shapes: any -> same. dy/dx = 1 - y^2.
+template <class T>
+Var<T> tanh(const Var<T>& x);
+/// y = 1 / (1 + exp(-x)), finite for any finite x. Shapes: any -> same. dy/dx = y (1 - y).
+template <class T>
+Var<T> sigmoid(const Var<T>& x);
+/// y = max(x, 0). Shapes: any -> same. dy/dx = 1 where x > 0, else 0.
+template <class T>
+Var<T> relu(const Var<T>& x);
+/// y = x^p for a scalar exponent p. Shapes: any -> same. dy/dx = p x^(p-1).
+template <class T>
+Var<T> pow(const Var<T>& x, Scalar<T> p);
+/// y = sqrt(x). Shapes: any -> same. dy/dx = 1 / (2 y).
+template <class T>
+Var<T> sqrt(const Var<T>& x);
+/// y = min(max(x, lo), hi); lo <= hi. Shapes: any -> same. dy/dx = 1 where lo <= x <= hi.
+template <class T>
+Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi);
+/// z = condition ? a : b. Shapes: broadcast(condition, a, b). Gradient flows to the chosen side.
+template <class T>
+Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b);
+
+// ---- linear algebra ----
+
+/// c = a b. Shapes: [m,k] x [k,n] -> [m,n]; [b,m,k] x [b,k,n] -> [b,m,n];
+/// [b,m,k] x [k,n] -> [b,m,n]; [k] x [k,n] -> [n]; [m,k] x [k] -> [m].
+template <class T>
+Var<T> matmul(const Var<T>& a, const Var<T>& b);
+/// y = x^T. Shapes: [m,n] -> [n,m].
+template <class T>
+Var<T> transpose(const Var<T>& x);
+/// Swaps two axes. Shapes: [..., d0, ..., d1, ...] -> [..., d1, ..., d0, ...].
+template <class T>
+Var<T> transpose(const Var<T>& x, int axis0, int axis1);
+/// y = x W^T + b (PyTorch's linear; W^T is never materialised). Shapes: x [..., in],
+/// W [out, in], b [out] or undefined -> [..., out].
+template <class T>
+Var<T> linear(const Var<T>& x, const Var<T>& weight, const Var<T>& bias = Var<T>());
+
+// ---- shape ----
+
+/// Same values, new shape with the same number of elements.
+template <class T>
+Var<T> reshape(const Var<T>& x, const Shape& shape);
+/// y = x[..., start : start + length, ...] along `axis`. Shapes: d_axis -> length.
+template <class T>
+Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length);
+/// y = x[..., index, ...] along `axis`, which is dropped. Shapes: [.., d, ..] -> [.., ..].
+template <class T>
+Var<T> select(const Var<T>& x, int axis, std::size_t index);
+/// Splits `axis` into `chunks` equal parts (d_axis must divide evenly).
+template <class T>
+std::vector<Var<T>> chunk(const Var<T>& x, std::size_t chunks, int axis);
+/// Joins along an existing axis; all other sizes must agree.
+template <class T>
+Var<T> concat(const std::vector<Var<T>>& xs, int axis);
+/// Joins along a new axis; all shapes must agree. Shapes: n x [s] -> [.., n, ..].
+template <class T>
+Var<T> stack(const std::vector<Var<T>>& xs, int axis);
+/// y[i..., :] = table[ids[i...], :] (an embedding lookup). Shapes: table [n, d], ids [s...]
+/// -> [s..., d]. Backward scatter-adds rows; rows whose id equals `padding_idx` (when >= 0)
+/// get no gradient. An id outside [0, n) is a value_error.
+template <class T>
+Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx = -1);
+
+// ---- reductions ----
+
+/// y = sum of all elements. Shapes: any -> [].
+template <class T>
+Var<T> sum(const Var<T>& x);
+/// Sum along `axis`. Shapes: [.., d, ..] -> [.., ..] (or [.., 1, ..] with keepdims).
+template <class T>
+Var<T> sum(const Var<T>& x, int axis, bool keepdims = false);
+/// y = mean of all elements. Shapes: any -> [].
+template <class T>
+Var<T> mean(const Var<T>& x);
+/// Mean along `axis`. Shapes as sum(x, axis, keepdims).
+template <class T>
+Var<T> mean(const Var<T>& x, int axis, bool keepdims = false);
+/// y = max of all elements; the gradient is shared evenly among tied maxima. Shapes: any -> [].
+template <class T>
+Var<T> max(const Var<T>& x);
+/// Max along `axis`; the gradient goes to the first maximal element. Shapes as sum(x, axis).
+template <class T>
+Var<T> max(const Var<T>& x, int axis, bool keepdims = false);
+/// y = log(sum(exp(x))) along `axis`, max-shifted. Shapes as sum(x, axis, keepdims).
+/// dy/dx = softmax(x).
+template <class T>
+Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims = false);
+
+// ---- operators ----
+
+template <class T>
+Var<T> operator+(const Var<T>& a, const Var<T>& b) {
+  return add(a, b);
+}
+template <class T>
+Var<T> operator-(const Var<T>& a, const Var<T>& b) {
+  return sub(a, b);
+}
+template <class T>
+Var<T> operator*(const Var<T>& a, const Var<T>& b) {
+  return mul(a, b);
+}
+template <class T>
+Var<T> operator/(const Var<T>& a, const Var<T>& b) {
+  return div(a, b);
+}
+template <class T>
+Var<T> operator-(const Var<T>& x) {
+  return neg(x);
+}
+
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator+(const Var<T>& a, S s) {
+  return add_scalar(a, static_cast<T>(s));
+}
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator+(S s, const Var<T>& a) {
+  return add_scalar(a, static_cast<T>(s));
+}
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator-(const Var<T>& a, S s) {
+  return add_scalar(a, -static_cast<T>(s));
+}
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator-(S s, const Var<T>& a) {
+  return rsub_scalar(a, static_cast<T>(s));
+}
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator*(const Var<T>& a, S s) {
+  return mul_scalar(a, static_cast<T>(s));
+}
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator*(S s, const Var<T>& a) {
+  return mul_scalar(a, static_cast<T>(s));
+}
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator/(const Var<T>& a, S s) {
+  return mul_scalar(a, T(1) / static_cast<T>(s));
+}
+template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
+Var<T> operator/(S s, const Var<T>& a) {
+  return rdiv_scalar(a, static_cast<T>(s));
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,44 @@
+// Seeded random numbers: parameter initialisation, dropout masks, shuffling.
+#pragma once
+
+#include <cstdint>
+#include <random>
+
+#include "tapegrad/array.hpp"
+
+namespace tapegrad {
+
+/// A seeded random generator (64-bit Mersenne Twister). Same seed, same numbers.
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed = 0) : engine_(seed) {}
+  void seed(std::uint64_t seed) { engine_.seed(seed); }
+  std::mt19937_64& engine() { return engine_; }
+
+  /// Uniform in [lo, hi).
+  template <class T>
+  Array<T> uniform(const Shape& shape, T lo, T hi);
+  /// Normal with the given mean and standard deviation.
+  template <class T>
+  Array<T> normal(const Shape& shape, T mean = T(0), T stddev = T(1));
+  /// 1 with probability `p`, else 0.
+  template <class T>
+  Array<T> bernoulli(const Shape& shape, double p);
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+extern template Array<float> Generator::uniform<float>(const Shape&, float, float);
+extern template Array<double> Generator::uniform<double>(const Shape&, double, double);
+extern template Array<float> Generator::normal<float>(const Shape&, float, float);
+extern template Array<double> Generator::normal<double>(const Shape&, double, double);
+extern template Array<float> Generator::bernoulli<float>(const Shape&, double);
+extern template Array<double> Generator::bernoulli<double>(const Shape&, double);
+
+/// This thread's default generator.
+Generator& default_generator();
+/// Seeds this thread's default generator.
+void manual_seed(std::uint64_t seed);
+
+}  // namespace tapegrad

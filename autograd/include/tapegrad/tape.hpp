@@ -1,0 +1,170 @@
+// The tape: a Wengert list of recorded ops per thread, walked in reverse by backward().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "tapegrad/var.hpp"
+
+namespace tapegrad {
+
+/// The gradient a backward rule returns for one input: none, the whole input's gradient (its
+/// shape, or a shape the input broadcasts to: the engine sums the broadcast axes back), or the
+/// gradient of one block of the input (so that slicing ops need not build a full-size array).
+template <class T>
+class Grad {
+ public:
+  enum class Kind { none, full, block, index };
+
+  /// No gradient for this input.
+  Grad() = default;
+  /// The gradient of the whole input (implicit, so a rule can `return {gx, gy};`).
+  Grad(Array<T> value) : kind_(Kind::full), value_(std::move(value)) {}  // NOLINT
+  /// The gradient of input[..., start : start + value.shape[axis], ...].
+  static Grad block(Array<T> value, std::size_t axis, std::size_t start);
+  /// The gradient of the input at `index` along `axis` (value lacks that axis).
+  static Grad at(Array<T> value, std::size_t axis, std::size_t index);
+
+  Kind kind() const { return kind_; }
+  bool present() const { return kind_ != Kind::none; }
+  const Array<T>& value() const { return value_; }
+  Array<T>& value() { return value_; }
+  std::size_t axis() const { return axis_; }
+  std::size_t start() const { return start_; }
+
+ private:
+  Kind kind_ = Kind::none;
+  Array<T> value_;
+  std::size_t axis_ = 0;
+  std::size_t start_ = 0;
+};
+
+/// One Grad per input of the op, in order.
+template <class T>
+using Grads = std::vector<Grad<T>>;
+
+namespace detail {
+template <class T>
+struct Entry;
+}
+
+/// What a backward rule sees: the gradient of the op's output and the values it recorded.
+template <class T>
+class Context {
+ public:
+  explicit Context(const detail::Entry<T>& entry) : entry_(entry) {}
+  /// d(loss)/d(output), of the output's shape.
+  const Array<T>& grad_output() const;
+  const Array<T>& output() const;
+  const Array<T>& input(std::size_t i) const;
+  std::size_t num_inputs() const;
+  /// False when input i needs no gradient: the rule may skip computing it.
+  bool needs_grad(std::size_t i) const;
+  /// Arrays the op saved at record time (masks, indices, probabilities).
+  const Array<T>& saved(std::size_t i) const;
+  const std::string& op() const;
+
+ private:
+  const detail::Entry<T>& entry_;
+};
+
+/// A backward rule: returns d(loss)/d(input_i) for each input from d(loss)/d(output).
+/// Rules never accumulate; the engine does.
+template <class T>
+using BackwardRule = std::function<Grads<T>(const Context<T>&)>;
+
+namespace detail {
+template <class T>
+struct Entry {
+  std::string op;
+  std::vector<Var<T>> inputs;
+  std::vector<std::uint32_t> versions;  // of the inputs when recorded
+  Var<T> output;
+  std::vector<Array<T>> saved;
+  BackwardRule<T> rule;
+};
+}  // namespace detail
+
+/// This thread's list of recorded ops of scalar type T, in the order they ran (which is a
+/// topological order). Parameters (leaves) outlive it; intermediate values live as long as
+/// the tape or a user's handle holds them.
+template <class T>
+class Tape {
+ public:
+  /// The calling thread's tape.
+  static Tape& current();
+
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  /// Bytes of the arrays the tape keeps alive: every recorded output, every saved array, every
+  /// input that is not a trainable leaf, and gradients held during backward. Counted once each.
+  std::size_t bytes() const;
+  /// Drops every entry (and every value only the tape held). Handles to values recorded
+  /// before stay valid as values, but backward through them is a usage_error.
+  void clear();
+
+  /// Graphviz DOT: one box per value (name, shape), one ellipse per op.
+  void write_dot(std::ostream& out) const;
+  std::string dot() const;
+
+  const std::vector<detail::Entry<T>>& entries() const { return entries_; }
+  std::uint64_t serial() const { return serial_; }
+
+  // Used by record() and backward().
+  Var<T> push(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
+              std::vector<Array<T>> saved);
+  void run_backward(const Var<T>& root, Array<T> seed);
+
+  Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+ private:
+  std::vector<detail::Entry<T>> entries_;
+  std::uint64_t serial_;
+};
+
+extern template class Tape<float>;
+extern template class Tape<double>;
+
+/// The calling thread's tape for scalar type T.
+template <class T = float>
+Tape<T>& tape() {
+  return Tape<T>::current();
+}
+
+/// While alive, no op is recorded on this thread (inference, optimizer updates).
+class NoGrad {
+ public:
+  NoGrad();
+  ~NoGrad();
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// False inside a NoGrad scope.
+bool is_grad_enabled();
+
+/// Records an op: `output` was computed from `inputs`; `rule` maps d(loss)/d(output) to one
+/// Grad per input. Records nothing (and returns a leaf not requiring a gradient) under NoGrad
+/// or when no input requires a gradient. This is also the extension API for custom ops.
+template <class T>
+Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
+              std::vector<Array<T>> saved = {});
+
+/// Backpropagates from a scalar `root` (seed d(root)/d(root) = 1): walks this thread's tape in
+/// reverse, accumulates gradients into every leaf that requires one, then frees the tape.
+/// A second backward through the same (freed) tape is a usage_error.
+template <class T>
+void backward(const Var<T>& root);
+/// As above, seeded with `grad` (the root's shape) for a non-scalar root.
+template <class T>
+void backward(const Var<T>& root, const Array<T>& grad);
+
+}  // namespace tapegrad

@@ -1,0 +1,123 @@
+// Var: the handle every op takes and returns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tapegrad/array.hpp"
+#include "tapegrad/errors.hpp"
+
+namespace tapegrad {
+
+namespace detail {
+
+/// The state a Var shares with its copies and with the tape that recorded it.
+template <class T>
+struct Node {
+  Array<T> value;
+  Array<T> grad;  // meaningful only when has_grad
+  bool has_grad = false;
+  bool requires_grad = false;
+  bool retain_grad = false;       // keep a non-leaf's gradient after backward
+  std::uint32_t version = 0;      // bumped by every in-place change of value
+  std::int64_t entry = -1;        // position on the recording tape; -1 for a leaf
+  std::uint64_t tape_serial = 0;  // which tape (and which life of it) recorded this value
+  std::string name;
+};
+
+}  // namespace detail
+
+/// A cheap, copyable handle to a value, its gradient and its place on the tape.
+/// Copies share state: `Var b = a; b.set_name("x");` names `a` too.
+template <class T = float>
+class Var {
+ public:
+  using value_type = T;
+  using node_type = detail::Node<T>;
+
+  /// An empty handle; using it in an op is a usage_error.
+  Var() = default;
+
+  /// A leaf holding `value`. Parameters are leaves with `requires_grad = true`.
+  explicit Var(Array<T> value, bool requires_grad = false, std::string name = {});
+
+  /// A 0-d (scalar) leaf.
+  static Var scalar(T value, bool requires_grad = false, std::string name = {});
+
+  bool defined() const { return node_ != nullptr; }
+
+  /// The value. Shapes: as given, or as computed by the op that made it.
+  const Array<T>& value() const { return checked().value; }
+  /// The value for an in-place change (optimizer steps, gradcheck). Bumps the version, so
+  /// backward through an op that saved the old value is a usage_error, not a wrong gradient.
+  Array<T>& mutable_value();
+
+  /// d(loss)/d(this), accumulated over backward calls until zero_grad(). A usage_error when
+  /// no gradient has been computed (see has_grad()).
+  const Array<T>& grad() const;
+  /// The gradient for an in-place change (clipping). A usage_error when there is none.
+  Array<T>& mutable_grad();
+  bool has_grad() const { return checked().has_grad; }
+  /// Replaces the gradient; its shape must be the value's.
+  void set_grad(Array<T> grad);
+  /// Drops the gradient (PyTorch's `set_to_none=True`).
+  void zero_grad();
+
+  bool requires_grad() const { return checked().requires_grad; }
+  /// Only leaves can change this: a computed value requires a gradient exactly when one of its
+  /// inputs does.
+  Var& set_requires_grad(bool requires = true);
+  /// Keep this non-leaf value's gradient after backward (leaves always keep theirs).
+  Var& retain_grad();
+  bool is_leaf() const { return checked().entry < 0; }
+
+  const std::string& name() const { return checked().name; }
+  Var& set_name(std::string name);
+
+  const Shape& shape() const { return value().shape(); }
+  std::size_t ndim() const { return value().dimension(); }
+  std::size_t size() const { return value().size(); }
+  /// Size along `axis` (negative counts from the end).
+  std::size_t size(int axis) const;
+  /// The single element of a one-element value.
+  T item() const;
+  /// Times the value was changed in place.
+  std::uint32_t version() const { return checked().version; }
+
+  /// A new leaf sharing no history: same value (copied), no gradient, requires_grad false.
+  /// Cuts backpropagation, as between chunks of truncated BPTT.
+  Var detach() const;
+
+  /// backward(*this): see tapegrad::backward.
+  void backward() const;
+  void backward(const Array<T>& grad) const;
+
+  /// True when both handles share one state.
+  bool same(const Var& other) const { return node_ == other.node_; }
+
+  /// For the engine and extensions.
+  const std::shared_ptr<node_type>& node() const { return node_; }
+  static Var from_node(std::shared_ptr<node_type> node);
+
+ private:
+  node_type& checked() const;
+  std::shared_ptr<node_type> node_;
+};
+
+extern template class Var<float>;
+extern template class Var<double>;
+
+/// A leaf that does not require a gradient (data, targets).
+template <class T>
+Var<T> constant(Array<T> value, std::string name = {}) {
+  return Var<T>(std::move(value), false, std::move(name));
+}
+
+/// A leaf that requires a gradient (a trainable parameter).
+template <class T>
+Var<T> parameter(Array<T> value, std::string name = {}) {
+  return Var<T>(std::move(value), true, std::move(name));
+}
+
+}  // namespace tapegrad

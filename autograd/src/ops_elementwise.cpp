@@ -1,0 +1,238 @@
+// Elementwise ops: each forward next to its derivative.
+#include <xtensor/xmath.hpp>
+#include <xtensor/xoperation.hpp>
+
+#include "detail.hpp"
+#include "tapegrad/ops.hpp"
+
+namespace tapegrad {
+
+using detail::check_defined;
+
+namespace {
+// The gradient for input i when it needs one, none otherwise.
+template <class T, class E>
+Grad<T> if_needed(const Context<T>& c, std::size_t i, E&& expr) {
+  return c.needs_grad(i) ? Grad<T>(Array<T>(std::forward<E>(expr))) : Grad<T>();
+}
+}  // namespace
+
+// ---- binary, broadcasting ----
+
+template <class T>
+Var<T> add(const Var<T>& a, const Var<T>& b) {
+  check_defined("add", {&a, &b});
+  detail::broadcast_shapes("add", a.shape(), b.shape());
+  Array<T> z = a.value() + b.value();
+  // dz/da = 1, dz/db = 1 (the engine sums broadcast axes)
+  return record<T>("add", {a, b}, std::move(z), [](const Context<T>& c) {
+    return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, c.grad_output())};
+  });
+}
+
+template <class T>
+Var<T> sub(const Var<T>& a, const Var<T>& b) {
+  check_defined("sub", {&a, &b});
+  detail::broadcast_shapes("sub", a.shape(), b.shape());
+  Array<T> z = a.value() - b.value();
+  // dz/da = 1, dz/db = -1
+  return record<T>("sub", {a, b}, std::move(z), [](const Context<T>& c) {
+    return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, -c.grad_output())};
+  });
+}
+
+template <class T>
+Var<T> mul(const Var<T>& a, const Var<T>& b) {
+  check_defined("mul", {&a, &b});
+  detail::broadcast_shapes("mul", a.shape(), b.shape());
+  Array<T> z = a.value() * b.value();
+  // dz/da = b, dz/db = a
+  return record<T>("mul", {a, b}, std::move(z), [](const Context<T>& c) {
+    return Grads<T>{if_needed(c, 0, c.grad_output() * c.input(1)),
+                    if_needed(c, 1, c.grad_output() * c.input(0))};
+  });
+}
+
+template <class T>
+Var<T> div(const Var<T>& a, const Var<T>& b) {
+  check_defined("div", {&a, &b});
+  detail::broadcast_shapes("div", a.shape(), b.shape());
+  Array<T> z = a.value() / b.value();
+  // dz/da = 1/b, dz/db = -a/b^2 = -z/b
+  return record<T>("div", {a, b}, std::move(z), [](const Context<T>& c) {
+    return Grads<T>{if_needed(c, 0, c.grad_output() / c.input(1)),
+                    if_needed(c, 1, -c.grad_output() * c.output() / c.input(1))};
+  });
+}
+
+// ---- with a scalar ----
+
+template <class T>
+Var<T> add_scalar(const Var<T>& a, Scalar<T> s) {
+  check_defined("add_scalar", {&a});
+  Array<T> z = a.value() + s;
+  return record<T>("add_scalar", {a}, std::move(z), [](const Context<T>& c) {
+    return Grads<T>{c.grad_output()};  // dz/da = 1
+  });
+}
+
+template <class T>
+Var<T> mul_scalar(const Var<T>& a, Scalar<T> s) {
+  check_defined("mul_scalar", {&a});
+  Array<T> z = a.value() * s;
+  return record<T>("mul_scalar", {a}, std::move(z), [s](const Context<T>& c) {
+    return Grads<T>{Array<T>(c.grad_output() * s)};  // dz/da = s
+  });
+}
+
+template <class T>
+Var<T> rsub_scalar(const Var<T>& a, Scalar<T> s) {
+  check_defined("rsub_scalar", {&a});
+  Array<T> z = s - a.value();
+  return record<T>("rsub_scalar", {a}, std::move(z), [](const Context<T>& c) {
+    return Grads<T>{Array<T>(-c.grad_output())};  // dz/da = -1
+  });
+}
+
+template <class T>
+Var<T> rdiv_scalar(const Var<T>& a, Scalar<T> s) {
+  check_defined("rdiv_scalar", {&a});
+  Array<T> z = s / a.value();
+  return record<T>("rdiv_scalar", {a}, std::move(z), [](const Context<T>& c) {
+    return Grads<T>{Array<T>(-c.grad_output() * c.output() / c.input(0))};  // -s/a^2 = -z/a
+  });
+}
+
+// ---- unary ----
+
+template <class T>
+Var<T> neg(const Var<T>& x) {
+  check_defined("neg", {&x});
+  Array<T> y = -x.value();
+  return record<T>("neg", {x}, std::move(y), [](const Context<T>& c) {
+    return Grads<T>{Array<T>(-c.grad_output())};  // dy/dx = -1
+  });
+}
+
+template <class T>
+Var<T> exp(const Var<T>& x) {
+  check_defined("exp", {&x});
+  Array<T> y = xt::exp(x.value());
+  return record<T>("exp", {x}, std::move(y), [](const Context<T>& c) {
+    return Grads<T>{Array<T>(c.grad_output() * c.output())};  // dy/dx = y
+  });
+}
+
+template <class T>
+Var<T> log(const Var<T>& x) {
+  check_defined("log", {&x});
+  Array<T> y = xt::log(x.value());
+  return record<T>("log", {x}, std::move(y), [](const Context<T>& c) {
+    return Grads<T>{Array<T>(c.grad_output() / c.input(0))};  // dy/dx = 1/x
+  });
+}
+
+template <class T>
+Var<T> tanh(const Var<T>& x) {
+  check_defined("tanh", {&x});
+  Array<T> y = xt::tanh(x.value());
+  return record<T>("tanh", {x}, std::move(y), [](const Context<T>& c) {
+    const auto& out = c.output();
+    return Grads<T>{Array<T>(c.grad_output() * (T(1) - out * out))};  // dy/dx = 1 - y^2
+  });
+}
+
+template <class T>
+Var<T> sigmoid(const Var<T>& x) {
+  check_defined("sigmoid", {&x});
+  // exp(-x) overflows to inf for x << 0, giving 1/(1+inf) = 0: finite and correct.
+  Array<T> y = T(1) / (T(1) + xt::exp(-x.value()));
+  return record<T>("sigmoid", {x}, std::move(y), [](const Context<T>& c) {
+    const auto& out = c.output();
+    return Grads<T>{Array<T>(c.grad_output() * out * (T(1) - out))};  // dy/dx = y (1 - y)
+  });
+}
+
+template <class T>
+Var<T> relu(const Var<T>& x) {
+  check_defined("relu", {&x});
+  Array<T> y = xt::maximum(x.value(), T(0));
+  return record<T>("relu", {x}, std::move(y), [](const Context<T>& c) {
+    // dy/dx = 1 where x > 0 (0 at the kink, as PyTorch)
+    return Grads<T>{Array<T>(xt::where(c.input(0) > T(0), c.grad_output(), T(0)))};
+  });
+}
+
+template <class T>
+Var<T> pow(const Var<T>& x, Scalar<T> p) {
+  check_defined("pow", {&x});
+  Array<T> y = xt::pow(x.value(), p);
+  return record<T>("pow", {x}, std::move(y), [p](const Context<T>& c) {
+    if (p == T(0)) return Grads<T>{Array<T>(xt::zeros_like(c.input(0)))};
+    // dy/dx = p x^(p-1)
+    return Grads<T>{Array<T>(c.grad_output() * p * xt::pow(c.input(0), p - T(1)))};
+  });
+}
+
+template <class T>
+Var<T> sqrt(const Var<T>& x) {
+  check_defined("sqrt", {&x});
+  Array<T> y = xt::sqrt(x.value());
+  return record<T>("sqrt", {x}, std::move(y), [](const Context<T>& c) {
+    return Grads<T>{Array<T>(c.grad_output() / (T(2) * c.output()))};  // dy/dx = 1 / (2 y)
+  });
+}
+
+template <class T>
+Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi) {
+  check_defined("clamp", {&x});
+  if (!(lo <= hi)) throw value_error(fmt::format("clamp: lo = {} is greater than hi = {}", lo, hi));
+  Array<T> y = xt::clip(x.value(), lo, hi);
+  return record<T>("clamp", {x}, std::move(y), [lo, hi](const Context<T>& c) {
+    const auto& in = c.input(0);
+    // dy/dx = 1 inside [lo, hi], 0 outside
+    return Grads<T>{Array<T>(xt::where(in >= lo && in <= hi, c.grad_output(), T(0)))};
+  });
+}
+
+template <class T>
+Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b) {
+  check_defined("where", {&a, &b});
+  const Shape ab = detail::broadcast_shapes("where", a.shape(), b.shape());
+  detail::broadcast_shapes("where", condition.shape(), ab);
+  Array<T> z = xt::where(condition, a.value(), b.value());
+  Array<T> mask = xt::cast<T>(condition);
+  // dz/da = condition, dz/db = !condition
+  return record<T>("where", {a, b}, std::move(z),
+                   [](const Context<T>& c) {
+                     const auto& m = c.saved(0);
+                     return Grads<T>{if_needed(c, 0, c.grad_output() * m),
+                                     if_needed(c, 1, c.grad_output() * (T(1) - m))};
+                   },
+                   {std::move(mask)});
+}
+
+#define TAPEGRAD_INSTANTIATE(T)                         \
+  template Var<T> add<T>(const Var<T>&, const Var<T>&); \
+  template Var<T> sub<T>(const Var<T>&, const Var<T>&); \
+  template Var<T> mul<T>(const Var<T>&, const Var<T>&); \
+  template Var<T> div<T>(const Var<T>&, const Var<T>&); \
+  template Var<T> add_scalar<T>(const Var<T>&, T);      \
+  template Var<T> mul_scalar<T>(const Var<T>&, T);      \
+  template Var<T> rsub_scalar<T>(const Var<T>&, T);     \
+  template Var<T> rdiv_scalar<T>(const Var<T>&, T);     \
+  template Var<T> neg<T>(const Var<T>&);                \
+  template Var<T> exp<T>(const Var<T>&);                \
+  template Var<T> log<T>(const Var<T>&);                \
+  template Var<T> tanh<T>(const Var<T>&);               \
+  template Var<T> sigmoid<T>(const Var<T>&);            \
+  template Var<T> relu<T>(const Var<T>&);               \
+  template Var<T> pow<T>(const Var<T>&, T);             \
+  template Var<T> sqrt<T>(const Var<T>&);               \
+  template Var<T> clamp<T>(const Var<T>&, T, T);        \
+  template Var<T> where<T>(const xt::xarray<bool>&, const Var<T>&, const Var<T>&);
+
+TAPEGRAD_INSTANTIATE(float)
+TAPEGRAD_INSTANTIATE(double)
+
+}  // namespace tapegrad

@@ -1,0 +1,298 @@
+// matmul, transpose and linear, on CBLAS: transposed operands are flags, never copies.
+#include "detail.hpp"
+#include "gemm.hpp"
+#include "tapegrad/ops.hpp"
+
+namespace tapegrad {
+
+namespace detail {
+
+namespace {
+inline int to_int(std::size_t v) {
+  return static_cast<int>(v);
+}
+
+inline void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
+                      const float* a, int lda, const float* b, int ldb, float beta, float* c,
+                      int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+inline void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha,
+                      const double* a, int lda, const double* b, int ldb, double beta, double* c,
+                      int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+inline void gemv_call(CBLAS_TRANSPOSE t, int m, int n, float alpha, const float* a, int lda,
+                      const float* x, int incx, float beta, float* y, int incy) {
+  cblas_sgemv(CblasRowMajor, t, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+inline void gemv_call(CBLAS_TRANSPOSE t, int m, int n, double alpha, const double* a, int lda,
+                      const double* x, int incx, double beta, double* y, int incy) {
+  cblas_dgemv(CblasRowMajor, t, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t j = 0; j < n; ++j)
+        c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    }
+    return;
+  }
+  if (m == 1) {
+    // c[j] = sum_l op(A)[0,l] op(B)[l,j]: c = op(B)^T a
+    const std::size_t inc_a = trans_a ? lda : 1;
+    if (trans_b) {  // B stored [n,k]
+      gemv_call(CblasNoTrans, to_int(n), to_int(k), alpha, b, to_int(ldb), a, to_int(inc_a), beta,
+                c, 1);
+    } else {  // B stored [k,n]
+      gemv_call(CblasTrans, to_int(k), to_int(n), alpha, b, to_int(ldb), a, to_int(inc_a), beta, c,
+                1);
+    }
+    return;
+  }
+  if (n == 1) {
+    // c[i] = sum_l op(A)[i,l] op(B)[l,0]: c = op(A) b
+    const std::size_t inc_b = trans_b ? 1 : ldb;
+    if (trans_a) {  // A stored [k,m]
+      gemv_call(CblasTrans, to_int(k), to_int(m), alpha, a, to_int(lda), b, to_int(inc_b), beta, c,
+                to_int(ldc));
+    } else {  // A stored [m,k]
+      gemv_call(CblasNoTrans, to_int(m), to_int(k), alpha, a, to_int(lda), b, to_int(inc_b), beta,
+                c, to_int(ldc));
+    }
+    return;
+  }
+  gemm_call(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, to_int(m),
+            to_int(n), to_int(k), alpha, a, to_int(lda), b, to_int(ldb), beta, c, to_int(ldc));
+}
+
+template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*,
+                          std::size_t, const float*, std::size_t, float, float*, std::size_t);
+template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
+                           std::size_t, const double*, std::size_t, double, double*, std::size_t);
+
+}  // namespace detail
+
+namespace {
+
+using detail::gemm;
+
+// The shapes of a matmul as a batch of [m,k] x [k,n] products.
+struct MatmulDims {
+  std::size_t batch = 1, m = 1, k = 1, n = 1;
+  bool a_batched = false, b_batched = false;  // does the operand advance with the batch?
+  Shape out;
+};
+
+MatmulDims matmul_dims(const Shape& a, const Shape& b) {
+  const auto fail = [&] {
+    return shape_error(fmt::format(
+        "matmul: expected [m,k] x [k,n], [b,m,k] x [b,k,n], [b,m,k] x [k,n], [k] x [k,n] or "
+        "[m,k] x [k], got {} x {}",
+        shape_str(a), shape_str(b)));
+  };
+  MatmulDims d;
+  if (a.size() == 2 && b.size() == 2) {
+    d.m = a[0], d.k = a[1], d.n = b[1];
+    if (b[0] != d.k) throw fail();
+    d.out = {d.m, d.n};
+  } else if (a.size() == 3 && b.size() == 3) {
+    d.batch = a[0], d.m = a[1], d.k = a[2], d.n = b[2];
+    if (b[0] != d.batch || b[1] != d.k) throw fail();
+    d.a_batched = d.b_batched = true;
+    d.out = {d.batch, d.m, d.n};
+  } else if (a.size() == 3 && b.size() == 2) {
+    // One GEMM: the batch folds into the rows of a.
+    d.m = a[0] * a[1], d.k = a[2], d.n = b[1];
+    if (b[0] != d.k) throw fail();
+    d.out = {a[0], a[1], d.n};
+  } else if (a.size() == 1 && b.size() == 2) {
+    d.m = 1, d.k = a[0], d.n = b[1];
+    if (b[0] != d.k) throw fail();
+    d.out = {d.n};
+  } else if (a.size() == 2 && b.size() == 1) {
+    d.m = a[0], d.k = a[1], d.n = 1;
+    if (b[0] != d.k) throw fail();
+    d.out = {d.m};
+  } else {
+    throw fail();
+  }
+  return d;
+}
+
+// Copies a 2-D [rows, cols] block (row stride `ld_in`) transposed into out [cols, rows].
+template <class T>
+void transpose_2d(const T* in, std::size_t rows, std::size_t cols, T* out) {
+  constexpr std::size_t tile = 32;
+  for (std::size_t i0 = 0; i0 < rows; i0 += tile) {
+    for (std::size_t j0 = 0; j0 < cols; j0 += tile) {
+      const std::size_t i1 = std::min(rows, i0 + tile), j1 = std::min(cols, j0 + tile);
+      for (std::size_t i = i0; i < i1; ++i) {
+        for (std::size_t j = j0; j < j1; ++j) out[j * rows + i] = in[i * cols + j];
+      }
+    }
+  }
+}
+
+// Swaps axes a0 < a1 of a row-major array: in viewed as [pre, d0, mid, d1, post].
+template <class T>
+Array<T> swap_axes(const Array<T>& x, std::size_t a0, std::size_t a1) {
+  const Shape& s = x.shape();
+  Shape os = s;
+  std::swap(os[a0], os[a1]);
+  Array<T> y = detail::empty_array<T>(os);
+  const std::size_t pre = detail::product(s, 0, a0), d0 = s[a0];
+  const std::size_t mid = detail::product(s, a0 + 1, a1), d1 = s[a1];
+  const std::size_t post = detail::product(s, a1 + 1, s.size());
+  const T* in = x.data();
+  T* out = y.data();
+  if (mid == 1 && post == 1) {
+    for (std::size_t p = 0; p < pre; ++p) transpose_2d(in + p * d0 * d1, d0, d1, out + p * d0 * d1);
+    return y;
+  }
+  for (std::size_t p = 0; p < pre; ++p) {
+    for (std::size_t i = 0; i < d0; ++i) {
+      for (std::size_t m = 0; m < mid; ++m) {
+        for (std::size_t j = 0; j < d1; ++j) {
+          const T* src = in + (((p * d0 + i) * mid + m) * d1 + j) * post;
+          T* dst = out + (((p * d1 + j) * mid + m) * d0 + i) * post;
+          std::copy(src, src + post, dst);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+}  // namespace
+
+template <class T>
+Var<T> matmul(const Var<T>& a, const Var<T>& b) {
+  detail::check_defined("matmul", {&a, &b});
+  const MatmulDims d = matmul_dims(a.shape(), b.shape());
+  Array<T> c = detail::empty_array<T>(d.out);
+  const std::size_t sa = d.a_batched ? d.m * d.k : 0, sb = d.b_batched ? d.k * d.n : 0;
+  for (std::size_t i = 0; i < d.batch; ++i) {
+    gemm<T>(false, false, d.m, d.n, d.k, T(1), a.value().data() + i * sa, d.k,
+            b.value().data() + i * sb, d.n, T(0), c.data() + i * d.m * d.n, d.n);
+  }
+  // dA = dC B^T, dB = A^T dC (summed over the batch when B is shared)
+  return record<T>("matmul", {a, b}, std::move(c), [d](const Context<T>& ctx) {
+    const Array<T>& g = ctx.grad_output();
+    const Array<T>& av = ctx.input(0);
+    const Array<T>& bv = ctx.input(1);
+    const std::size_t step_a = d.a_batched ? d.m * d.k : 0, step_b = d.b_batched ? d.k * d.n : 0;
+    Grads<T> grads(2);
+    if (ctx.needs_grad(0)) {
+      Array<T> ga = detail::empty_array<T>(av.shape());
+      for (std::size_t i = 0; i < d.batch; ++i) {
+        gemm<T>(false, true, d.m, d.k, d.n, T(1), g.data() + i * d.m * d.n, d.n,
+                bv.data() + i * step_b, d.n, T(0), ga.data() + i * d.m * d.k, d.k);
+      }
+      grads[0] = std::move(ga);
+    }
+    if (ctx.needs_grad(1)) {
+      Array<T> gb = detail::empty_array<T>(bv.shape());
+      for (std::size_t i = 0; i < d.batch; ++i) {
+        gemm<T>(true, false, d.k, d.n, d.m, T(1), av.data() + i * step_a, d.k,
+                g.data() + i * d.m * d.n, d.n, T(0), gb.data() + i * d.k * d.n, d.n);
+      }
+      grads[1] = std::move(gb);
+    }
+    return grads;
+  });
+}
+
+template <class T>
+Var<T> transpose(const Var<T>& x) {
+  detail::check_defined("transpose", {&x});
+  if (x.ndim() != 2) {
+    throw shape_error(
+        fmt::format("transpose: expected a 2-D value [m,n], got {}", shape_str(x.shape())));
+  }
+  return transpose(x, 0, 1);
+}
+
+template <class T>
+Var<T> transpose(const Var<T>& x, int axis0, int axis1) {
+  detail::check_defined("transpose", {&x});
+  std::size_t a0 = detail::normalize_axis("transpose", axis0, x.shape());
+  std::size_t a1 = detail::normalize_axis("transpose", axis1, x.shape());
+  if (a0 > a1) std::swap(a0, a1);
+  Array<T> y = a0 == a1 ? x.value() : swap_axes(x.value(), a0, a1);
+  // the gradient is the output's gradient with the same two axes swapped back
+  return record<T>("transpose", {x}, std::move(y), [a0, a1](const Context<T>& c) {
+    return Grads<T>{a0 == a1 ? c.grad_output() : swap_axes(c.grad_output(), a0, a1)};
+  });
+}
+
+template <class T>
+Var<T> linear(const Var<T>& x, const Var<T>& weight, const Var<T>& bias) {
+  detail::check_defined("linear", {&x, &weight});
+  const Shape& xs = x.shape();
+  const Shape& ws = weight.shape();
+  const bool has_bias = bias.defined();
+  if (ws.size() != 2 || xs.empty() || xs.back() != ws[1] ||
+      (has_bias && (bias.ndim() != 1 || bias.shape()[0] != ws[0]))) {
+    throw shape_error(fmt::format(
+        "linear: expected x [..., in], weight [out, in], bias [out]; got x {}, weight {}, bias {}",
+        shape_str(xs), shape_str(ws), has_bias ? shape_str(bias.shape()) : "none"));
+  }
+  const std::size_t in = ws[1], out = ws[0], rows = detail::product(xs, 0, xs.size() - 1);
+  Shape ys = xs;
+  ys.back() = out;
+  Array<T> y = detail::empty_array<T>(ys);
+  T* yp = y.data();
+  if (has_bias) {
+    const T* bp = bias.value().data();
+    for (std::size_t r = 0; r < rows; ++r) std::copy(bp, bp + out, yp + r * out);
+  }
+  // y = x W^T (+ b already in y)
+  gemm<T>(false, true, rows, out, in, T(1), x.value().data(), in, weight.value().data(), in,
+          has_bias ? T(1) : T(0), yp, out);
+  std::vector<Var<T>> inputs{x, weight};
+  if (has_bias) inputs.push_back(bias);
+  // dx = dy W, dW = dy^T x, db = sum over rows of dy
+  return record<T>("linear", std::move(inputs), std::move(y), [rows, in, out](const Context<T>& c) {
+    const Array<T>& g = c.grad_output();
+    Grads<T> grads(c.num_inputs());
+    if (c.needs_grad(0)) {
+      Array<T> gx = detail::empty_array<T>(c.input(0).shape());
+      gemm<T>(false, false, rows, in, out, T(1), g.data(), out, c.input(1).data(), in, T(0),
+              gx.data(), in);
+      grads[0] = std::move(gx);
+    }
+    if (c.needs_grad(1)) {
+      Array<T> gw = detail::empty_array<T>(c.input(1).shape());
+      gemm<T>(true, false, out, in, rows, T(1), g.data(), out, c.input(0).data(), in, T(0),
+              gw.data(), in);
+      grads[1] = std::move(gw);
+    }
+    if (c.num_inputs() == 3 && c.needs_grad(2)) {
+      Array<T> gb = detail::zeros_array<T>(c.input(2).shape());
+      T* bp = gb.data();
+      const T* gp = g.data();
+      for (std::size_t r = 0; r < rows; ++r, gp += out) {
+        for (std::size_t j = 0; j < out; ++j) bp[j] += gp[j];
+      }
+      grads[2] = std::move(gb);
+    }
+    return grads;
+  });
+}
+
+#define TAPEGRAD_INSTANTIATE(T)                            \
+  template Var<T> matmul<T>(const Var<T>&, const Var<T>&); \
+  template Var<T> transpose<T>(const Var<T>&);             \
+  template Var<T> transpose<T>(const Var<T>&, int, int);   \
+  template Var<T> linear<T>(const Var<T>&, const Var<T>&, const Var<T>&);
+
+TAPEGRAD_INSTANTIATE(float)
+TAPEGRAD_INSTANTIATE(double)
+
+}  // namespace tapegrad

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what tapegrad needs from Debian's packages. Idempotent: a package that is
+# already installed is skipped, and nothing is done when everything is there.
+#
+#   scripts/setup.sh            build and test dependencies
+#   scripts/setup.sh --extras   also the tools of the examples (gnuplot, npm)
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev
+  libopenblas-dev   # named explicitly: the reference BLAS also satisfies xtensor-blas
+  doctest-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev
+  libbenchmark-dev ccache clang-format
+)
+if [[ "${1:-}" == "--extras" ]]; then
+  packages+=(gnuplot-nox npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
