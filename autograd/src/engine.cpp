@@ -366,7 +366,6 @@ Var<T> Tape<T>::push(std::string op, std::vector<Var<T>> inputs, Array<T> output
   node->tape_serial = serial_;
   detail::Entry<T>& e = entries_.emplace_back();
   e.op = std::move(op);
-  e.versions.reserve(inputs.size());
   for (const auto& in : inputs) e.versions.push_back(in.node()->version);
   e.inputs = std::move(inputs);
   e.output = Var<T>::from_node(std::move(node));

@@ -81,7 +81,7 @@ template <class T>
 struct Entry {
   std::string op;
   std::vector<Var<T>> inputs;
-  std::vector<std::uint32_t> versions;  // of the inputs when recorded
+  xt::svector<std::uint32_t, 4> versions;  // of the inputs when recorded (inline up to 4)
   Var<T> output;
   std::vector<Array<T>> saved;
   BackwardRule<T> rule;
