@@ -167,20 +167,26 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
       y.data()[o * l.inner + i] = shift + std::log(s);
     }
   }
-  // dy/dx_j = exp(x_j - y) = softmax(x)_j
+  // dy/dx_j = softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m), recomputed from the input:
+  // exp(x_j - y) with the rounded output y loses precision in float at |x| ~ 1e4
   return record<T>("logsumexp", {x}, std::move(y), [ax](const Context<T>& c) {
     const Array<T>& in = c.input(0);
     const detail::Lanes lg = detail::lanes(in.shape(), ax);
     Array<T> g = detail::empty_array<T>(in.shape());
-    const T* yp = c.output().data();
+    const T* inp = in.data();
     const T* gy = c.grad_output().data();
     for (std::size_t o = 0; o < lg.outer; ++o) {
       for (std::size_t i = 0; i < lg.inner; ++i) {
         const std::size_t base = o * lg.n * lg.inner + i;
-        const T yv = yp[o * lg.inner + i], gv = gy[o * lg.inner + i];
+        T m = -std::numeric_limits<T>::infinity();
+        for (std::size_t j = 0; j < lg.n; ++j) m = std::max(m, inp[base + j * lg.inner]);
+        const T shift = std::isfinite(m) ? m : T(0);
+        T s = T(0);
+        for (std::size_t j = 0; j < lg.n; ++j) s += std::exp(inp[base + j * lg.inner] - shift);
+        const T gv = gy[o * lg.inner + i];
         for (std::size_t j = 0; j < lg.n; ++j) {
           const std::size_t k = base + j * lg.inner;
-          g.data()[k] = std::isfinite(yv) ? gv * std::exp(in.data()[k] - yv) : T(0);
+          g.data()[k] = s > T(0) ? gv * std::exp(inp[k] - shift) / s : T(0);
         }
       }
     }

@@ -154,11 +154,16 @@ Var<T> stack(const std::vector<Var<T>>& xs, int axis) {
       throw shape_error(fmt::format("stack: shapes differ: {}", fmt::join(shapes, ", ")));
     }
   }
-  Shape ys = s0;
-  ys.insert(ys.begin(), 1);  // to validate axis against ndim + 1
-  const std::size_t ax = detail::normalize_axis("stack", axis, ys);
-  ys.erase(ys.begin());
-  ys.insert(ys.begin() + static_cast<std::ptrdiff_t>(ax), xs.size());
+  const auto ndim = static_cast<int>(s0.size());
+  if (axis < -(ndim + 1) || axis > ndim) {
+    throw shape_error(
+        fmt::format("stack: axis {} is out of range for stacking inputs of shape {} "
+                    "(valid: {} to {})",
+                    axis, shape_str(s0), -(ndim + 1), ndim));
+  }
+  const auto ax = static_cast<std::size_t>(axis < 0 ? axis + ndim + 1 : axis);
+  Shape ys(s0.size() + 1, 0);
+  for (std::size_t d = 0, k = 0; d < ys.size(); ++d) ys[d] = d == ax ? xs.size() : s0[k++];
   Array<T> y = detail::empty_array<T>(ys);
   const detail::Lanes out = detail::lanes(ys, ax);
   for (std::size_t i = 0; i < xs.size(); ++i) {

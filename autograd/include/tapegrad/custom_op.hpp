@@ -15,12 +15,16 @@ namespace tapegrad {
 /// The engine checks every gradient's shape against its input and names the op when one is
 /// wrong, so a mistaken rule fails loudly (and gradcheck finds a wrong value).
 ///
-///   CustomOp<double> softplus("softplus",
-///       [](const std::vector<Array<double>>& x) { return Array<double>(xt::log1p(xt::exp(x[0])));
-///       },
-///       [](const Context<double>& c) { return Grads<double>{c.grad_output() / (1.0 +
-///       xt::exp(-c.input(0)))}; });
-///   Var<double> y = softplus({x});
+/// // softplus(x) = log(1 + exp(x)); d/dx = sigmoid(x)
+/// CustomOp<double> softplus(
+///     "softplus",
+///     [](const std::vector<Array<double>>& x) {
+///       return Array<double>(xt::log1p(xt::exp(x[0])));
+///     },
+///     [](const Context<double>& c) {
+///       return Grads<double>{Array<double>(c.grad_output() / (1.0 + xt::exp(-c.input(0))))};
+///     });
+/// Var<double> y = softplus({x});
 template <class T>
 class CustomOp {
  public:

@@ -38,7 +38,7 @@ Var<T> nll_loss(const Var<T>& log_probs, const IndexArray& targets, LossOptions 
 template <class T>
 Var<T> mse_loss(const Var<T>& a, const Var<T>& b, Reduction reduction = Reduction::mean);
 /// Binary cross-entropy from logits, stable: max(x, 0) - x y + log(1 + exp(-|x|)).
-/// Shapes: logits and targets equal. Gradient flows to the logits only.
+/// Shapes: logits and targets equal. d/dlogits = sigmoid(x) - y; d/dtargets = -x.
 template <class T>
 Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets,
                        Reduction reduction = Reduction::mean);

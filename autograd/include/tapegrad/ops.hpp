@@ -127,6 +127,16 @@ Var<T> stack(const std::vector<Var<T>>& xs, int axis);
 template <class T>
 Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx = -1);
 
+/// concat / stack of a braced list: `concat({a, b}, 1)`.
+template <class T>
+Var<T> concat(std::initializer_list<Var<T>> xs, int axis) {
+  return concat(std::vector<Var<T>>(xs), axis);
+}
+template <class T>
+Var<T> stack(std::initializer_list<Var<T>> xs, int axis) {
+  return stack(std::vector<Var<T>>(xs), axis);
+}
+
 // ---- reductions ----
 
 /// y = sum of all elements. Shapes: any -> [].

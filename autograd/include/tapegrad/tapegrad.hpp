@@ -7,6 +7,7 @@
 #include "tapegrad/errors.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/nn_ops.hpp"
+#include "tapegrad/npz.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"

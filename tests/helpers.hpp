@@ -1,0 +1,108 @@
+// Small helpers shared by the test files: array comparison with readable failures, and
+// exception-message checks.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <sstream>
+#include <string>
+
+#include "tapegrad/tapegrad.hpp"
+
+namespace tapegrad_test {
+
+using tapegrad::Array;
+using tapegrad::Shape;
+
+/// An [n, 1] column (a braced {{1}, {2}} is ambiguous for xtensor's constructors).
+inline Array<double> column(std::initializer_list<double> values) {
+  Array<double> a = Array<double>::from_shape({values.size(), 1});
+  std::copy(values.begin(), values.end(), a.begin());
+  return a;
+}
+
+/// "[2,3] {1, 2, 3, 4, 5, 6}" (at most 24 values).
+template <class T>
+std::string describe(const Array<T>& a) {
+  std::ostringstream out;
+  out.precision(10);
+  out << tapegrad::shape_str(a.shape()) << " {";
+  std::size_t i = 0;
+  for (const T& v : a) {
+    if (i == 24) {
+      out << ", ...";
+      break;
+    }
+    out << (i == 0 ? "" : ", ") << v;
+    ++i;
+  }
+  out << "}";
+  return out.str();
+}
+
+/// Same shape and every element within tol * (1 + |expected|); infinities must match exactly,
+/// NaN never matches.
+template <class T, class U>
+bool all_close(const Array<T>& actual, const Array<U>& expected, double tol = 1e-9) {
+  if (actual.shape().size() != expected.shape().size()) return false;
+  for (std::size_t d = 0; d < actual.shape().size(); ++d) {
+    if (actual.shape()[d] != expected.shape()[d]) return false;
+  }
+  auto e = expected.begin();
+  for (auto a = actual.begin(); a != actual.end(); ++a, ++e) {
+    const double x = static_cast<double>(*a);
+    const double y = static_cast<double>(*e);
+    if (std::isnan(x) || std::isnan(y)) return false;
+    if (std::isinf(x) || std::isinf(y)) {
+      if (x != y) return false;
+      continue;
+    }
+    if (std::abs(x - y) > tol * (1.0 + std::abs(y))) return false;
+  }
+  return true;
+}
+
+/// Every element finite.
+template <class T>
+bool all_finite(const Array<T>& a) {
+  for (const T& v : a) {
+    if (!std::isfinite(static_cast<double>(v))) return false;
+  }
+  return true;
+}
+
+/// True when `text` contains `part`.
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// Runs `fn`, which must throw `E`; returns the message ("" and a failed check otherwise).
+template <class E, class Fn>
+std::string message_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL_CHECK("threw the wrong exception type: ", e.what());
+    return {};
+  }
+  FAIL_CHECK("did not throw");
+  return {};
+}
+
+}  // namespace tapegrad_test
+
+/// CHECKs that two arrays have the same shape and close values, printing both on failure.
+#define TG_CHECK_CLOSE(actual, expected, tol)                                         \
+  CHECK_MESSAGE(::tapegrad_test::all_close((actual), (expected), (tol)), "actual   ", \
+                ::tapegrad_test::describe(actual), "\nexpected ",                     \
+                ::tapegrad_test::describe(expected))
+
+/// CHECKs that `message` contains `part`, printing the message on failure.
+#define TG_CHECK_CONTAINS(message, part)                                                \
+  CHECK_MESSAGE(::tapegrad_test::contains((message), (part)), "message: \"", (message), \
+                "\" lacks \"", std::string(part), "\"")

@@ -1,0 +1,467 @@
+// The engine: Var, Tape, record, backward, NoGrad, detach, DOT, per-thread tapes.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "helpers.hpp"
+
+namespace {
+
+using tapegrad::Array;
+using tapegrad::Context;
+using tapegrad::Grads;
+using tapegrad::make_shape;
+using tapegrad::shape_error;
+using tapegrad::usage_error;
+using tapegrad::value_error;
+using tapegrad_test::message_of;
+using V = tapegrad::Var<double>;
+
+// Each test starts from an empty tape, whatever an earlier test left recorded.
+tapegrad::Tape<double>& fresh_tape() {
+  tapegrad::tape<double>().clear();
+  return tapegrad::tape<double>();
+}
+
+}  // namespace
+
+TEST_CASE("Var handles share state and report their value") {
+  fresh_tape();
+  const Array<double> a = {{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}};
+  V x(a, true, "x");
+  CHECK(x.defined());
+  CHECK(x.is_leaf());
+  CHECK(x.requires_grad());
+  CHECK(x.name() == "x");
+  CHECK(x.shape() == make_shape({2, 3}));
+  CHECK(x.ndim() == 2);
+  CHECK(x.size() == 6);
+  CHECK(x.size(0) == 2);
+  CHECK(x.size(-1) == 3);
+  CHECK(x.version() == 0);
+  V copy = x;
+  copy.set_name("renamed");
+  CHECK(x.name() == "renamed");
+  CHECK(copy.same(x));
+  CHECK_FALSE(V(a).same(x));
+  copy.mutable_value()(0, 0) = 10.0;
+  CHECK(x.value()(0, 0) == 10.0);
+  CHECK(x.version() == 1);
+
+  const V s = V::scalar(2.5, true, "s");
+  CHECK(s.ndim() == 0);
+  CHECK(s.item() == 2.5);
+  CHECK(tapegrad::constant(a).requires_grad() == false);
+  CHECK(tapegrad::parameter(a).requires_grad() == true);
+
+  const std::string item_msg = message_of<shape_error>([&] { (void)x.item(); });
+  TG_CHECK_CONTAINS(item_msg, "[2,3]");
+  CHECK_THROWS_AS((void)x.size(2), shape_error);
+}
+
+TEST_CASE("an empty Var is a usage_error when used") {
+  fresh_tape();
+  const V empty;
+  CHECK_FALSE(empty.defined());
+  CHECK_THROWS_AS((void)empty.value(), usage_error);
+  const V x(Array<double>{1.0, 2.0}, true);
+  const std::string msg = message_of<usage_error>([&] { (void)tapegrad::add(x, empty); });
+  TG_CHECK_CONTAINS(msg, "add");
+  TG_CHECK_CONTAINS(msg, "empty");
+}
+
+TEST_CASE("gradients accumulate across backward calls until zero_grad") {
+  fresh_tape();
+  const Array<double> a = {{1.0, -2.0, 3.0}, {0.5, 4.0, -1.0}};
+  V x(a, true, "x");
+  const auto run = [&] { tapegrad::backward(tapegrad::sum(x * x)); };  // d/dx = 2x
+  CHECK_FALSE(x.has_grad());
+  run();
+  TG_CHECK_CLOSE(x.grad(), Array<double>(2.0 * a), 1e-12);
+  run();
+  TG_CHECK_CLOSE(x.grad(), Array<double>(4.0 * a), 1e-12);
+  x.zero_grad();
+  CHECK_FALSE(x.has_grad());
+  CHECK_THROWS_AS((void)x.grad(), usage_error);
+  run();
+  TG_CHECK_CLOSE(x.grad(), Array<double>(2.0 * a), 1e-12);
+}
+
+TEST_CASE("a value used twice gets both gradients in one backward") {
+  fresh_tape();
+  const Array<double> a = {1.0, -2.0, 3.0};
+  V x(a, true);
+  tapegrad::sum(x * x + x * 3.0).backward();  // d/dx = 2x + 3
+  TG_CHECK_CLOSE(x.grad(), Array<double>(2.0 * a + 3.0), 1e-12);
+}
+
+TEST_CASE("broadcast gradients are summed back to the input's shape") {
+  fresh_tape();
+  const Array<double> w = {{1.0, 2.0, 3.0, 4.0}, {5.0, 6.0, 7.0, 8.0}, {9.0, 10.0, 11.0, 12.0}};
+  const V weights = tapegrad::constant(w);
+
+  SUBCASE("bias [4] added to [3,4]") {
+    V x(xt::zeros<double>({3, 4}), true);
+    V b(Array<double>{0.1, 0.2, 0.3, 0.4}, true);
+    tapegrad::backward(tapegrad::sum((x + b) * weights));
+    REQUIRE(b.grad().shape() == make_shape({4}));
+    TG_CHECK_CLOSE(b.grad(), (Array<double>{15.0, 18.0, 21.0, 24.0}), 1e-12);
+    TG_CHECK_CLOSE(x.grad(), w, 1e-12);
+  }
+  SUBCASE("[3,1] times [1,4]") {
+    V col(tapegrad_test::column({1.0, 2.0, 3.0}), true);
+    V row(Array<double>{{1.0, -1.0, 2.0, 0.5}}, true);
+    tapegrad::backward(tapegrad::sum(col * row * weights));
+    // d/dcol_i = sum_j row_j w_ij; d/drow_j = sum_i col_i w_ij
+    TG_CHECK_CLOSE(col.grad(),
+                   tapegrad_test::column(
+                       {1.0 - 2.0 + 6.0 + 2.0, 5.0 - 6.0 + 14.0 + 4.0, 9.0 - 10.0 + 22.0 + 6.0}),
+                   1e-12);
+    TG_CHECK_CLOSE(row.grad(), (Array<double>{{38.0, 44.0, 50.0, 56.0}}), 1e-12);
+  }
+  SUBCASE("a 0-d scalar times [3,4]") {
+    V s = V::scalar(2.0, true);
+    tapegrad::backward(tapegrad::sum(weights * s));
+    CHECK(s.grad().dimension() == 0);
+    CHECK(s.grad()() == doctest::Approx(78.0));
+  }
+}
+
+TEST_CASE("NoGrad records nothing and restores the previous mode") {
+  auto& tape = fresh_tape();
+  V x(Array<double>{1.0, 2.0}, true);
+  CHECK(tapegrad::is_grad_enabled());
+  {
+    tapegrad::NoGrad no_grad;
+    CHECK_FALSE(tapegrad::is_grad_enabled());
+    const V y = tapegrad::exp(x) * 2.0;
+    CHECK(tape.size() == 0);
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.is_leaf());
+    CHECK(y.value()(1) == doctest::Approx(2.0 * std::exp(2.0)));
+    {
+      tapegrad::NoGrad nested;
+      CHECK_FALSE(tapegrad::is_grad_enabled());
+    }
+    CHECK_FALSE(tapegrad::is_grad_enabled());
+    const std::string msg = message_of<usage_error>([&] { tapegrad::backward(tapegrad::sum(y)); });
+    TG_CHECK_CONTAINS(msg, "require");
+  }
+  CHECK(tapegrad::is_grad_enabled());
+  const V z = tapegrad::exp(x);
+  CHECK(tape.size() == 1);
+  CHECK(z.requires_grad());
+}
+
+TEST_CASE("ops on values that need no gradient record nothing") {
+  auto& tape = fresh_tape();
+  const V c = tapegrad::constant(Array<double>{1.0, 2.0});
+  const V y = tapegrad::tanh(c * c);
+  CHECK(tape.size() == 0);
+  CHECK_FALSE(y.requires_grad());
+  V x(Array<double>{3.0, 4.0}, true);
+  tapegrad::backward(tapegrad::sum(x * c));
+  CHECK_FALSE(c.has_grad());
+  TG_CHECK_CLOSE(x.grad(), (Array<double>{1.0, 2.0}), 1e-12);
+}
+
+TEST_CASE("detach cuts history") {
+  fresh_tape();
+  V x(Array<double>{1.0, 2.0, 3.0}, true, "x");
+  const V y = x * x;
+  const V d = y.detach();
+  CHECK(d.is_leaf());
+  CHECK_FALSE(d.requires_grad());
+  CHECK_FALSE(d.same(y));
+  TG_CHECK_CLOSE(d.value(), y.value(), 0.0);
+  // Only the direct use of x contributes: the path through d is cut.
+  tapegrad::backward(tapegrad::sum(d * 5.0 + x));
+  TG_CHECK_CLOSE(x.grad(), (Array<double>{1.0, 1.0, 1.0}), 1e-12);
+  CHECK_FALSE(d.has_grad());
+}
+
+TEST_CASE("tape size and bytes grow with ops and drop to zero after backward") {
+  auto& tape = fresh_tape();
+  CHECK(tape.size() == 0);
+  CHECK(tape.empty());
+  CHECK(tape.bytes() == 0);
+  V x(xt::ones<double>({3, 4}), true);
+  const V y1 = x * 2.0;
+  CHECK(tape.size() == 1);
+  const std::size_t b1 = tape.bytes();
+  CHECK(b1 >= 12 * sizeof(double));  // at least the output
+  const V y2 = tapegrad::exp(y1);
+  CHECK(tape.size() == 2);
+  const std::size_t b2 = tape.bytes();
+  CHECK(b2 > b1);
+  const V loss = tapegrad::sum(y2);
+  CHECK(tape.size() == 3);
+  CHECK(tape.bytes() > b2);
+  CHECK(tape.entries().size() == 3);
+  CHECK(tape.entries()[0].op == "mul_scalar");
+  CHECK(tape.entries()[1].op == "exp");
+  tapegrad::backward(loss);
+  CHECK(tape.size() == 0);
+  CHECK(tape.bytes() == 0);
+  CHECK(x.has_grad());
+
+  const V again = tapegrad::sum(x * x);
+  CHECK(tape.size() == 2);
+  tape.clear();
+  CHECK(tape.size() == 0);
+  CHECK(tape.bytes() == 0);
+}
+
+TEST_CASE("backward twice through the same output is a usage_error") {
+  fresh_tape();
+  V x(Array<double>{1.0, 2.0}, true);
+  const V loss = tapegrad::sum(tapegrad::exp(x));
+  tapegrad::backward(loss);
+  const Array<double> first = x.grad();
+  const std::string msg = message_of<usage_error>([&] { tapegrad::backward(loss); });
+  TG_CHECK_CONTAINS(msg, "backward");
+  TG_CHECK_CONTAINS(msg, "freed");
+  TG_CHECK_CONTAINS(msg, "forward");
+  // The failed call changed no gradient.
+  TG_CHECK_CLOSE(x.grad(), first, 0.0);
+}
+
+TEST_CASE("backward through a cleared tape is a usage_error") {
+  auto& tape = fresh_tape();
+  V x(Array<double>{1.0, 2.0}, true);
+  const V loss = tapegrad::sum(x * x);
+  tape.clear();
+  const std::string msg = message_of<usage_error>([&] { loss.backward(); });
+  TG_CHECK_CONTAINS(msg, "freed");
+  CHECK_FALSE(x.has_grad());
+}
+
+TEST_CASE("a value from a freed tape used in a new op is a usage_error") {
+  fresh_tape();
+  V x(Array<double>{1.0, 2.0}, true);
+  const V h = tapegrad::tanh(x);
+  tapegrad::backward(tapegrad::sum(h));
+  const std::string msg = message_of<usage_error>([&] { (void)(h * 3.0); });
+  TG_CHECK_CONTAINS(msg, "mul_scalar");
+  TG_CHECK_CONTAINS(msg, "freed");
+  TG_CHECK_CONTAINS(msg, "detach");
+  // detach() is the way to carry a value over (truncated BPTT).
+  x.zero_grad();
+  const V carried = h.detach();
+  tapegrad::backward(tapegrad::sum(carried * x));
+  TG_CHECK_CLOSE(x.grad(), h.value(), 1e-12);
+}
+
+TEST_CASE("changing a saved input in place before backward is a usage_error") {
+  fresh_tape();
+  V x(Array<double>{1.0, 2.0, 3.0}, true, "x");
+  V w(Array<double>{4.0, 5.0, 6.0}, true, "w");
+  const V loss = tapegrad::sum(x * w);
+  w.mutable_value()(0) = 100.0;
+  CHECK(w.version() == 1);
+  const std::string msg = message_of<usage_error>([&] { tapegrad::backward(loss); });
+  TG_CHECK_CONTAINS(msg, "mul");
+  TG_CHECK_CONTAINS(msg, "in place");
+  TG_CHECK_CONTAINS(msg, "w");
+  // The tape is freed after the failure; a fresh forward pass works.
+  CHECK(tapegrad::tape<double>().empty());
+  tapegrad::backward(tapegrad::sum(x * w));
+  TG_CHECK_CLOSE(x.grad(), w.value(), 1e-12);
+}
+
+TEST_CASE("updating a parameter in place between steps is fine") {
+  fresh_tape();
+  V w(Array<double>{1.0, -1.0}, true, "w");
+  const Array<double> x = {2.0, 3.0};
+  for (int step = 0; step < 3; ++step) {
+    w.zero_grad();
+    tapegrad::backward(tapegrad::sum(w * w * tapegrad::constant(x)));  // d/dw = 2 w x
+    const Array<double> expected = 2.0 * w.value() * x;
+    TG_CHECK_CLOSE(w.grad(), expected, 1e-12);
+    tapegrad::NoGrad no_grad;
+    w.mutable_value() -= 0.1 * w.grad();  // an SGD step
+  }
+  CHECK(w.version() == 3);
+}
+
+TEST_CASE("a backward rule returning a wrong-shaped gradient fails naming the op") {
+  fresh_tape();
+  V x(xt::ones<double>({2, 3}), true);
+  const V y = tapegrad::record<double>(
+      "bad_shape_op", {x}, Array<double>(x.value() * 2.0),
+      [](const Context<double>&) { return Grads<double>{Array<double>(xt::ones<double>({5}))}; });
+  const std::string msg = message_of<shape_error>([&] { tapegrad::backward(tapegrad::sum(y)); });
+  TG_CHECK_CONTAINS(msg, "bad_shape_op");
+  TG_CHECK_CONTAINS(msg, "[5]");
+  TG_CHECK_CONTAINS(msg, "[2,3]");
+}
+
+TEST_CASE("a backward rule returning the wrong number of gradients fails naming the op") {
+  fresh_tape();
+  V x(xt::ones<double>({2, 3}), true);
+  const V y = tapegrad::record<double>("wrong_count_op", {x}, Array<double>(x.value() * 2.0),
+                                       [](const Context<double>& c) {
+                                         return Grads<double>{c.grad_output(), c.grad_output()};
+                                       });
+  const std::string msg = message_of<usage_error>([&] { tapegrad::backward(tapegrad::sum(y)); });
+  TG_CHECK_CONTAINS(msg, "wrong_count_op");
+  TG_CHECK_CONTAINS(msg, "2 gradients");
+  TG_CHECK_CONTAINS(msg, "1 input");
+}
+
+TEST_CASE("backward on a non-scalar needs a gradient of its shape") {
+  fresh_tape();
+  V x(Array<double>{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}, true);
+  const V y = x * 2.0;
+  const std::string msg = message_of<usage_error>([&] { tapegrad::backward(y); });
+  TG_CHECK_CONTAINS(msg, "[2,3]");
+  const std::string shape_msg = message_of<shape_error>([&] {
+    tapegrad::backward(y, Array<double>(xt::ones<double>({3, 2})));
+  });
+  TG_CHECK_CONTAINS(shape_msg, "[3,2]");
+  TG_CHECK_CONTAINS(shape_msg, "[2,3]");
+  const Array<double> g = {{1.0, 0.0, -1.0}, {0.5, 2.0, 3.0}};
+  y.backward(g);
+  TG_CHECK_CLOSE(x.grad(), Array<double>(2.0 * g), 1e-12);
+}
+
+TEST_CASE("backward on a leaf seeds its gradient with one") {
+  fresh_tape();
+  V s = V::scalar(3.0, true);
+  s.backward();
+  CHECK(s.grad()() == 1.0);
+  const V c = V::scalar(3.0, false);
+  CHECK_THROWS_AS(c.backward(), usage_error);
+}
+
+TEST_CASE("retain_grad keeps a non-leaf's gradient") {
+  fresh_tape();
+  V x(Array<double>{1.0, 2.0}, true);
+  V h = x * 3.0;
+  V kept = x * 2.0;
+  kept.retain_grad();
+  CHECK_FALSE(h.is_leaf());
+  tapegrad::backward(tapegrad::sum(h * kept));
+  TG_CHECK_CLOSE(kept.grad(), h.value(), 1e-12);
+  const std::string msg = message_of<usage_error>([&] { (void)h.grad(); });
+  TG_CHECK_CONTAINS(msg, "retain_grad");
+}
+
+TEST_CASE("set_requires_grad and set_grad check their use") {
+  fresh_tape();
+  V x(Array<double>{1.0, 2.0}, true);
+  V y = x * 2.0;
+  const std::string msg = message_of<usage_error>([&] { y.set_requires_grad(false); });
+  TG_CHECK_CONTAINS(msg, "detach");
+  const std::string grad_msg =
+      message_of<shape_error>([&] { x.set_grad(Array<double>(xt::ones<double>({3}))); });
+  TG_CHECK_CONTAINS(grad_msg, "[3]");
+  TG_CHECK_CONTAINS(grad_msg, "[2]");
+  x.set_grad(Array<double>{5.0, 6.0});
+  TG_CHECK_CLOSE(x.grad(), (Array<double>{5.0, 6.0}), 0.0);
+  V leaf(Array<double>{1.0});
+  leaf.set_requires_grad();
+  CHECK(leaf.requires_grad());
+  tapegrad::tape<double>().clear();
+}
+
+TEST_CASE("DOT export names the ops and the shapes") {
+  auto& tape = fresh_tape();
+  V x(xt::ones<double>({2, 3}), true, "x");
+  V w(xt::ones<double>({3, 4}), true, "w");
+  const V loss = tapegrad::sum(tapegrad::tanh(tapegrad::matmul(x, w)));
+  const std::string dot = tape.dot();
+  TG_CHECK_CONTAINS(dot, "digraph");
+  TG_CHECK_CONTAINS(dot, "matmul");
+  TG_CHECK_CONTAINS(dot, "tanh");
+  TG_CHECK_CONTAINS(dot, "sum");
+  TG_CHECK_CONTAINS(dot, "[2,3]");
+  TG_CHECK_CONTAINS(dot, "[3,4]");
+  TG_CHECK_CONTAINS(dot, "[2,4]");
+  TG_CHECK_CONTAINS(dot, "x");
+  std::ostringstream out;
+  tape.write_dot(out);
+  CHECK(out.str() == dot);
+  tapegrad::backward(loss);
+  CHECK_FALSE(tapegrad_test::contains(tape.dot(), "matmul"));
+}
+
+TEST_CASE("float and double values record on separate tapes") {
+  fresh_tape();
+  tapegrad::tape<float>().clear();
+  tapegrad::Var<float> xf(Array<float>{1.0f, 2.0f}, true);
+  const auto yf = tapegrad::sum(xf * xf);
+  CHECK(tapegrad::tape<float>().size() == 2);
+  CHECK(tapegrad::tape<double>().size() == 0);
+  tapegrad::backward(yf);
+  TG_CHECK_CLOSE(xf.grad(), (Array<float>{2.0f, 4.0f}), 1e-6);
+  CHECK(tapegrad::tape<float>().size() == 0);
+}
+
+TEST_CASE("each thread records on its own tape") {
+  auto& main_tape = fresh_tape();
+  V main_x(Array<double>{1.0, 2.0}, true);
+  const V main_loss = tapegrad::sum(main_x * main_x);
+  REQUIRE(main_tape.size() == 2);
+
+  struct Result {
+    bool ok = true;
+    std::string error;
+    Array<double> grad;
+    std::size_t recorded = 0;
+    std::size_t after_backward = 1;
+  };
+  const auto worker = [](double k, Result& out) {
+    try {
+      V x(Array<double>{{1.0, -2.0, 3.0}, {0.5, 1.5, -1.0}}, true);
+      for (int step = 0; step < 50; ++step) {
+        const V loss = tapegrad::sum(x * x * k);  // d/dx = 2 k x
+        out.recorded = tapegrad::tape<double>().size();
+        tapegrad::backward(loss);
+        out.after_backward = tapegrad::tape<double>().size();
+      }
+      out.grad = x.grad();  // 50 steps accumulated
+    } catch (const std::exception& e) {
+      out.ok = false;
+      out.error = e.what();
+    }
+  };
+  Result r1, r2;
+  std::thread t1(worker, 1.0, std::ref(r1));
+  std::thread t2(worker, 3.0, std::ref(r2));
+  t1.join();
+  t2.join();
+  const Array<double> x0 = {{1.0, -2.0, 3.0}, {0.5, 1.5, -1.0}};
+  const std::vector<std::pair<double, const Result*>> results = {{1.0, &r1}, {3.0, &r2}};
+  for (const auto& kr : results) {
+    const double k = kr.first;
+    const Result* r = kr.second;
+    INFO("thread with k = ", k);
+    CHECK_MESSAGE(r->ok, r->error);
+    CHECK(r->recorded == 3);
+    CHECK(r->after_backward == 0);
+    TG_CHECK_CLOSE(r->grad, Array<double>(50.0 * 2.0 * k * x0), 1e-12);
+  }
+  // The main thread's tape was not touched.
+  CHECK(main_tape.size() == 2);
+  tapegrad::backward(main_loss);
+  TG_CHECK_CLOSE(main_x.grad(), (Array<double>{2.0, 4.0}), 1e-12);
+}
+
+TEST_CASE("a value recorded on another thread is a usage_error as an op input") {
+  fresh_tape();
+  V x(Array<double>{1.0, 2.0}, true);
+  V recorded_elsewhere;
+  std::thread t([&] { recorded_elsewhere = tapegrad::exp(x); });
+  t.join();
+  REQUIRE(recorded_elsewhere.defined());
+  const std::string msg = message_of<usage_error>([&] { (void)(recorded_elsewhere * 2.0); });
+  TG_CHECK_CONTAINS(msg, "thread");
+}
