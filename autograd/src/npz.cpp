@@ -293,11 +293,18 @@ Npz Npz::load(const std::string& path) {
     }
     p += 46 + nlen + elen + clen;
 
-    const std::string name = member.size() > 4 && member.compare(member.size() - 4, 4, ".npy") == 0
-                                 ? member.substr(0, member.size() - 4)
-                                 : member;
+    if (member.size() <= 4 || member.compare(member.size() - 4, 4, ".npy") != 0) {
+      fail(path, fmt::format("member '{}' is not an .npy array (corrupt archive?)", member));
+    }
+    const std::string name = member.substr(0, member.size() - 4);
+    if (npz.contains(name)) fail(path, fmt::format("entry '{}' appears twice", name));
     if (offset + 30 > b.size() || read_le(b, offset, 4) != kLocal) {
       fail(path, fmt::format("entry '{}': local header missing (truncated?)", name));
+    }
+    const std::size_t local_nlen = read_le(b, offset + 26, 2);
+    if (offset + 30 + local_nlen > b.size() || b.compare(offset + 30, local_nlen, member) != 0) {
+      fail(path,
+           fmt::format("entry '{}': the local and central names differ (corrupt archive)", name));
     }
     const std::size_t data = offset + 30 + read_le(b, offset + 26, 2) + read_le(b, offset + 28, 2);
     if (data > b.size() || csize > b.size() - data) {
