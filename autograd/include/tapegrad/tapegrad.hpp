@@ -6,6 +6,7 @@
 #include "tapegrad/custom_op.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/gradcheck.hpp"
+#include "tapegrad/nn.hpp"
 #include "tapegrad/nn_ops.hpp"
 #include "tapegrad/npz.hpp"
 #include "tapegrad/ops.hpp"

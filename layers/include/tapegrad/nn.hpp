@@ -1,0 +1,7 @@
+// Umbrella header of the layers: tapegrad::nn.
+#pragma once
+
+#include "tapegrad/nn/linear.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/rnn.hpp"
+#include "tapegrad/nn/sequential.hpp"

@@ -1,0 +1,94 @@
+// Linear, Embedding, Softmax, LogSoftmax, Dropout.
+#pragma once
+
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn_ops.hpp"
+#include "tapegrad/random.hpp"
+
+namespace tapegrad::nn {
+
+/// y = x W^T + b. Parameters: "weight" [out, in] and "bias" [out], both initialised
+/// U(-1/sqrt(in), 1/sqrt(in)) as PyTorch's. Shapes: [..., in] -> [..., out].
+template <class T = float>
+class Linear : public Module<T> {
+ public:
+  Linear(std::size_t in_features, std::size_t out_features, bool bias = true,
+         Generator& generator = default_generator());
+  Var<T> forward(const Var<T>& x) const;
+  Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  const Var<T>& weight() const { return weight_; }
+  const Var<T>& bias() const { return bias_; }  // empty when built without bias
+
+ private:
+  Var<T> weight_, bias_;
+};
+
+/// A lookup table: y[..., :] = weight[ids[...], :]. Parameter "weight" [num, dim] ~ N(0, 1);
+/// the row `padding_idx` (when >= 0) starts at zero and gets no gradient. An id outside
+/// [0, num) is a value_error naming the id and the table size. Shapes: ids [s...] -> [s..., dim].
+template <class T = float>
+class Embedding : public Module<T> {
+ public:
+  Embedding(std::size_t num_embeddings, std::size_t embedding_dim, Index padding_idx = -1,
+            Generator& generator = default_generator());
+  /// A table with the given weights [num, dim]; frozen (no gradient) when `freeze`.
+  static std::shared_ptr<Embedding> from_pretrained(const Array<T>& weights, bool freeze = true,
+                                                    Index padding_idx = -1);
+  Var<T> forward(const IndexArray& ids) const;
+  Var<T> operator()(const IndexArray& ids) const { return forward(ids); }
+  const Var<T>& weight() const { return weight_; }
+  Index padding_idx() const { return padding_idx_; }
+
+ private:
+  Var<T> weight_;
+  Index padding_idx_;
+};
+
+/// softmax along `axis` (a module with no parameters).
+template <class T = float>
+class Softmax : public Module<T> {
+ public:
+  explicit Softmax(int axis = -1) : axis_(axis) {}
+  Var<T> forward(const Var<T>& x) const { return softmax(x, axis_); }
+  Var<T> operator()(const Var<T>& x) const { return forward(x); }
+
+ private:
+  int axis_;
+};
+
+/// log_softmax along `axis`.
+template <class T = float>
+class LogSoftmax : public Module<T> {
+ public:
+  explicit LogSoftmax(int axis = -1) : axis_(axis) {}
+  Var<T> forward(const Var<T>& x) const { return log_softmax(x, axis_); }
+  Var<T> operator()(const Var<T>& x) const { return forward(x); }
+
+ private:
+  int axis_;
+};
+
+/// Inverted dropout with probability p in [0, 1), active in training mode only; draws its
+/// masks from its own generator (seeded), so runs are repeatable.
+template <class T = float>
+class Dropout : public Module<T> {
+ public:
+  explicit Dropout(double p = 0.5, std::uint64_t seed = 0);
+  Var<T> forward(const Var<T>& x) const;
+  Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  double p() const { return p_; }
+  Generator& generator() const { return generator_; }
+
+ private:
+  double p_;
+  mutable Generator generator_;
+};
+
+extern template class Linear<float>;
+extern template class Linear<double>;
+extern template class Embedding<float>;
+extern template class Embedding<double>;
+extern template class Dropout<float>;
+extern template class Dropout<double>;
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,240 @@
+// Recurrent layers: RNN (tanh or relu), LSTM and GRU, their cells, and the functional forms
+// they are built on. Everything is composed from differentiable ops, so backpropagation
+// through time is the tape walked backwards; no layer has a hand-written backward.
+//
+// Parameter names, shapes, gate order, formulas and initialisation are PyTorch's:
+//   weight_ih_l{k}[_reverse] [G*H, in], weight_hh_l{k}[_reverse] [G*H, H],
+//   bias_ih_l{k}[_reverse] [G*H], bias_hh_l{k}[_reverse] [G*H], all U(-1/sqrt(H), 1/sqrt(H)),
+//   G = 1 (RNN), 4 (LSTM: gates i, f, g, o), 3 (GRU: gates r, z, n).
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn_ops.hpp"
+#include "tapegrad/random.hpp"
+
+namespace tapegrad::nn {
+
+enum class Nonlinearity { tanh, relu };
+enum class CellKind { rnn_tanh, rnn_relu, lstm, gru };
+
+/// Gates per cell kind: 1, 1, 4, 3.
+std::size_t gate_count(CellKind kind);
+
+/// A recurrent state: h, and c for an LSTM (empty otherwise).
+template <class T>
+struct RecurrentState {
+  Var<T> h;
+  Var<T> c;
+};
+
+/// What a recurrent layer returns, laid out as PyTorch's:
+/// output [T, B, D*H] ([B, T, D*H] when batch_first), zero past each sequence's length;
+/// h_n and c_n [L*D, B, H], index layer*D + direction, taken at each sequence's own last step.
+template <class T>
+struct RecurrentOutput {
+  Var<T> output;
+  Var<T> h_n;
+  Var<T> c_n;  // LSTM only
+};
+
+namespace functional {
+
+/// h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu). Shapes: x [B, in], h [B, H].
+/// Biases may be empty Vars (no bias).
+template <class T>
+Var<T> rnn_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih, const Var<T>& w_hh,
+                const Var<T>& b_ih, const Var<T>& b_hh, Nonlinearity nonlinearity);
+
+/// i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh); i, f, o = sigmoid, g = tanh;
+/// c' = f c + i g; h' = o tanh(c'). Shapes: x [B, in], h and c [B, H]. Returns {h', c'}.
+template <class T>
+RecurrentState<T> lstm_cell(const Var<T>& x, const RecurrentState<T>& state, const Var<T>& w_ih,
+                            const Var<T>& w_hh, const Var<T>& b_ih, const Var<T>& b_hh);
+
+/// r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z = sigmoid(W_iz x + b_iz + W_hz h + b_hz),
+/// n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h. Shapes as rnn_cell.
+template <class T>
+Var<T> gru_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih, const Var<T>& w_hh,
+                const Var<T>& b_ih, const Var<T>& b_hh);
+
+/// The weights of one layer and direction.
+template <class T>
+struct RecurrentWeights {
+  Var<T> w_ih, w_hh, b_ih, b_hh;  // biases may be empty
+};
+
+struct RecurrentOptions {
+  CellKind kind = CellKind::lstm;
+  std::size_t num_layers = 1;
+  bool bidirectional = false;
+  bool batch_first = false;
+  double dropout = 0.0;  // on the outputs of every layer but the last, in training
+  bool training = true;
+  Generator* generator = nullptr;  // for dropout; the default generator when null
+};
+
+/// A multi-layer (bi)directional recurrent network over a padded batch.
+/// x: [T, B, in] ([B, T, in] when batch_first). weights: num_layers * D entries, index
+/// layer*D + direction. initial: h (and c) [L*D, B, H], or empty for zeros. lengths: empty
+/// (every sequence has length T) or B values in [1, T], in any order: then the results equal
+/// PyTorch's for the same batch packed with pack_padded_sequence (outputs zero past each
+/// length, final states at each sequence's own last step, the reverse direction starting at
+/// each sequence's own end).
+template <class T>
+RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights<T>>& weights,
+                             const RecurrentOptions& options, const RecurrentState<T>& initial = {},
+                             const std::vector<std::size_t>& lengths = {});
+
+}  // namespace functional
+
+/// Options of RNN, LSTM and GRU, set fluently: `RNNOptions(64, 128).num_layers(2)`.
+class RNNOptions {
+ public:
+  RNNOptions(std::size_t input_size, std::size_t hidden_size)
+      : input_size_(input_size), hidden_size_(hidden_size) {}
+#define TAPEGRAD_OPTION(type, name, init) \
+ public:                                  \
+  RNNOptions& name(type value) {          \
+    name##_ = value;                      \
+    return *this;                         \
+  }                                       \
+  type name() const {                     \
+    return name##_;                       \
+  }                                       \
+                                          \
+ private:                                 \
+  type name##_ = init;
+  TAPEGRAD_OPTION(std::size_t, input_size, 0)
+  TAPEGRAD_OPTION(std::size_t, hidden_size, 0)
+  TAPEGRAD_OPTION(std::size_t, num_layers, 1)
+  TAPEGRAD_OPTION(bool, bias, true)
+  TAPEGRAD_OPTION(bool, batch_first, false)
+  TAPEGRAD_OPTION(double, dropout, 0.0)
+  TAPEGRAD_OPTION(bool, bidirectional, false)
+  TAPEGRAD_OPTION(Nonlinearity, nonlinearity, Nonlinearity::tanh)  // RNN only
+#undef TAPEGRAD_OPTION
+};
+
+/// The common body of RNN, LSTM and GRU: parameters by PyTorch's names, forward over a
+/// padded batch with optional lengths and initial state.
+template <class T = float>
+class RecurrentBase : public Module<T> {
+ public:
+  RecurrentBase(CellKind kind, const RNNOptions& options, Generator& generator);
+
+  /// See functional::recurrent for shapes and the meaning of `lengths`.
+  RecurrentOutput<T> forward(const Var<T>& x, const RecurrentState<T>& initial = {},
+                             const std::vector<std::size_t>& lengths = {}) const;
+  RecurrentOutput<T> forward(const Var<T>& x, const std::vector<std::size_t>& lengths) const {
+    return forward(x, {}, lengths);
+  }
+  RecurrentOutput<T> operator()(const Var<T>& x, const RecurrentState<T>& initial = {},
+                                const std::vector<std::size_t>& lengths = {}) const {
+    return forward(x, initial, lengths);
+  }
+  RecurrentOutput<T> operator()(const Var<T>& x, const std::vector<std::size_t>& lengths) const {
+    return forward(x, {}, lengths);
+  }
+
+  const RNNOptions& options() const { return options_; }
+  CellKind kind() const { return kind_; }
+  /// The weights of one layer and direction (0 forward, 1 reverse).
+  const functional::RecurrentWeights<T>& weights(std::size_t layer, std::size_t direction) const;
+  /// The generator used for dropout between layers.
+  Generator& generator() const { return generator_; }
+
+ private:
+  CellKind kind_;
+  RNNOptions options_;
+  std::vector<functional::RecurrentWeights<T>> weights_;
+  mutable Generator generator_;
+};
+
+/// Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
+template <class T = float>
+class RNN : public RecurrentBase<T> {
+ public:
+  explicit RNN(const RNNOptions& options, Generator& generator = default_generator());
+};
+
+/// LSTM with gates i, f, g, o (see functional::lstm_cell); returns c_n too.
+template <class T = float>
+class LSTM : public RecurrentBase<T> {
+ public:
+  explicit LSTM(const RNNOptions& options, Generator& generator = default_generator())
+      : RecurrentBase<T>(CellKind::lstm, options, generator) {}
+};
+
+/// GRU with gates r, z, n (see functional::gru_cell).
+template <class T = float>
+class GRU : public RecurrentBase<T> {
+ public:
+  explicit GRU(const RNNOptions& options, Generator& generator = default_generator())
+      : RecurrentBase<T>(CellKind::gru, options, generator) {}
+};
+
+/// One step of an RNN: parameters weight_ih [H, in], weight_hh [H, H], bias_ih, bias_hh [H].
+template <class T = float>
+class RNNCell : public Module<T> {
+ public:
+  RNNCell(std::size_t input_size, std::size_t hidden_size, bool bias = true,
+          Nonlinearity nonlinearity = Nonlinearity::tanh,
+          Generator& generator = default_generator());
+  /// x [B, in] (or [in]); h [B, H] (or [H]), zeros when empty. Returns h'.
+  Var<T> forward(const Var<T>& x, const Var<T>& h = {}) const;
+  Var<T> operator()(const Var<T>& x, const Var<T>& h = {}) const { return forward(x, h); }
+
+ private:
+  std::size_t hidden_;
+  Nonlinearity nonlinearity_;
+  Var<T> w_ih_, w_hh_, b_ih_, b_hh_;
+};
+
+/// One step of an LSTM: weight_ih [4H, in], weight_hh [4H, H], bias_ih, bias_hh [4H].
+template <class T = float>
+class LSTMCell : public Module<T> {
+ public:
+  LSTMCell(std::size_t input_size, std::size_t hidden_size, bool bias = true,
+           Generator& generator = default_generator());
+  /// x [B, in] (or [in]); state h, c [B, H], zeros when empty. Returns {h', c'}.
+  RecurrentState<T> forward(const Var<T>& x, const RecurrentState<T>& state = {}) const;
+  RecurrentState<T> operator()(const Var<T>& x, const RecurrentState<T>& state = {}) const {
+    return forward(x, state);
+  }
+
+ private:
+  std::size_t hidden_;
+  Var<T> w_ih_, w_hh_, b_ih_, b_hh_;
+};
+
+/// One step of a GRU: weight_ih [3H, in], weight_hh [3H, H], bias_ih, bias_hh [3H].
+template <class T = float>
+class GRUCell : public Module<T> {
+ public:
+  GRUCell(std::size_t input_size, std::size_t hidden_size, bool bias = true,
+          Generator& generator = default_generator());
+  /// x [B, in] (or [in]); h [B, H] (or [H]), zeros when empty. Returns h'.
+  Var<T> forward(const Var<T>& x, const Var<T>& h = {}) const;
+  Var<T> operator()(const Var<T>& x, const Var<T>& h = {}) const { return forward(x, h); }
+
+ private:
+  std::size_t hidden_;
+  Var<T> w_ih_, w_hh_, b_ih_, b_hh_;
+};
+
+extern template class RecurrentBase<float>;
+extern template class RecurrentBase<double>;
+extern template class RNN<float>;
+extern template class RNN<double>;
+extern template class RNNCell<float>;
+extern template class RNNCell<double>;
+extern template class LSTMCell<float>;
+extern template class LSTMCell<double>;
+extern template class GRUCell<float>;
+extern template class GRUCell<double>;
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,64 @@
+// nn::Sequential: modules applied in order, each output feeding the next.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/nn/module.hpp"
+
+namespace tapegrad::nn {
+
+namespace detail {
+template <class R, class = void>
+struct has_output : std::false_type {};
+template <class R>
+struct has_output<R, std::void_t<decltype(std::declval<R>().output)>> : std::true_type {};
+}  // namespace detail
+
+/// Modules run in order: y = m_n(... m_2(m_1(x))). A recurrent layer may sit in the chain: its
+/// `output` (the per-step hidden states) feeds the next module. Sub-modules are named "0",
+/// "1", ... as in PyTorch, so parameters read "0.weight", "1.weight_ih_l0".
+///
+///   nn::Sequential<float> net;
+///   net.add(std::make_shared<nn::LSTM<float>>(nn::RNNOptions(8, 16)))
+///       .add(std::make_shared<nn::Linear<float>>(16, 2));
+template <class T = float>
+class Sequential : public Module<T> {
+ public:
+  /// Appends a module whose forward(const Var<T>&) returns a Var<T>, or a recurrent output.
+  template <class M>
+  Sequential& add(std::shared_ptr<M> module) {
+    this->register_module(std::to_string(steps_.size()), module);
+    steps_.emplace_back([m = module.get()](const Var<T>& x) -> Var<T> {
+      auto y = m->forward(x);
+      if constexpr (detail::has_output<decltype(y)>::value) {
+        return y.output;
+      } else {
+        return y;
+      }
+    });
+    return *this;
+  }
+  /// Appends a function of one Var (an activation, a reshape) with no parameters.
+  Sequential& add(std::function<Var<T>(const Var<T>&)> fn) {
+    steps_.push_back(std::move(fn));
+    return *this;
+  }
+
+  Var<T> forward(const Var<T>& x) const {
+    Var<T> y = x;
+    for (const auto& step : steps_) y = step(y);
+    return y;
+  }
+  Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  std::size_t size() const { return steps_.size(); }
+
+ private:
+  std::vector<std::function<Var<T>(const Var<T>&)>> steps_;
+};
+
+}  // namespace tapegrad::nn

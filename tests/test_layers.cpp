@@ -1,0 +1,398 @@
+// nn:: layers: the Module system, every layer gradchecked in double against its inputs and
+// parameters, the semantics of variable-length batches, truncated BPTT, and the errors.
+#include <cmath>
+
+#include "helpers.hpp"
+#include "tapegrad/nn.hpp"
+
+namespace nn = tapegrad::nn;
+using tapegrad::Array;
+using tapegrad::IndexArray;
+using tapegrad::shape_error;
+using tapegrad::value_error;
+using tapegrad::Var;
+using tapegrad_test::message_of;
+using V = Var<double>;
+using Vs = std::vector<V>;
+
+namespace {
+
+Array<double> randn(std::initializer_list<std::size_t> shape, std::uint64_t seed) {
+  tapegrad::Generator g(seed);
+  return g.normal<double>(tapegrad::make_shape(shape), 0.0, 0.7);
+}
+
+V input(std::initializer_list<std::size_t> shape, std::uint64_t seed, bool requires_grad = true) {
+  return V(randn(shape, seed), requires_grad);
+}
+
+void check_gradcheck(const tapegrad::GradcheckFn& fn, const Vs& inputs, const Vs& params) {
+  const tapegrad::GradcheckReport report = tapegrad::gradcheck(fn, inputs, params);
+  CHECK_MESSAGE(report.passed, report.message());
+  CHECK(report.elements_checked > 0);
+}
+
+// A model a user would write: embedding, LSTM, linear head.
+class Tagger : public nn::Module<double> {
+ public:
+  Tagger()
+      : embed_(10, 4, 0, gen()),
+        rnn_(nn::RNNOptions(4, 3).bidirectional(true), gen()),
+        head_(6, 2, true, gen()) {
+    this->register_module("embed", embed_);
+    this->register_module("rnn", rnn_);
+    this->register_module("head", head_);
+  }
+  static tapegrad::Generator& gen() {
+    static tapegrad::Generator g(7);
+    return g;
+  }
+  nn::Embedding<double> embed_;
+  nn::LSTM<double> rnn_;
+  nn::Linear<double> head_;
+};
+
+}  // namespace
+
+TEST_CASE("Module lists parameters by PyTorch's dotted names, in registration order") {
+  Tagger model;
+  std::vector<std::string> names;
+  for (const auto& p : model.named_parameters()) names.push_back(p.first);
+  const std::vector<std::string> expected = {"embed.weight",
+                                             "rnn.weight_ih_l0",
+                                             "rnn.weight_hh_l0",
+                                             "rnn.bias_ih_l0",
+                                             "rnn.bias_hh_l0",
+                                             "rnn.weight_ih_l0_reverse",
+                                             "rnn.weight_hh_l0_reverse",
+                                             "rnn.bias_ih_l0_reverse",
+                                             "rnn.bias_hh_l0_reverse",
+                                             "head.weight",
+                                             "head.bias"};
+  CHECK(names == expected);
+  CHECK(model.parameters().size() == expected.size());
+  CHECK(model.num_parameters() == 10 * 4 + 2 * (12 * 4 + 12 * 3 + 12 + 12) + 2 * 6 + 2);
+  CHECK(tapegrad::shape_str(model.parameter("rnn.weight_hh_l0_reverse").shape()) == "[12,3]");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { model.parameter("rnn.weight"); }),
+                    "rnn.weight_ih_l0");
+}
+
+TEST_CASE("Module train and eval reach every sub-module, zero_grad every parameter") {
+  Tagger model;
+  CHECK(model.rnn_.is_training());
+  model.eval();
+  CHECK_FALSE(model.is_training());
+  CHECK_FALSE(model.rnn_.is_training());
+  CHECK_FALSE(model.head_.is_training());
+  model.train();
+  CHECK(model.head_.is_training());
+  IndexArray ids = {{1, 2}, {3, 0}};
+  tapegrad::sum(model.head_(model.rnn_(model.embed_(ids)).output)).backward();
+  for (const auto& p : model.named_parameters()) CHECK_MESSAGE(p.second.has_grad(), p.first);
+  model.zero_grad();
+  for (const auto& p : model.named_parameters()) CHECK_FALSE(p.second.has_grad());
+}
+
+TEST_CASE("state_dict round trip, and a strict load that changes nothing when it fails") {
+  Tagger a, b;
+  CHECK_FALSE(a.parameter("head.weight").value() == b.parameter("head.weight").value());
+  b.load_state_dict(a.state_dict());
+  for (const auto& [name, value] : a.state_dict()) {
+    CHECK_MESSAGE(b.parameter(name).value() == value, name);
+  }
+
+  Tagger c;
+  const auto before = c.state_dict();
+  auto missing = a.state_dict();
+  missing.pop_back();
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { c.load_state_dict(missing); }),
+                    "missing head.bias");
+  auto unexpected = a.state_dict();
+  unexpected.emplace_back("head.scale", Array<double>{1.0});
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { c.load_state_dict(unexpected); }),
+                    "unexpected head.scale");
+  auto wrong = a.state_dict();
+  wrong[0].second = Array<double>::from_shape({3, 3});
+  const std::string msg = message_of<value_error>([&] { c.load_state_dict(wrong); });
+  TG_CHECK_CONTAINS(msg, "embed.weight");
+  TG_CHECK_CONTAINS(msg, "[3,3]");
+  TG_CHECK_CONTAINS(msg, "[10,4]");
+  const auto after = c.state_dict();
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(after[i].second == before[i].second);
+}
+
+TEST_CASE("Linear: PyTorch's shapes and init bounds, gradcheck for 2-D and 3-D inputs") {
+  nn::Linear<double> layer(5, 3);
+  CHECK(tapegrad::shape_str(layer.weight().shape()) == "[3,5]");
+  const double bound = 1.0 / std::sqrt(5.0);
+  for (double w : layer.weight().value()) CHECK(std::abs(w) <= bound);
+  for (double b : layer.bias().value()) CHECK(std::abs(b) <= bound);
+  check_gradcheck([&](const Vs& x) { return layer(x[0]); }, {input({4, 5}, 1)}, layer.parameters());
+  check_gradcheck([&](const Vs& x) { return layer(x[0]); }, {input({2, 4, 5}, 2)},
+                  layer.parameters());
+  nn::Linear<double> no_bias(5, 3, false);
+  CHECK(no_bias.parameters().size() == 1);
+  CHECK_THROWS_AS(nn::Linear<double>(0, 3), value_error);
+}
+
+TEST_CASE("Embedding: repeated ids and padding, gradcheck, out-of-range ids named") {
+  nn::Embedding<double> table(6, 3, /*padding_idx=*/2);
+  for (std::size_t j = 0; j < 3; ++j) CHECK(table.weight().value()(2, j) == 0.0);
+  // The padding row's gradient is zero by definition (not the numeric derivative), so the
+  // gradcheck uses ids without it; the padding case is checked exactly below.
+  check_gradcheck(
+      [&](const Vs&) {
+        return table(IndexArray{{1, 4, 1}, {5, 1, 0}});
+      },
+      {}, table.parameters());
+  const IndexArray ids = {{1, 2, 1}, {5, 1, 0}};
+  tapegrad::sum(table(ids)).backward();
+  const Array<double>& g = table.weight().grad();
+  for (std::size_t j = 0; j < 3; ++j) {
+    CHECK(g(2, j) == 0.0);  // padding row: no gradient
+    CHECK(g(1, j) == 3.0);  // id 1 appears three times
+    CHECK(g(3, j) == 0.0);  // unused
+  }
+  const std::string msg = message_of<value_error>([&] { table(IndexArray{0, 6}); });
+  TG_CHECK_CONTAINS(msg, "id 6");
+  TG_CHECK_CONTAINS(msg, "6 rows");
+  auto frozen = nn::Embedding<double>::from_pretrained(randn({4, 2}, 3));
+  CHECK_FALSE(frozen->weight().requires_grad());
+  CHECK(frozen->forward(IndexArray{3}).value()(0, 1) == randn({4, 2}, 3)(3, 1));
+}
+
+TEST_CASE("Dropout: identity in eval, inverted scaling in train, gradcheck with a fixed mask") {
+  nn::Dropout<double> drop(0.25, 11);
+  const V x(Array<double>(xt::ones<double>({40, 50})), true);
+  drop.eval();
+  CHECK(drop(x).value() == x.value());
+  drop.train();
+  const Array<double> y = drop(x).value();
+  std::size_t kept = 0;
+  for (double v : y) {
+    CHECK((v == 0.0 || std::abs(v - 1.0 / 0.75) < 1e-12));
+    kept += v != 0.0;
+  }
+  CHECK(std::abs(static_cast<double>(kept) / 2000.0 - 0.75) < 0.05);
+  check_gradcheck(
+      [&](const Vs& in) {
+        drop.generator().seed(5);  // the same mask at every evaluation
+        return drop(in[0]);
+      },
+      {input({3, 4}, 4)}, {});
+  CHECK_THROWS_AS(nn::Dropout<double>(1.0), value_error);
+  CHECK_THROWS_AS(nn::Dropout<double>(-0.1), value_error);
+}
+
+TEST_CASE("Softmax and LogSoftmax modules") {
+  nn::Softmax<double> sm(1);
+  nn::LogSoftmax<double> lsm(-1);
+  const V x = input({2, 3}, 5);
+  TG_CHECK_CONTAINS(tapegrad::shape_str(sm(x).shape()), "[2,3]");
+  const Array<double> p = sm(x).value();
+  const Array<double> lp = lsm(x).value();
+  for (std::size_t i = 0; i < p.size(); ++i)
+    CHECK(std::abs(std::log(p.data()[i]) - lp.data()[i]) < 1e-12);
+  check_gradcheck([&](const Vs& in) { return lsm(in[0]); }, {x}, {});
+}
+
+TEST_CASE("cells unrolled over 3 steps pass gradcheck: RNNCell, LSTMCell, GRUCell") {
+  tapegrad::Generator gen(3);
+  const V x = input({3, 2, 4}, 6);  // [steps, batch, in]
+  SUBCASE("RNNCell tanh and relu") {
+    for (auto nl : {nn::Nonlinearity::tanh, nn::Nonlinearity::relu}) {
+      nn::RNNCell<double> cell(4, 3, true, nl, gen);
+      check_gradcheck(
+          [&](const Vs& in) {
+            V h = in[1];
+            for (std::size_t t = 0; t < 3; ++t) h = cell(tapegrad::select(in[0], 0, t), h);
+            return h;
+          },
+          {x, input({2, 3}, 7)}, cell.parameters());
+    }
+  }
+  SUBCASE("LSTMCell") {
+    nn::LSTMCell<double> cell(4, 3, true, gen);
+    check_gradcheck(
+        [&](const Vs& in) {
+          nn::RecurrentState<double> s{in[1], in[2]};
+          for (std::size_t t = 0; t < 3; ++t) s = cell(tapegrad::select(in[0], 0, t), s);
+          return tapegrad::concat({s.h, s.c}, 1);
+        },
+        {x, input({2, 3}, 8), input({2, 3}, 9)}, cell.parameters());
+  }
+  SUBCASE("GRUCell, also without bias") {
+    for (bool bias : {true, false}) {
+      nn::GRUCell<double> cell(4, 3, bias, gen);
+      check_gradcheck(
+          [&](const Vs& in) {
+            V h = in[1];
+            for (std::size_t t = 0; t < 3; ++t) h = cell(tapegrad::select(in[0], 0, t), h);
+            return h;
+          },
+          {x, input({2, 3}, 10)}, cell.parameters());
+    }
+  }
+  SUBCASE("a 1-D input is one sequence") {
+    nn::GRUCell<double> cell(4, 3, true, gen);
+    CHECK(tapegrad::shape_str(cell(input({4}, 11)).shape()) == "[3]");
+  }
+}
+
+TEST_CASE("2-layer bidirectional RNN, LSTM and GRU with unequal lengths pass gradcheck") {
+  const std::vector<std::size_t> lengths = {4, 2, 3};  // unsorted on purpose
+  for (bool batch_first : {false, true}) {
+    CAPTURE(batch_first);
+    const V x = batch_first ? input({3, 4, 3}, 12) : input({4, 3, 3}, 12);
+    const V h0 = input({4, 3, 2}, 13), c0 = input({4, 3, 2}, 14);
+    const auto opts =
+        nn::RNNOptions(3, 2).num_layers(2).bidirectional(true).batch_first(batch_first);
+    auto all = [](const nn::RecurrentOutput<double>& o) {
+      V flat = tapegrad::reshape(o.output, tapegrad::make_shape({o.output.size()}));
+      V hn = tapegrad::reshape(o.h_n, tapegrad::make_shape({o.h_n.size()}));
+      Vs parts = {flat, hn};
+      if (o.c_n.defined())
+        parts.push_back(tapegrad::reshape(o.c_n, tapegrad::make_shape({o.c_n.size()})));
+      return tapegrad::concat(parts, 0);
+    };
+    tapegrad::Generator gen(21);
+    nn::RNN<double> rnn(nn::RNNOptions(opts).nonlinearity(nn::Nonlinearity::tanh), gen);
+    check_gradcheck(
+        [&](const Vs& in) {
+          return all(rnn(in[0], {in[1], {}}, lengths));
+        },
+        {x, h0}, rnn.parameters());
+    nn::LSTM<double> lstm(opts, gen);
+    check_gradcheck(
+        [&](const Vs& in) {
+          return all(lstm(in[0], {in[1], in[2]}, lengths));
+        },
+        {x, h0, c0}, lstm.parameters());
+    nn::GRU<double> gru(opts, gen);
+    check_gradcheck(
+        [&](const Vs& in) {
+          return all(gru(in[0], {in[1], {}}, lengths));
+        },
+        {x, h0}, gru.parameters());
+  }
+}
+
+TEST_CASE("variable lengths: each sequence gives what it gives alone, outputs zero past its end") {
+  tapegrad::Generator gen(5);
+  nn::LSTM<double> lstm(nn::RNNOptions(3, 4).num_layers(2).bidirectional(true), gen);
+  const std::vector<std::size_t> lengths = {2, 5, 3};
+  const V x = input({5, 3, 3}, 15, false);
+  const auto batched = lstm(x, lengths);
+  for (std::size_t b = 0; b < 3; ++b) {
+    CAPTURE(b);
+    // The same sequence, alone and trimmed to its length.
+    const V alone = tapegrad::narrow(tapegrad::narrow(x, 1, b, 1), 0, 0, lengths[b]);
+    const auto single = lstm(alone);
+    for (std::size_t t = 0; t < 5; ++t) {
+      for (std::size_t j = 0; j < 8; ++j) {
+        const double got = batched.output.value()(t, b, j);
+        const double want = t < lengths[b] ? single.output.value()(t, 0, j) : 0.0;
+        CHECK(std::abs(got - want) < 1e-12);
+      }
+    }
+    for (std::size_t k = 0; k < 4; ++k) {
+      for (std::size_t j = 0; j < 4; ++j) {
+        CHECK(std::abs(batched.h_n.value()(k, b, j) - single.h_n.value()(k, 0, j)) < 1e-12);
+        CHECK(std::abs(batched.c_n.value()(k, b, j) - single.c_n.value()(k, 0, j)) < 1e-12);
+      }
+    }
+  }
+}
+
+TEST_CASE("recurrent layers: PyTorch's output layouts") {
+  tapegrad::Generator gen(1);
+  nn::GRU<float> gru(nn::RNNOptions(5, 7).num_layers(3).bidirectional(true).batch_first(true), gen);
+  const Var<float> x(gen.normal<float>(tapegrad::make_shape({2, 6, 5})));
+  const auto out = gru(x);
+  CHECK(tapegrad::shape_str(out.output.shape()) == "[2,6,14]");
+  CHECK(tapegrad::shape_str(out.h_n.shape()) == "[6,2,7]");
+  CHECK_FALSE(out.c_n.defined());
+  nn::LSTM<float> lstm(nn::RNNOptions(5, 7), gen);
+  const auto o2 = lstm(tapegrad::transpose(x, 0, 1));
+  CHECK(tapegrad::shape_str(o2.c_n.shape()) == "[1,2,7]");
+}
+
+TEST_CASE("recurrent layers reject bad sizes, lengths and states with the value named") {
+  tapegrad::Generator gen(2);
+  nn::LSTM<double> lstm(nn::RNNOptions(3, 2).num_layers(2), gen);
+  const V x = input({4, 2, 3}, 16, false);
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { lstm(x, {4, 5}); }), "length 5");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { lstm(x, {0, 2}); }), "length 0");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { lstm(x, {4, 2, 1}); }), "3 lengths");
+  TG_CHECK_CONTAINS(message_of<shape_error>([&] {
+                      lstm(input({4, 2, 5}, 17, false));
+                    }),
+                    "input_size 3");
+  const std::string state = message_of<shape_error>([&] { lstm(x, {input({1, 2, 2}, 18), {}}); });
+  TG_CHECK_CONTAINS(state, "[2,2,2]");
+  TG_CHECK_CONTAINS(state, "[1,2,2]");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { nn::GRU<double>(nn::RNNOptions(3, 0)); }),
+                    "hidden_size 0");
+  TG_CHECK_CONTAINS(
+      message_of<value_error>([&] { nn::GRU<double>(nn::RNNOptions(3, 2).dropout(1.5)); }),
+      "dropout 1.5");
+}
+
+TEST_CASE("dropout between layers is active in training only") {
+  tapegrad::Generator gen(4);
+  nn::GRU<double> gru(nn::RNNOptions(3, 4).num_layers(2).dropout(0.5), gen);
+  const V x = input({3, 2, 3}, 19, false);
+  gru.eval();
+  const Array<double> a = gru(x).output.value(), b = gru(x).output.value();
+  CHECK(a == b);
+  gru.train();
+  CHECK_FALSE(gru(x).output.value() == a);
+}
+
+TEST_CASE("truncated BPTT: carrying detached states keeps the tape bounded across chunks") {
+  tapegrad::Generator gen(9);
+  nn::LSTM<float> lstm(nn::RNNOptions(2, 8), gen);
+  nn::Linear<float> head(8, 1, true, gen);
+  const Var<float> long_x(gen.normal<float>(tapegrad::make_shape({400, 1, 2})));
+  nn::RecurrentState<float> state;
+  std::vector<std::size_t> entries, bytes;
+  for (std::size_t start = 0; start < 400; start += 20) {
+    const auto out = lstm(tapegrad::narrow(long_x, 0, start, 20), state);
+    const Var<float> loss = tapegrad::mean(head(out.output));
+    entries.push_back(tapegrad::tape<float>().size());
+    bytes.push_back(tapegrad::tape<float>().bytes());
+    loss.backward();
+    // Carry the state as a constant: backpropagation stops at the chunk boundary.
+    state = {out.h_n.detach(), out.c_n.detach()};
+    lstm.zero_grad();
+    head.zero_grad();
+  }
+  CHECK(tapegrad::tape<float>().size() == 0);
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    CHECK(entries[i] <= entries[1]);
+    CHECK(bytes[i] <= bytes[1]);
+  }
+  // Without detach, the next chunk would reach into a freed tape: a clear error.
+  const auto out = lstm(tapegrad::narrow(long_x, 0, 0, 5));
+  tapegrad::mean(out.output).backward();
+  const std::string msg = message_of<tapegrad::usage_error>([&] {
+    lstm(long_x, {out.h_n, out.c_n});
+  });
+  TG_CHECK_CONTAINS(msg, "detach()");
+}
+
+TEST_CASE("Sequential holds a recurrent layer: its output feeds the next module") {
+  tapegrad::Generator gen(8);
+  nn::Sequential<double> net;
+  net.add(std::make_shared<nn::GRU<double>>(nn::RNNOptions(3, 4), gen))
+      .add([](const V& h) { return tapegrad::tanh(h); })
+      .add(std::make_shared<nn::Linear<double>>(4, 2, true, gen));
+  CHECK(net.size() == 3);
+  std::vector<std::string> names;
+  for (const auto& p : net.named_parameters()) names.push_back(p.first);
+  CHECK(names.front() == "0.weight_ih_l0");
+  CHECK(names.back() == "2.bias");  // as PyTorch: the tanh step takes index 1
+  const V x = input({5, 2, 3}, 20);
+  CHECK(tapegrad::shape_str(net(x).shape()) == "[5,2,2]");
+  check_gradcheck([&](const Vs& in) { return net(in[0]); }, {x}, net.parameters());
+}
