@@ -13,3 +13,4 @@
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/var.hpp"
+#include "tapegrad/optim.hpp"

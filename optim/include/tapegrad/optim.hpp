@@ -1,0 +1,5 @@
+// Umbrella header of the training toolkit: tapegrad::optim.
+#pragma once
+
+#include "tapegrad/optim/optimizer.hpp"
+#include "tapegrad/optim/schedule.hpp"

@@ -1,0 +1,194 @@
+// Optimizers with PyTorch's update formulas: SGD, Adam, AdamW, RMSprop, Adagrad.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/var.hpp"
+
+namespace tapegrad::optim {
+
+/// Parameters that share a learning rate.
+template <class T>
+struct ParamGroup {
+  std::vector<Var<T>> params;
+  double lr;
+};
+
+/// The base of every optimizer: parameter groups, zero_grad, step, and its state as named
+/// arrays (for training checkpoints). step() runs under NoGrad and skips parameters that have
+/// no gradient, as PyTorch skips those whose grad is None.
+template <class T>
+class Optimizer {
+ public:
+  Optimizer(std::vector<ParamGroup<T>> groups, const char* name);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  /// One update of every parameter from its gradient.
+  void step();
+  /// Drops every parameter's gradient.
+  void zero_grad();
+
+  std::vector<ParamGroup<T>>& param_groups() { return groups_; }
+  const std::vector<ParamGroup<T>>& param_groups() const { return groups_; }
+  /// Steps taken so far.
+  std::int64_t steps() const { return steps_; }
+
+  /// The per-parameter state (moment estimates, buffers) and the step count, under names such
+  /// as "state.3.exp_avg" (3 = the parameter's position over all groups).
+  std::vector<std::pair<std::string, Array<T>>> state_dict() const;
+  /// Restores what state_dict() gave; a missing or wrongly shaped entry is a value_error, and
+  /// then nothing changes.
+  void load_state_dict(const std::vector<std::pair<std::string, Array<T>>>& state);
+
+ protected:
+  /// Updates one parameter at its `step`-th update (1, 2, ...; counted per parameter, as
+  /// PyTorch does); `state` holds this optimizer's buffers for it (empty at first).
+  virtual void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
+                      std::vector<Array<T>>& state) = 0;
+  /// Names of the per-parameter buffers, in the order update() keeps them.
+  virtual std::vector<std::string> state_names() const = 0;
+
+  std::int64_t steps_ = 0;
+
+ private:
+  const char* name_;
+  std::vector<ParamGroup<T>> groups_;
+  std::vector<std::vector<Array<T>>> state_;  // per parameter (over all groups)
+  std::vector<std::int64_t> param_steps_;     // updates of each parameter
+};
+
+/// SGD: g = grad + wd p; with momentum, b = momentum b + (1 - dampening) g (b = g at the first
+/// step), g = nesterov ? g + momentum b : b; then p -= lr g.
+struct SGDOptions {
+  double lr = 0.01;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+template <class T>
+class SGD : public Optimizer<T> {
+ public:
+  SGD(std::vector<Var<T>> params, SGDOptions options);
+  SGD(std::vector<ParamGroup<T>> groups, SGDOptions options);
+
+ protected:
+  void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
+              std::vector<Array<T>>& state) override;
+  std::vector<std::string> state_names() const override { return {"momentum_buffer"}; }
+
+ private:
+  SGDOptions o_;
+};
+
+/// Adam (and AdamW with decoupled weight decay): m = b1 m + (1 - b1) g,
+/// v = b2 v + (1 - b2) g^2, p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps);
+/// amsgrad uses the running max of v. Adam adds wd p to g; AdamW multiplies p by (1 - lr wd).
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool amsgrad = false;
+};
+
+template <class T>
+class Adam : public Optimizer<T> {
+ public:
+  Adam(std::vector<Var<T>> params, AdamOptions options);
+  Adam(std::vector<ParamGroup<T>> groups, AdamOptions options);
+
+ protected:
+  Adam(std::vector<ParamGroup<T>> groups, AdamOptions options, bool decoupled, const char* name);
+  void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
+              std::vector<Array<T>>& state) override;
+  std::vector<std::string> state_names() const override {
+    return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  }
+
+ private:
+  AdamOptions o_;
+  bool decoupled_;
+};
+
+/// AdamW: Adam with decoupled weight decay (default weight_decay 0.01, as PyTorch).
+template <class T>
+class AdamW : public Adam<T> {
+ public:
+  AdamW(std::vector<Var<T>> params, AdamOptions options);
+  AdamW(std::vector<ParamGroup<T>> groups, AdamOptions options);
+};
+
+/// RMSprop: s = alpha s + (1 - alpha) g^2; centered: a = alpha a + (1 - alpha) g,
+/// d = sqrt(s - a^2) + eps, else d = sqrt(s) + eps; with momentum b = momentum b + g / d and
+/// p -= lr b, else p -= lr g / d.
+struct RMSpropOptions {
+  double lr = 0.01;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double momentum = 0.0;
+  bool centered = false;
+};
+
+template <class T>
+class RMSprop : public Optimizer<T> {
+ public:
+  RMSprop(std::vector<Var<T>> params, RMSpropOptions options);
+  RMSprop(std::vector<ParamGroup<T>> groups, RMSpropOptions options);
+
+ protected:
+  void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
+              std::vector<Array<T>>& state) override;
+  std::vector<std::string> state_names() const override {
+    return {"square_avg", "grad_avg", "momentum_buffer"};
+  }
+
+ private:
+  RMSpropOptions o_;
+};
+
+/// Adagrad: s += g^2, p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps).
+struct AdagradOptions {
+  double lr = 0.01;
+  double lr_decay = 0.0;
+  double weight_decay = 0.0;
+  double initial_accumulator_value = 0.0;
+  double eps = 1e-10;
+};
+
+template <class T>
+class Adagrad : public Optimizer<T> {
+ public:
+  Adagrad(std::vector<Var<T>> params, AdagradOptions options);
+  Adagrad(std::vector<ParamGroup<T>> groups, AdagradOptions options);
+
+ protected:
+  void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
+              std::vector<Array<T>>& state) override;
+  std::vector<std::string> state_names() const override { return {"sum"}; }
+
+ private:
+  AdagradOptions o_;
+};
+
+/// Scales all gradients so that their joint norm is at most max_norm (PyTorch's
+/// clip_grad_norm_: coefficient max_norm / (norm + 1e-6), applied when below 1). norm_type 2
+/// or infinity. Returns the total norm before clipping, which is non-finite when a gradient
+/// is: check it to skip a step (`if (!std::isfinite(norm)) { zero_grad(); continue; }`).
+/// Parameters without a gradient are ignored.
+template <class T>
+double clip_grad_norm(const std::vector<Var<T>>& params, double max_norm, double norm_type = 2.0);
+
+/// Clamps every gradient element into [-clip, clip].
+template <class T>
+void clip_grad_value(const std::vector<Var<T>>& params, double clip);
+
+}  // namespace tapegrad::optim

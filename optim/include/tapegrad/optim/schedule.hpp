@@ -1,0 +1,151 @@
+// Learning-rate schedules with PyTorch's formulas (its recursive, "chainable" forms, so the
+// values agree with torch.optim.lr_scheduler step by step).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tapegrad/optim/optimizer.hpp"
+
+namespace tapegrad::optim {
+
+/// The base of every schedule: it owns nothing but a pointer to the optimizer, remembers each
+/// group's initial learning rate, and sets the groups' `lr` on every step(). Call step() once
+/// per epoch (or per iteration), after optimizer.step(), as in PyTorch.
+template <class T>
+class Schedule {
+ public:
+  explicit Schedule(Optimizer<T>& optimizer);
+  virtual ~Schedule() = default;
+
+  /// Advances one epoch and sets the new learning rates.
+  virtual void step();
+  /// Epochs stepped so far (PyTorch's last_epoch).
+  std::int64_t epoch() const { return epoch_; }
+  /// The current learning rate of each group.
+  std::vector<double> lrs() const;
+
+  /// State for training checkpoints: epoch, base learning rates and the current ones.
+  std::vector<std::pair<std::string, Array<double>>> state_dict() const;
+  void load_state_dict(const std::vector<std::pair<std::string, Array<double>>>& state);
+
+ protected:
+  /// The next learning rate of group g from its current one (epoch_ already advanced).
+  virtual double next_lr(std::size_t g, double current) = 0;
+  virtual std::vector<std::pair<std::string, Array<double>>> extra_state() const { return {}; }
+  virtual void load_extra_state(const std::vector<std::pair<std::string, Array<double>>>&) {}
+
+  Optimizer<T>& optimizer_;
+  std::vector<double> base_lrs_;
+  std::int64_t epoch_ = 0;
+};
+
+/// lr *= gamma every step_size epochs.
+template <class T>
+class StepLR : public Schedule<T> {
+ public:
+  StepLR(Optimizer<T>& optimizer, std::int64_t step_size, double gamma = 0.1);
+
+ protected:
+  double next_lr(std::size_t g, double current) override;
+
+ private:
+  std::int64_t step_size_;
+  double gamma_;
+};
+
+/// lr *= gamma at each milestone epoch.
+template <class T>
+class MultiStepLR : public Schedule<T> {
+ public:
+  MultiStepLR(Optimizer<T>& optimizer, std::vector<std::int64_t> milestones, double gamma = 0.1);
+
+ protected:
+  double next_lr(std::size_t g, double current) override;
+
+ private:
+  std::vector<std::int64_t> milestones_;
+  double gamma_;
+};
+
+/// lr *= gamma every epoch.
+template <class T>
+class ExponentialLR : public Schedule<T> {
+ public:
+  ExponentialLR(Optimizer<T>& optimizer, double gamma);
+
+ protected:
+  double next_lr(std::size_t g, double current) override;
+
+ private:
+  double gamma_;
+};
+
+/// Cosine annealing from the base rate to eta_min over t_max epochs (then back up, as PyTorch).
+template <class T>
+class CosineAnnealingLR : public Schedule<T> {
+ public:
+  CosineAnnealingLR(Optimizer<T>& optimizer, std::int64_t t_max, double eta_min = 0.0);
+
+ protected:
+  double next_lr(std::size_t g, double current) override;
+
+ private:
+  std::int64_t t_max_;
+  double eta_min_;
+};
+
+/// Linear warm-up: the factor goes from start_factor to end_factor over total_iters epochs.
+/// The first rate (set at construction) is base * start_factor.
+template <class T>
+class LinearLR : public Schedule<T> {
+ public:
+  LinearLR(Optimizer<T>& optimizer, double start_factor = 1.0 / 3.0, double end_factor = 1.0,
+           std::int64_t total_iters = 5);
+
+ protected:
+  double next_lr(std::size_t g, double current) override;
+
+ private:
+  double start_, end_;
+  std::int64_t total_;
+};
+
+/// Lowers the rate by `factor` when a metric has not improved for `patience` epochs.
+/// Call step(metric) once per epoch (step() without a metric is a usage_error).
+struct PlateauOptions {
+  bool maximize = false;  // mode "max" (accuracy) instead of "min" (loss)
+  double factor = 0.1;
+  std::int64_t patience = 10;
+  double threshold = 1e-4;
+  bool relative_threshold = true;  // threshold_mode "rel" (else "abs")
+  std::int64_t cooldown = 0;
+  double min_lr = 0.0;
+  double eps = 1e-8;
+};
+
+template <class T>
+class ReduceLROnPlateau : public Schedule<T> {
+ public:
+  ReduceLROnPlateau(Optimizer<T>& optimizer, PlateauOptions options = {});
+  void step() override;
+  void step(double metric);
+  /// Epochs since the last improvement.
+  std::int64_t bad_epochs() const { return bad_epochs_; }
+
+ protected:
+  double next_lr(std::size_t g, double current) override;
+  std::vector<std::pair<std::string, Array<double>>> extra_state() const override;
+  void load_extra_state(const std::vector<std::pair<std::string, Array<double>>>& s) override;
+
+ private:
+  bool better(double metric) const;
+  PlateauOptions o_;
+  double best_;
+  std::int64_t bad_epochs_ = 0;
+  std::int64_t cooldown_counter_ = 0;
+};
+
+}  // namespace tapegrad::optim
