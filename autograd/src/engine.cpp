@@ -260,7 +260,7 @@ void Var<T>::set_grad(Array<T> grad) {
 template <class T>
 void Var<T>::zero_grad() {
   auto& n = checked();
-  n.grad = Array<T>();
+  n.grad = no_array<T>();
   n.has_grad = false;
 }
 
@@ -357,8 +357,8 @@ std::size_t Tape<T>::bytes() const {
 }
 
 template <class T>
-Var<T> Tape<T>::push(std::string op, std::vector<Var<T>> inputs, Array<T> output,
-                     BackwardRule<T> rule, std::vector<Array<T>> saved) {
+Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
+                     BackwardRule<T>&& rule, std::vector<Array<T>>&& saved) {
   auto node = std::make_shared<detail::Node<T>>();
   node->value = std::move(output);
   node->requires_grad = true;
@@ -425,7 +425,7 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
         if (grads[k].present() && in.requires_grad) accumulate(in, std::move(grads[k]), e.op, k);
       }
       if (!out.retain_grad) {
-        out.grad = Array<T>();
+        out.grad = no_array<T>();
         out.has_grad = false;
       }
     }

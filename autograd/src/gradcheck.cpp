@@ -57,7 +57,7 @@ GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Var<double>>&
   };
   std::vector<Saved> saved;
   for (auto& v : all) {
-    saved.push_back({v, v.has_grad(), v.has_grad() ? v.grad() : Array<double>()});
+    saved.push_back({v, v.has_grad(), v.has_grad() ? v.grad() : no_array<double>()});
     v.zero_grad();
   }
   struct Restore {

@@ -165,6 +165,9 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
       bool any = false;
       for (const auto& a : fresh[k]) any = any || a.size() > 0;
       if (!any) fresh[k].clear();  // no state yet for this parameter
+      if (any && step_it == given.end()) {
+        throw value_error(fmt::format("{}: load_state_dict: missing 'state.{}.step'", name_, k));
+      }
       ++k;
     }
   }
@@ -279,11 +282,11 @@ void Adam<T>::update(Var<T>& param, const Array<T>& grad, double lr, std::int64_
 }
 
 template <class T>
-AdamW<T>::AdamW(std::vector<Var<T>> params, AdamOptions options)
+AdamW<T>::AdamW(std::vector<Var<T>> params, AdamWOptions options)
     : Adam<T>(one_group(std::move(params), options.lr), options, true, "AdamW") {}
 
 template <class T>
-AdamW<T>::AdamW(std::vector<ParamGroup<T>> groups, AdamOptions options)
+AdamW<T>::AdamW(std::vector<ParamGroup<T>> groups, AdamWOptions options)
     : Adam<T>(std::move(groups), options, true, "AdamW") {}
 
 // ---- RMSprop ----

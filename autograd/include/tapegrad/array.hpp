@@ -21,6 +21,13 @@ using Shape = xt::xarray<float>::shape_type;
 using Index = std::int64_t;
 using IndexArray = xt::xarray<Index>;
 
+/// An array with no elements (shape [0]). Unlike a default-constructed xtensor array (a 0-d
+/// scalar), it allocates nothing: the engine uses it for "no value here".
+template <class T>
+Array<T> no_array() {
+  return Array<T>::from_shape({0});
+}
+
 /// "[2,3]"; "[]" for a scalar.
 std::string shape_str(const Shape& shape);
 

@@ -1,8 +1,10 @@
 // The tape: a Wengert list of recorded ops per thread, walked in reverse by backward().
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -37,14 +39,48 @@ class Grad {
 
  private:
   Kind kind_ = Kind::none;
-  Array<T> value_;
+  Array<T> value_ = no_array<T>();
   std::size_t axis_ = 0;
   std::size_t start_ = 0;
 };
 
-/// One Grad per input of the op, in order.
+/// One Grad per input of the op, in order: `return Grads<T>{gx, gy};`, or `Grads<T> g(n);`
+/// then `g[i] = ...`. Up to three are kept inline (no allocation), more on the heap.
 template <class T>
-using Grads = std::vector<Grad<T>>;
+class Grads {
+ public:
+  Grads() = default;
+  explicit Grads(std::size_t n) { resize(n); }
+  Grads(std::initializer_list<Grad<T>> grads) {
+    resize(grads.size());
+    std::size_t i = 0;
+    for (const auto& g : grads) (*this)[i++] = g;
+  }
+  std::size_t size() const { return size_; }
+  Grad<T>& operator[](std::size_t i) { return size_ <= kInline ? inline_[i] : heap_[i]; }
+  const Grad<T>& operator[](std::size_t i) const {
+    return size_ <= kInline ? inline_[i] : heap_[i];
+  }
+  void push_back(Grad<T> g) {
+    resize(size_ + 1);
+    (*this)[size_ - 1] = std::move(g);
+  }
+
+ private:
+  static constexpr std::size_t kInline = 3;
+  void resize(std::size_t n) {
+    if (n > kInline && size_ <= kInline) {
+      heap_.resize(n);
+      for (std::size_t i = 0; i < size_; ++i) heap_[i] = std::move(inline_[i]);
+    } else if (n > kInline) {
+      heap_.resize(n);
+    }
+    size_ = n;
+  }
+  std::array<Grad<T>, kInline> inline_;
+  std::vector<Grad<T>> heap_;
+  std::size_t size_ = 0;
+};
 
 namespace detail {
 template <class T>
@@ -114,8 +150,8 @@ class Tape {
   std::uint64_t serial() const { return serial_; }
 
   // Used by record() and backward().
-  Var<T> push(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
-              std::vector<Array<T>> saved);
+  Var<T> push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
+              BackwardRule<T>&& rule, std::vector<Array<T>>&& saved);
   void run_backward(const Var<T>& root, Array<T> seed);
 
   Tape();

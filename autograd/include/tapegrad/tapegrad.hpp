@@ -10,7 +10,7 @@
 #include "tapegrad/nn_ops.hpp"
 #include "tapegrad/npz.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/optim.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/var.hpp"
-#include "tapegrad/optim.hpp"

@@ -15,8 +15,8 @@ namespace detail {
 /// The state a Var shares with its copies and with the tape that recorded it.
 template <class T>
 struct Node {
-  Array<T> value;
-  Array<T> grad;  // meaningful only when has_grad
+  Array<T> value = no_array<T>();
+  Array<T> grad = no_array<T>();  // meaningful only when has_grad
   bool has_grad = false;
   bool requires_grad = false;
   bool retain_grad = false;       // keep a non-leaf's gradient after backward

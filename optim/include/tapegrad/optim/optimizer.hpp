@@ -118,12 +118,19 @@ class Adam : public Optimizer<T> {
   bool decoupled_;
 };
 
-/// AdamW: Adam with decoupled weight decay (default weight_decay 0.01, as PyTorch).
+/// AdamW's options: Adam's, with PyTorch's AdamW default weight_decay of 0.01.
+/// (Given AdamOptions, their weight_decay is used as it is.)
+struct AdamWOptions : AdamOptions {
+  AdamWOptions() { weight_decay = 0.01; }
+  AdamWOptions(const AdamOptions& options) : AdamOptions(options) {}  // NOLINT: implicit
+};
+
+/// AdamW: Adam with decoupled weight decay, p *= 1 - lr wd before the Adam step.
 template <class T>
 class AdamW : public Adam<T> {
  public:
-  AdamW(std::vector<Var<T>> params, AdamOptions options);
-  AdamW(std::vector<ParamGroup<T>> groups, AdamOptions options);
+  AdamW(std::vector<Var<T>> params, AdamWOptions options = {});
+  AdamW(std::vector<ParamGroup<T>> groups, AdamWOptions options = {});
 };
 
 /// RMSprop: s = alpha s + (1 - alpha) g^2; centered: a = alpha a + (1 - alpha) g,
