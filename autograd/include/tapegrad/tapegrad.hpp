@@ -4,6 +4,7 @@
 #include "tapegrad/array.hpp"
 #include "tapegrad/blas.hpp"
 #include "tapegrad/custom_op.hpp"
+#include "tapegrad/data.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/nn.hpp"

@@ -1,0 +1,141 @@
+// Padding id sequences into batches, and seeded, optionally length-bucketed batch order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/array.hpp"
+#include "tapegrad/random.hpp"
+
+namespace tapegrad::data {
+
+enum class Layout {
+  time_major,   ///< ids [T, B], the layout of tapegrad's recurrent layers
+  batch_major,  ///< ids [B, T], for layers built with batch_first
+};
+
+struct PadOptions {
+  Layout layout = Layout::time_major;
+  Index pad_id = 0;  ///< Vocabulary::pad_id
+  /// Longer sequences are cut to their first max_length ids; 0: no cut.
+  std::size_t max_length = 0;
+};
+
+/// A padded batch: ids [T, B] (or [B, T]) with T the longest (cut) length, pad_id past each
+/// sequence's end; lengths [B]; targets [B] (shape [0] when there are no labels); and the
+/// positions of the examples in the data set.
+struct Batch {
+  IndexArray ids;
+  std::vector<std::size_t> lengths;
+  IndexArray targets = IndexArray::from_shape({0});
+  std::vector<std::size_t> indices;
+  std::size_t size() const { return lengths.size(); }
+};
+
+/// Pads `sequences` into a batch (targets and indices left empty). No sequences, or an empty
+/// sequence (a recurrent layer needs at least one step), is a value_error naming it.
+Batch pad_sequences(const std::vector<std::vector<Index>>& sequences,
+                    const PadOptions& options = {});
+
+/// The examples `indices` of a data set as a batch; `labels` may be empty (no targets).
+Batch make_batch(const std::vector<std::vector<Index>>& sequences, const std::vector<Index>& labels,
+                 const std::vector<std::size_t>& indices, const PadOptions& options = {});
+
+struct BatchOptions {
+  std::size_t batch_size = 32;
+  bool shuffle = true;
+  /// Length bucketing: the (shuffled) examples are sorted by length, longest first, within
+  /// chunks of bucket_batches * batch_size, cut into batches, and the batches are shuffled,
+  /// so that a batch holds similar lengths and little padding. 0: off. 50 is a usual value.
+  std::size_t bucket_batches = 0;
+  /// Leave out the last batch when it is smaller than batch_size.
+  bool drop_last = false;
+  std::uint64_t seed = 0;  ///< BatchIterator's generator
+  PadOptions pad;          ///< BatchIterator's padding
+};
+
+/// The batches of one epoch, as example indices, for examples of the given lengths (lengths
+/// matter only for bucketing). Draws from `generator` when shuffling, so consecutive calls
+/// give the epochs of one seeded run. A zero batch_size is a value_error.
+std::vector<std::vector<std::size_t>> batch_indices(const std::vector<std::size_t>& lengths,
+                                                    const BatchOptions& options,
+                                                    Generator& generator);
+
+/// Epochs of padded batches over a data set it refers to (the sequences and labels must
+/// outlive it; temporaries are refused at compile time).
+///
+///   data::BatchIterator batches(train_ids, train_labels, {64, true, 50});
+///   for (std::size_t epoch = 1; epoch <= epochs; ++epoch)
+///     for (const data::Batch& batch : batches.epoch()) { ... batch.ids, batch.lengths ... }
+class BatchIterator {
+ public:
+  /// `labels` may be empty; otherwise one per sequence. An empty sequence, a label count that
+  /// differs from the sequence count or a zero batch size is a value_error.
+  BatchIterator(const std::vector<std::vector<Index>>& sequences, const std::vector<Index>& labels,
+                BatchOptions options = {});
+  /// Without labels (the batches have no targets).
+  explicit BatchIterator(const std::vector<std::vector<Index>>& sequences,
+                         BatchOptions options = {});
+  BatchIterator(std::vector<std::vector<Index>>&&, const std::vector<Index>&,
+                BatchOptions = {}) = delete;
+  explicit BatchIterator(std::vector<std::vector<Index>>&&, BatchOptions = {}) = delete;
+  BatchIterator(const std::vector<std::vector<Index>>&, std::vector<Index>&&,
+                BatchOptions = {}) = delete;
+
+  /// The batches of one epoch, padded one at a time as the loop reaches them.
+  class Epoch {
+   public:
+    class iterator {
+     public:
+      using value_type = Batch;
+      using difference_type = std::ptrdiff_t;
+      using reference = Batch;
+      using pointer = void;
+      using iterator_category = std::input_iterator_tag;
+      iterator(const Epoch* epoch, std::size_t pos) : epoch_(epoch), pos_(pos) {}
+      Batch operator*() const { return epoch_->batch(pos_); }
+      iterator& operator++() {
+        ++pos_;
+        return *this;
+      }
+      bool operator==(const iterator& other) const { return pos_ == other.pos_; }
+      bool operator!=(const iterator& other) const { return pos_ != other.pos_; }
+
+     private:
+      const Epoch* epoch_;
+      std::size_t pos_;
+    };
+    iterator begin() const { return {this, 0}; }
+    iterator end() const { return {this, plan_.size()}; }
+    std::size_t size() const { return plan_.size(); }
+    /// Batch `i` of this epoch.
+    Batch batch(std::size_t i) const;
+    const std::vector<std::vector<std::size_t>>& indices() const { return plan_; }
+
+   private:
+    friend class BatchIterator;
+    Epoch(const BatchIterator* owner, std::vector<std::vector<std::size_t>> plan)
+        : owner_(owner), plan_(std::move(plan)) {}
+    const BatchIterator* owner_;
+    std::vector<std::vector<std::size_t>> plan_;
+  };
+
+  /// The next epoch (a new order when shuffling).
+  Epoch epoch();
+  /// Batches per epoch.
+  std::size_t num_batches() const;
+  std::size_t num_examples() const { return sequences_->size(); }
+  const BatchOptions& options() const { return options_; }
+
+ private:
+  const std::vector<std::vector<Index>>* sequences_;
+  const std::vector<Index>* labels_;  // empty for none
+  std::vector<std::size_t> lengths_;
+  BatchOptions options_;
+  Generator generator_;
+};
+
+}  // namespace tapegrad::data

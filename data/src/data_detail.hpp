@@ -1,0 +1,49 @@
+// Helpers shared by the data sources (not installed).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tapegrad/errors.hpp"
+#include "tapegrad/random.hpp"
+
+namespace tapegrad::data::detail {
+
+/// The bytes of a file; a value_error "<op>: cannot open '<path>' (<reason>)" otherwise.
+std::string read_file(const char* op, const std::string& path);
+
+/// The file's lines without their "\n" / "\r\n", after a UTF-8 byte order mark; no line for a
+/// final line break.
+std::vector<std::string> split_lines(const std::string& bytes);
+
+/// A list file (one entry per line, as Vocabulary and LabelSet save them): a value_error
+/// naming the file, and the line, for a missing or empty file, an empty line or a duplicate.
+/// `what` names an entry in messages ("token", "label").
+std::vector<std::string> read_list_file(const char* op, const std::string& path, const char* what);
+
+/// A value_error unless `entry` can be one line of a list file (not empty, no line break).
+void check_list_entry(const char* op, const char* what, std::size_t position,
+                      const std::string& entry);
+
+/// Uniform in [0, n) from the generator's raw 64-bit output (the same on every platform,
+/// unlike std::uniform_int_distribution).
+std::uint64_t uniform_below(std::mt19937_64& engine, std::uint64_t n);
+
+/// Fisher-Yates with uniform_below: the same permutation for the same seed everywhere.
+template <class T>
+void shuffle(std::vector<T>& items, Generator& generator) {
+  for (std::size_t i = items.size(); i > 1; --i) {
+    const std::size_t j = static_cast<std::size_t>(uniform_below(generator.engine(), i));
+    std::swap(items[i - 1], items[j]);
+  }
+}
+
+/// `s` with C-style escapes for control characters, for messages.
+std::string printable(const std::string& s);
+
+}  // namespace tapegrad::data::detail
