@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "tapegrad/tapegrad.hpp"
@@ -72,6 +74,19 @@ bool all_finite(const Array<T>& a) {
     if (!std::isfinite(static_cast<double>(v))) return false;
   }
   return true;
+}
+
+/// The source tree (fixtures, headers, docs), from the environment variable
+/// TAPEGRAD_SOURCE_DIR that ctest sets: not compiled in, so that clones at other paths share
+/// ccache's compilations.
+inline std::string source_dir() {
+  const char* dir = std::getenv("TAPEGRAD_SOURCE_DIR");
+  if (dir == nullptr || *dir == '\0') {
+    throw std::runtime_error(
+        "TAPEGRAD_SOURCE_DIR is not set: run the tests through ctest, or set it to the "
+        "repository's root");
+  }
+  return dir;
 }
 
 /// True when `text` contains `part`.

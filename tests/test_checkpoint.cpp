@@ -22,7 +22,7 @@ using tapegrad_test::message_of;
 namespace {
 
 std::string fixture(const std::string& name) {
-  return std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/checkpoint/" + name;
+  return tapegrad_test::source_dir() + "/tests/fixtures/checkpoint/" + name;
 }
 
 struct TempDir {

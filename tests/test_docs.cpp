@@ -18,7 +18,7 @@ std::vector<std::string> read_lines(const std::string& path) {
 }  // namespace
 
 TEST_CASE("docs quote the code they point to") {
-  const std::string root = TAPEGRAD_SOURCE_DIR;
+  const std::string root = tapegrad_test::source_dir();
   // [`path:LINE`](...) `quoted code`
   const std::regex ref(R"(\[`([A-Za-z0-9_./-]+):([0-9]+)`\]\([^)]*\) `([^`]+)`)");
   std::size_t checked = 0;

@@ -52,7 +52,7 @@ Family family_of(const std::string& stem) {
 }
 
 fs::path fixture_dir() {
-  return fs::path(TAPEGRAD_SOURCE_DIR) / "tests" / "fixtures" / "torch";
+  return fs::path(tapegrad_test::source_dir()) / "tests" / "fixtures" / "torch";
 }
 
 // Every .npz in the folder, sorted by name.

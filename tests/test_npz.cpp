@@ -18,7 +18,7 @@ using tapegrad_test::message_of;
 namespace {
 
 std::string fixture(const std::string& name) {
-  return std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/" + name;
+  return tapegrad_test::source_dir() + "/tests/fixtures/" + name;
 }
 
 // A fresh folder under the system's temporary directory, removed at scope exit.

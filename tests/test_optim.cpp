@@ -48,7 +48,7 @@ bool starts_with(const std::string& s, const std::string& prefix) {
 }
 
 fs::path fixture_dir() {
-  return fs::path(TAPEGRAD_SOURCE_DIR) / "tests" / "fixtures" / "optim";
+  return fs::path(tapegrad_test::source_dir()) / "tests" / "fixtures" / "optim";
 }
 
 Npz load(const std::string& stem) {

@@ -115,7 +115,7 @@ void accumulate_block(detail::Node<T>& node, const Grad<T>& g, const std::string
   const std::size_t chunk = length * l.inner;
   const T* src = g.value().data();
   for (std::size_t o = 0; o < l.outer; ++o, src += chunk) {
-    T* dst = node.grad.data() + (o * l.n + g.start()) * l.inner;
+    T* dst = node.grad->data() + (o * l.n + g.start()) * l.inner;
     for (std::size_t i = 0; i < chunk; ++i) dst[i] += src[i];
   }
 }
@@ -132,7 +132,7 @@ void accumulate(detail::Node<T>& node, Grad<T>&& g, const std::string& op, std::
     node.grad = std::move(v);
     node.has_grad = true;
   } else {
-    add_into(node.grad, v);
+    add_into(*node.grad, v);
   }
 }
 
@@ -162,7 +162,7 @@ Grad<T> Grad<T>::at(Array<T> value, std::size_t axis, std::size_t index) {
 
 template <class T>
 const Array<T>& Context<T>::grad_output() const {
-  return entry_.output.node()->grad;
+  return *entry_.output.node()->grad;
 }
 template <class T>
 const Array<T>& Context<T>::output() const {
@@ -195,8 +195,7 @@ const std::string& Context<T>::op() const {
 
 template <class T>
 Var<T>::Var(Array<T> value, bool requires_grad, std::string name)
-    : node_(std::make_shared<node_type>()) {
-  node_->value = std::move(value);
+    : node_(std::make_shared<node_type>(std::move(value))) {
   node_->requires_grad = requires_grad;
   node_->name = std::move(name);
 }
@@ -238,7 +237,7 @@ const Array<T>& Var<T>::grad() const {
                                       ? " (it is not a leaf: call retain_grad() before backward)"
                                       : " (no backward has reached it since zero_grad())"));
   }
-  return n.grad;
+  return *n.grad;
 }
 
 template <class T>
@@ -260,7 +259,7 @@ void Var<T>::set_grad(Array<T> grad) {
 template <class T>
 void Var<T>::zero_grad() {
   auto& n = checked();
-  n.grad = no_array<T>();
+  n.grad.reset();
   n.has_grad = false;
 }
 
@@ -345,7 +344,7 @@ std::size_t Tape<T>::bytes() const {
     if (!seen.insert(&n).second) return;
     if (n.entry < 0 && n.requires_grad) return;  // a parameter: owned by the model
     total += n.value.size() * sizeof(T);
-    if (n.has_grad) total += n.grad.size() * sizeof(T);
+    if (n.has_grad) total += n.grad->size() * sizeof(T);
   };
   for (const auto& e : entries_) {
     if (!e.output.defined()) continue;
@@ -359,8 +358,7 @@ std::size_t Tape<T>::bytes() const {
 template <class T>
 Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
                      BackwardRule<T>&& rule, std::vector<Array<T>>&& saved) {
-  auto node = std::make_shared<detail::Node<T>>();
-  node->value = std::move(output);
+  auto node = std::make_shared<detail::Node<T>>(std::move(output));
   node->requires_grad = true;
   node->entry = static_cast<std::int64_t>(entries_.size());
   node->tape_serial = serial_;
@@ -425,7 +423,7 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
         if (grads[k].present() && in.requires_grad) accumulate(in, std::move(grads[k]), e.op, k);
       }
       if (!out.retain_grad) {
-        out.grad = no_array<T>();
+        out.grad.reset();
         out.has_grad = false;
       }
     }

@@ -14,14 +14,17 @@ int main() {
   auto param = [&](std::initializer_list<std::size_t> shape, const char* name) {
     return tapegrad::parameter(gen.uniform<float>(tapegrad::make_shape(shape), -0.5f, 0.5f), name);
   };
-  Var<float> w_ih = param({hidden, input}, "weight_ih"), w_hh = param({hidden, hidden}, "weight_hh");
+  Var<float> w_ih = param({hidden, input}, "weight_ih"),
+             w_hh = param({hidden, hidden}, "weight_hh");
   Var<float> b_ih = param({hidden}, "bias_ih"), b_hh = param({hidden}, "bias_hh");
   Var<float> w_out = param({1, hidden}, "weight_out");
-  Var<float> x = tapegrad::constant(gen.normal<float>(tapegrad::make_shape({steps, batch, input})), "x");
+  Var<float> x =
+      tapegrad::constant(gen.normal<float>(tapegrad::make_shape({steps, batch, input})), "x");
   Var<float> y = tapegrad::constant(gen.normal<float>(tapegrad::make_shape({batch, 1})), "target");
 
   // h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), h_0 = 0
-  Var<float> h = tapegrad::constant(tapegrad::Array<float>(xt::zeros<float>({batch, hidden})), "h0");
+  Var<float> h =
+      tapegrad::constant(tapegrad::Array<float>(xt::zeros<float>({batch, hidden})), "h0");
   for (std::size_t t = 0; t < steps; ++t) {
     Var<float> x_t = tapegrad::select(x, 0, t).set_name("x" + std::to_string(t + 1));
     Var<float> from_input = tapegrad::linear(x_t, w_ih, b_ih);

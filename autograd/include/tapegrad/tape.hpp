@@ -6,6 +6,7 @@
 #include <functional>
 #include <initializer_list>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,14 +33,14 @@ class Grad {
 
   Kind kind() const { return kind_; }
   bool present() const { return kind_ != Kind::none; }
-  const Array<T>& value() const { return value_; }
-  Array<T>& value() { return value_; }
+  const Array<T>& value() const { return *value_; }
+  Array<T>& value() { return *value_; }
   std::size_t axis() const { return axis_; }
   std::size_t start() const { return start_; }
 
  private:
   Kind kind_ = Kind::none;
-  Array<T> value_ = no_array<T>();
+  std::optional<Array<T>> value_;  // set unless kind_ is none
   std::size_t axis_ = 0;
   std::size_t start_ = 0;
 };

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tapegrad/array.hpp"
@@ -15,8 +16,10 @@ namespace detail {
 /// The state a Var shares with its copies and with the tape that recorded it.
 template <class T>
 struct Node {
+  Node() = default;
+  explicit Node(Array<T>&& v) : value(std::move(v)) {}
   Array<T> value = no_array<T>();
-  Array<T> grad = no_array<T>();  // meaningful only when has_grad
+  std::optional<Array<T>> grad;  // set exactly when has_grad (no array is built before)
   bool has_grad = false;
   bool requires_grad = false;
   bool retain_grad = false;       // keep a non-leaf's gradient after backward
