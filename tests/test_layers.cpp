@@ -396,3 +396,30 @@ TEST_CASE("Sequential holds a recurrent layer: its output feeds the next module"
   CHECK(tapegrad::shape_str(net(x).shape()) == "[5,2,2]");
   check_gradcheck([&](const Vs& in) { return net(in[0]); }, {x}, net.parameters());
 }
+
+TEST_CASE("default initialisation is PyTorch's: U(-1/sqrt(H), 1/sqrt(H)) and N(0, 1)") {
+  tapegrad::Generator gen(12);
+  nn::GRU<double> gru(nn::RNNOptions(7, 16).num_layers(2).bidirectional(true), gen);
+  const double bound = 1.0 / std::sqrt(16.0);
+  for (const auto& [name, p] : gru.named_parameters()) {
+    double lo = 1.0, hi = -1.0, mean = 0.0;
+    for (double v : p.value()) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+      mean += v / static_cast<double>(p.size());
+    }
+    CAPTURE(name);
+    CHECK(lo >= -bound);
+    CHECK(hi <= bound);
+    CHECK(hi - lo > bound);  // spread over the interval, not a constant
+    CHECK(std::abs(mean) < 0.1);
+  }
+  nn::Embedding<double> embed(200, 50, -1, gen);
+  double mean = 0.0, sq = 0.0;
+  for (double v : embed.weight().value()) {
+    mean += v / 10000.0;
+    sq += v * v / 10000.0;
+  }
+  CHECK(std::abs(mean) < 0.05);
+  CHECK(std::abs(sq - 1.0) < 0.05);
+}
