@@ -8,9 +8,14 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include <unistd.h>
 
 #include "tapegrad/tapegrad.hpp"
 
@@ -87,6 +92,41 @@ inline std::string source_dir() {
         "repository's root");
   }
   return dir;
+}
+
+/// A fresh folder under the system's temporary directory, removed at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("tapegrad_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  /// The path of `name` inside the folder.
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  /// Writes `bytes` to the file `name` of the folder; returns its path.
+  std::string write(const std::string& name, const std::string& bytes) const {
+    std::ofstream f(file(name), std::ios::binary);
+    f << bytes;
+    return file(name);
+  }
+  std::filesystem::path path;
+};
+
+/// The bytes of a file ("" when it cannot be read).
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+/// Writes `bytes` to `path`.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f << bytes;
 }
 
 /// True when `text` contains `part`.

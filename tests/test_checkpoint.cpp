@@ -18,28 +18,14 @@ using tapegrad::IndexArray;
 using tapegrad::value_error;
 using tapegrad::Var;
 using tapegrad_test::message_of;
+using tapegrad_test::read_bytes;
+using tapegrad_test::TempDir;
+using tapegrad_test::write_bytes;
 
 namespace {
 
 std::string fixture(const std::string& name) {
   return tapegrad_test::source_dir() + "/tests/fixtures/checkpoint/" + name;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tapegrad_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
 // The model of tests/fixtures/generate_checkpoint.py: Embedding -> BiLSTM -> Linear on [h_fwd,

@@ -22,6 +22,9 @@ using tapegrad::Index;
 using tapegrad::IndexArray;
 using tapegrad::value_error;
 using tapegrad_test::message_of;
+using tapegrad_test::read_bytes;
+using tapegrad_test::TempDir;
+using tapegrad_test::write_bytes;
 using namespace tapegrad::data;
 
 namespace {
@@ -29,33 +32,6 @@ namespace {
 using Strings = std::vector<std::string>;
 using Ids = std::vector<Index>;
 using Sizes = std::vector<std::size_t>;
-
-// A fresh folder under the system's temporary directory, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("tapegrad_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  // Writes `bytes` to a file of the folder and returns its path.
-  std::string write(const std::string& name, const std::string& bytes) const {
-    std::ofstream f(file(name), std::ios::binary);
-    f << bytes;
-    return file(name);
-  }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
 
 // The message of the value_error that reading `path` with `options` throws.
 std::string read_error(const std::string& path, const ReadOptions& options = {}) {

@@ -18,6 +18,9 @@ using tapegrad::Index;
 using tapegrad::IndexArray;
 using tapegrad::value_error;
 using tapegrad_test::message_of;
+using tapegrad_test::read_bytes;
+using tapegrad_test::TempDir;
+using tapegrad_test::write_bytes;
 using namespace tapegrad::data;
 
 namespace {
@@ -37,27 +40,6 @@ const Ids predicted = {0, 0, 1, 1, 1, 2, 2, 0, 3};
 ConfusionMatrix example() {
   return ConfusionMatrix(truth, predicted, 4);
 }
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-// A fresh folder under the system's temporary directory, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("tapegrad_metrics_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
 
 // `line`, padded with spaces to the width of `previous` (what a redraw writes).
 std::string over(const std::string& line, const std::string& previous) {

@@ -14,37 +14,14 @@ using tapegrad::IndexArray;
 using tapegrad::Npz;
 using tapegrad::value_error;
 using tapegrad_test::message_of;
+using tapegrad_test::read_bytes;
+using tapegrad_test::TempDir;
+using tapegrad_test::write_bytes;
 
 namespace {
 
 std::string fixture(const std::string& name) {
   return tapegrad_test::source_dir() + "/tests/fixtures/" + name;
-}
-
-// A fresh folder under the system's temporary directory, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("tapegrad_npz_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f << bytes;
 }
 
 Npz sample() {
