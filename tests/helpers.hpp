@@ -72,6 +72,33 @@ bool all_close(const Array<T>& actual, const Array<U>& expected, double tol = 1e
   return true;
 }
 
+/// "worst at flat index i: actual a, expected b (...)": the element with the largest
+/// |actual - expected| / (1 + |expected|), for failure messages.
+template <class T>
+std::string worst_element(const Array<T>& actual, const Array<double>& expected) {
+  if (actual.shape() != expected.shape()) {
+    return "shape " + tapegrad::shape_str(actual.shape()) + ", expected " +
+           tapegrad::shape_str(expected.shape());
+  }
+  std::size_t at = 0;
+  double worst_ratio = -1.0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double a = static_cast<double>(actual.data()[i]);
+    const double b = expected.data()[i];
+    const double ratio = std::isnan(a) ? 1e300 : std::abs(a - b) / (1.0 + std::abs(b));
+    if (ratio > worst_ratio) {
+      worst_ratio = ratio;
+      at = i;
+    }
+  }
+  std::ostringstream out;
+  out.precision(17);
+  out << "worst at flat index " << at << ": actual " << static_cast<double>(actual.data()[at])
+      << ", expected " << expected.data()[at] << " (|diff| / (1 + |expected|) = " << worst_ratio
+      << ")";
+  return out.str();
+}
+
 /// Every element finite.
 template <class T>
 bool all_finite(const Array<T>& a) {

@@ -90,40 +90,14 @@ double tolerance() {
   return std::is_same<T, double>::value ? 1e-10 : 1e-5;
 }
 
-// The element with the largest error relative to tol * (1 + |expected|), for messages.
-template <class T>
-std::string worst(const Array<T>& actual, const Array<double>& expected) {
-  if (actual.shape() != expected.shape()) {
-    return "shape " + tapegrad::shape_str(actual.shape()) + ", expected " +
-           tapegrad::shape_str(expected.shape());
-  }
-  std::size_t at = 0;
-  double worst_ratio = -1.0;
-  for (std::size_t i = 0; i < actual.size(); ++i) {
-    const double a = static_cast<double>(actual.data()[i]);
-    const double b = expected.data()[i];
-    const double ratio = std::isnan(a) ? 1e300 : std::abs(a - b) / (1.0 + std::abs(b));
-    if (ratio > worst_ratio) {
-      worst_ratio = ratio;
-      at = i;
-    }
-  }
-  std::ostringstream out;
-  out.precision(17);
-  out << "worst at flat index " << at << ": actual " << static_cast<double>(actual.data()[at])
-      << ", expected " << expected.data()[at] << " (|diff| / (1 + |expected|) = " << worst_ratio
-      << ")";
-  return out.str();
-}
-
 // CHECKs actual against the fixture's float64 entry `key`.
 template <class T>
 void check_entry(const std::string& what, const Array<T>& actual, const Npz& f,
                  const std::string& key) {
   const Array<double> expected = f.get<double>(key);
   CHECK_MESSAGE(tapegrad_test::all_close(actual, expected, tolerance<T>()), what, " vs ", key, ": ",
-                worst(actual, expected), "\nactual   ", tapegrad_test::describe(actual),
-                "\nexpected ", tapegrad_test::describe(expected));
+                tapegrad_test::worst_element(actual, expected), "\nactual   ",
+                tapegrad_test::describe(actual), "\nexpected ", tapegrad_test::describe(expected));
 }
 
 // CHECKs a Var's gradient against the fixture's "grad.<key>".

@@ -94,29 +94,6 @@ std::vector<std::string> optimizer_fixtures(const std::string& kind) {
 
 // ---- comparisons ----
 
-// The element with the largest |diff| / (1 + |expected|), for messages.
-std::string worst(const Array<double>& actual, const Array<double>& expected) {
-  if (actual.shape() != expected.shape()) {
-    return "shape " + tapegrad::shape_str(actual.shape()) + ", expected " +
-           tapegrad::shape_str(expected.shape());
-  }
-  std::size_t at = 0;
-  double worst_ratio = -1.0;
-  for (std::size_t i = 0; i < actual.size(); ++i) {
-    const double a = actual.data()[i], b = expected.data()[i];
-    const double ratio = std::isnan(a) ? 1e300 : std::abs(a - b) / (1.0 + std::abs(b));
-    if (ratio > worst_ratio) {
-      worst_ratio = ratio;
-      at = i;
-    }
-  }
-  std::ostringstream out;
-  out.precision(17);
-  out << "worst at flat index " << at << ": actual " << actual.data()[at] << ", expected "
-      << expected.data()[at] << " (|diff| / (1 + |expected|) = " << worst_ratio << ")";
-  return out.str();
-}
-
 bool close_rel(double actual, double expected, double tol) {
   return std::abs(actual - expected) <= tol * std::abs(expected);
 }
@@ -302,8 +279,9 @@ bool replay(const std::string& stem, const Npz& f, const Data& d, Model& model,
     for (const auto& [name, param] : model.named_parameters()) {
       const Array<double> expected = row(f.get<double>("step." + name), k - 1);
       if (!tapegrad_test::all_close(param.value(), expected, kParamTol)) {
-        FAIL_CHECK(stem, ": after step ", k, ", ", name, ": ", worst(param.value(), expected),
-                   "\nactual   ", tapegrad_test::describe(param.value()), "\nexpected ",
+        FAIL_CHECK(stem, ": after step ", k, ", ", name, ": ",
+                   tapegrad_test::worst_element(param.value(), expected), "\nactual   ",
+                   tapegrad_test::describe(param.value()), "\nexpected ",
                    tapegrad_test::describe(expected));
         return false;
       }

@@ -333,6 +333,12 @@ Var<T> as_batch(const Var<T>& v) {
   return v.defined() && v.ndim() == 1 ? reshape(v, make_shape({1, v.shape()[0]})) : v;
 }
 
+// A cell's state as [B, H]: the given one, or zeros for the batch of `xb`.
+template <class T>
+Var<T> state_or_zeros(const Var<T>& state, const Var<T>& xb, std::size_t hidden) {
+  return state.defined() ? as_batch(state) : zeros<T>(xb.defined() ? xb.shape()[0] : 1, hidden);
+}
+
 template <class T>
 Var<T> like_input(const Var<T>& v, const Var<T>& x) {
   return x.ndim() == 1 ? reshape(v, make_shape({v.shape()[1]})) : v;
@@ -396,15 +402,15 @@ RNNCell<T>::RNNCell(std::size_t input_size, std::size_t hidden_size, bool bias,
                     Nonlinearity nonlinearity, Generator& generator)
     : hidden_(hidden_size), nonlinearity_(nonlinearity) {
   check_options("RNNCell", RNNOptions(input_size, hidden_size));
-  auto w = make_weights(*this, generator, 1, input_size, hidden_size, bias, "");
-  w_ih_ = w.w_ih, w_hh_ = w.w_hh, b_ih_ = w.b_ih, b_hh_ = w.b_hh;
+  w_ = make_weights(*this, generator, 1, input_size, hidden_size, bias, "");
 }
 
 template <class T>
 Var<T> RNNCell<T>::forward(const Var<T>& x, const Var<T>& h) const {
   const Var<T> xb = as_batch(x);
-  const Var<T> hb = h.defined() ? as_batch(h) : zeros<T>(xb.defined() ? xb.shape()[0] : 1, hidden_);
-  return like_input(functional::rnn_cell(xb, hb, w_ih_, w_hh_, b_ih_, b_hh_, nonlinearity_), x);
+  const Var<T> hb = state_or_zeros(h, xb, hidden_);
+  return like_input(functional::rnn_cell(xb, hb, w_.w_ih, w_.w_hh, w_.b_ih, w_.b_hh, nonlinearity_),
+                    x);
 }
 
 template <class T>
@@ -412,17 +418,15 @@ LSTMCell<T>::LSTMCell(std::size_t input_size, std::size_t hidden_size, bool bias
                       Generator& generator)
     : hidden_(hidden_size) {
   check_options("LSTMCell", RNNOptions(input_size, hidden_size));
-  auto w = make_weights(*this, generator, 4, input_size, hidden_size, bias, "");
-  w_ih_ = w.w_ih, w_hh_ = w.w_hh, b_ih_ = w.b_ih, b_hh_ = w.b_hh;
+  w_ = make_weights(*this, generator, 4, input_size, hidden_size, bias, "");
 }
 
 template <class T>
 RecurrentState<T> LSTMCell<T>::forward(const Var<T>& x, const RecurrentState<T>& state) const {
   const Var<T> xb = as_batch(x);
-  const std::size_t batch = xb.defined() ? xb.shape()[0] : 1;
-  RecurrentState<T> s{state.h.defined() ? as_batch(state.h) : zeros<T>(batch, hidden_),
-                      state.c.defined() ? as_batch(state.c) : zeros<T>(batch, hidden_)};
-  RecurrentState<T> next = functional::lstm_cell(xb, s, w_ih_, w_hh_, b_ih_, b_hh_);
+  const RecurrentState<T> s{state_or_zeros(state.h, xb, hidden_),
+                            state_or_zeros(state.c, xb, hidden_)};
+  RecurrentState<T> next = functional::lstm_cell(xb, s, w_.w_ih, w_.w_hh, w_.b_ih, w_.b_hh);
   return {like_input(next.h, x), like_input(next.c, x)};
 }
 
@@ -431,15 +435,14 @@ GRUCell<T>::GRUCell(std::size_t input_size, std::size_t hidden_size, bool bias,
                     Generator& generator)
     : hidden_(hidden_size) {
   check_options("GRUCell", RNNOptions(input_size, hidden_size));
-  auto w = make_weights(*this, generator, 3, input_size, hidden_size, bias, "");
-  w_ih_ = w.w_ih, w_hh_ = w.w_hh, b_ih_ = w.b_ih, b_hh_ = w.b_hh;
+  w_ = make_weights(*this, generator, 3, input_size, hidden_size, bias, "");
 }
 
 template <class T>
 Var<T> GRUCell<T>::forward(const Var<T>& x, const Var<T>& h) const {
   const Var<T> xb = as_batch(x);
-  const Var<T> hb = h.defined() ? as_batch(h) : zeros<T>(xb.defined() ? xb.shape()[0] : 1, hidden_);
-  return like_input(functional::gru_cell(xb, hb, w_ih_, w_hh_, b_ih_, b_hh_), x);
+  const Var<T> hb = state_or_zeros(h, xb, hidden_);
+  return like_input(functional::gru_cell(xb, hb, w_.w_ih, w_.w_hh, w_.b_ih, w_.b_hh), x);
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                    \

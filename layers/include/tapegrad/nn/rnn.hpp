@@ -191,7 +191,7 @@ class RNNCell : public Module<T> {
  private:
   std::size_t hidden_;
   Nonlinearity nonlinearity_;
-  Var<T> w_ih_, w_hh_, b_ih_, b_hh_;
+  functional::RecurrentWeights<T> w_;
 };
 
 /// One step of an LSTM: weight_ih [4H, in], weight_hh [4H, H], bias_ih, bias_hh [4H].
@@ -208,7 +208,7 @@ class LSTMCell : public Module<T> {
 
  private:
   std::size_t hidden_;
-  Var<T> w_ih_, w_hh_, b_ih_, b_hh_;
+  functional::RecurrentWeights<T> w_;
 };
 
 /// One step of a GRU: weight_ih [3H, in], weight_hh [3H, H], bias_ih, bias_hh [3H].
@@ -223,7 +223,7 @@ class GRUCell : public Module<T> {
 
  private:
   std::size_t hidden_;
-  Var<T> w_ih_, w_hh_, b_ih_, b_hh_;
+  functional::RecurrentWeights<T> w_;
 };
 
 extern template class RecurrentBase<float>;
