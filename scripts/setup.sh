@@ -14,7 +14,10 @@ packages=(
   libbenchmark-dev ccache clang-format
 )
 if [[ "${1:-}" == "--extras" ]]; then
-  packages+=(gnuplot-nox npm)
+  packages+=(gnuplot-nox)
+  # npm fetches the sentiment data set. A machine with Node.js from elsewhere (NodeSource's
+  # nodejs bundles npm, and conflicts with Debian's npm package) already has it.
+  command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()

@@ -62,24 +62,7 @@ fail() {
 
 # ---- helpers ----
 
-export CCACHE_BASEDIR="$root"
-export CCACHE_NOHASHDIR=true  # Debug builds (-g) would otherwise key on the build directory
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-
-# configure SOURCE_DIR BUILD_DIR [cmake args...]: a Ninja build tree, made anew when an
-# earlier one used another generator.
-configure() {
-  local src="$1" dir="$2"
-  shift 2
-  if [[ -f "$dir/CMakeCache.txt" ]] &&
-    ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$dir/CMakeCache.txt"; then
-    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
-  fi
-  cmake -S "$src" -B "$dir" -G Ninja "${launcher[@]}" "$@"
-}
+source scripts/lib.sh
 
 # ---- 1. setup ----
 

@@ -465,3 +465,18 @@ TEST_CASE("a value recorded on another thread is a usage_error as an op input") 
   const std::string msg = message_of<usage_error>([&] { (void)(recorded_elsewhere * 2.0); });
   TG_CHECK_CONTAINS(msg, "thread");
 }
+
+TEST_CASE("generator: seeded draws, and a normal with stddev 0 is its mean") {
+  tapegrad::Generator a(5), b(5);
+  const Array<double> x = a.normal<double>(tapegrad::make_shape({4, 3}), 1.0, 2.0);
+  CHECK(x == b.normal<double>(tapegrad::make_shape({4, 3}), 1.0, 2.0));
+  CHECK(x != a.normal<double>(tapegrad::make_shape({4, 3}), 1.0, 2.0));
+  for (double v : a.normal<double>(tapegrad::make_shape({5}), 3.5, 0.0)) CHECK(v == 3.5);
+  const std::string m = tapegrad_test::message_of<tapegrad::value_error>(
+      [&] { a.normal<float>(tapegrad::make_shape({2}), 0.0f, -1.0f); });
+  CHECK(tapegrad_test::contains(m, "stddev -1 is negative"));
+  for (float v : a.uniform<float>(tapegrad::make_shape({100}), -2.0f, 3.0f)) {
+    CHECK(v >= -2.0f);
+    CHECK(v < 3.0f);
+  }
+}

@@ -19,8 +19,10 @@ template <class T>
 Array<T> Generator::normal(const Shape& shape, T mean, T stddev) {
   if (!(stddev >= T(0))) throw value_error(fmt::format("normal: stddev {} is negative", stddev));
   Array<T> a = Array<T>::from_shape(shape);
-  std::normal_distribution<T> dist(mean, stddev);
-  for (auto& x : a) x = dist(engine_);
+  // z * stddev + mean from standard normals z: std::normal_distribution's own formula, which
+  // also holds for stddev = 0 (the distribution itself requires stddev > 0).
+  std::normal_distribution<T> dist(T(0), T(1));
+  for (auto& x : a) x = dist(engine_) * stddev + mean;
   return a;
 }
 

@@ -1,0 +1,445 @@
+// sentiment: trains a recurrent sentiment classifier on labelled sentences, reports its test
+// metrics, saves it, and predicts the label of new sentences with a saved model.
+//
+//   sentiment                                   train on datasets/sentiment/sentences.tsv
+//   sentiment --train my.tsv --test my_test.tsv train on your own data
+//   sentiment --load out/sentiment/model.npz --predict "what a great phone"
+//   echo "the food was cold" | sentiment --load out/sentiment/model.npz --stdin
+//
+// See examples/README.md for every option and what it prints.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <tapegrad/npz.hpp>
+
+#include "cli_checks.hpp"
+#include "plot.hpp"
+#include "sentiment.hpp"
+
+namespace {
+
+namespace data = tapegrad::data;
+namespace fs = std::filesystem;
+using sentiment::Examples;
+using sentiment::Index;
+
+struct Options {
+  // data
+  std::string data = "datasets/sentiment/sentences.tsv";
+  std::string train, valid, test;
+  std::string text_column = "text";
+  std::string label_column = "label";
+  std::size_t min_frequency = 1;
+  std::size_t max_length = 0;
+  // model
+  std::string cell = "gru";
+  std::size_t embedding_dim = 64;
+  std::size_t hidden = 64;
+  std::size_t layers = 1;
+  bool bidirectional = true;
+  std::string pooling = "max";
+  double dropout = 0.3;
+  double embedding_dropout = 0.3;
+  double embedding_init_std = 1.0;
+  // training
+  sentiment::TrainConfig train_config;
+  std::uint64_t seed = 1;
+  // output
+  std::string out_dir = "out/sentiment";
+  std::string save;
+  bool no_save = false;
+  std::size_t show = 6;
+  // prediction
+  std::string load;
+  std::vector<std::string> predict;
+  bool from_stdin = false;
+};
+
+void print_prediction(const sentiment::Prediction& p, const std::string& text) {
+  std::cout << std::left << std::setw(10) << p.name << std::right << std::fixed
+            << std::setprecision(3) << p.probability << "  " << text << "\n";
+}
+
+int run_prediction(const Options& o) {
+  const sentiment::Predictor predictor = sentiment::Predictor::load(o.load);
+  std::vector<std::string> texts = o.predict;
+  if (o.from_stdin) {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) texts.push_back(line);
+    }
+  }
+  if (texts.empty()) {
+    std::cerr << "sentiment: nothing to predict (give --predict TEXT or --stdin)\n";
+    return 2;
+  }
+  const std::vector<sentiment::Prediction> predictions = predictor.predict(texts);
+  for (std::size_t i = 0; i < texts.size(); ++i) print_prediction(predictions[i], texts[i]);
+  return 0;
+}
+
+/// The texts and label ids of a file, read with a fixed label set when one is given.
+data::LabelledText read_file(const std::string& path, const Options& o,
+                             const data::LabelSet* labels) {
+  data::ReadOptions read;
+  read.text = o.text_column;
+  read.label = o.label_column;
+  if (labels) read.labels = *labels;
+  return data::read_labelled_text(path, read);
+}
+
+std::string counts_by_label(const std::vector<Index>& labels, const data::LabelSet& set) {
+  std::vector<std::size_t> counts(set.size());
+  for (Index l : labels) ++counts[static_cast<std::size_t>(l)];
+  std::ostringstream out;
+  for (std::size_t c = 0; c < set.size(); ++c) {
+    out << (c ? ", " : "") << set.name(static_cast<Index>(c)) << " " << counts[c];
+  }
+  return out.str();
+}
+
+struct Splits {
+  data::LabelSet labels;
+  std::vector<std::string> train_texts, valid_texts, test_texts;
+  std::vector<Index> train_labels, valid_labels, test_labels;
+};
+
+Splits load_data(const Options& o) {
+  Splits s;
+  if (o.train.empty()) {
+    if (!fs::exists(o.data)) {
+      throw tapegrad::value_error(
+          o.data +
+          ": no such file. Fetch the sentiment data set with "
+          "`bash scripts/get_sentiment_data.sh`, or train on your own file with "
+          "--train FILE (a TSV or CSV with text and label columns)");
+    }
+    const data::LabelledText all = read_file(o.data, o, nullptr);
+    s.labels = all.label_set;
+    const data::Split split = data::stratified_split(all.labels, {0.8, 0.1, 0.1, o.seed});
+    s.train_texts = data::select(all.texts, split.train);
+    s.valid_texts = data::select(all.texts, split.valid);
+    s.test_texts = data::select(all.texts, split.test);
+    s.train_labels = data::select(all.labels, split.train);
+    s.valid_labels = data::select(all.labels, split.valid);
+    s.test_labels = data::select(all.labels, split.test);
+    std::cout << "data: " << o.data << ": " << all.size() << " sentences ("
+              << counts_by_label(all.labels, s.labels) << ")\n"
+              << "split: stratified 80/10/10 with seed " << o.seed << ": train "
+              << split.train.size() << ", valid " << split.valid.size() << ", test "
+              << split.test.size() << "\n";
+    return s;
+  }
+  const data::LabelledText train = read_file(o.train, o, nullptr);
+  s.labels = train.label_set;
+  if (o.valid.empty()) {
+    // No validation file: a stratified tenth of the training file.
+    const data::Split split = data::stratified_split(train.labels, {0.9, 0.1, 0.0, o.seed});
+    s.train_texts = data::select(train.texts, split.train);
+    s.valid_texts = data::select(train.texts, split.valid);
+    s.train_labels = data::select(train.labels, split.train);
+    s.valid_labels = data::select(train.labels, split.valid);
+  } else {
+    s.train_texts = train.texts;
+    s.train_labels = train.labels;
+    const data::LabelledText valid = read_file(o.valid, o, &s.labels);
+    s.valid_texts = valid.texts;
+    s.valid_labels = valid.labels;
+  }
+  if (!o.test.empty()) {
+    const data::LabelledText test = read_file(o.test, o, &s.labels);
+    s.test_texts = test.texts;
+    s.test_labels = test.labels;
+  }
+  std::cout << "data: train " << o.train << " (" << s.train_texts.size() << " used for training, "
+            << (o.valid.empty() ? "a stratified tenth held out for validation" : "valid " + o.valid)
+            << ")" << (o.test.empty() ? ", no test file" : ", test " + o.test) << "\n"
+            << "labels: " << counts_by_label(train.labels, s.labels) << "\n";
+  return s;
+}
+
+std::string csv_of_history(const std::vector<sentiment::EpochStats>& history) {
+  std::ostringstream out;
+  out << "epoch,train_loss,train_acc,valid_loss,valid_acc,lr,seconds\n" << std::setprecision(6);
+  for (const auto& e : history) {
+    out << e.epoch << "," << e.train_loss << "," << e.train_accuracy << "," << e.valid_loss << ","
+        << e.valid_accuracy << "," << e.lr << "," << e.seconds << "\n";
+  }
+  return out.str();
+}
+
+void show_examples(const Examples& test, const sentiment::Evaluation& e,
+                   const data::LabelSet& labels, std::size_t count) {
+  if (count == 0 || test.size() == 0) return;
+  // Spread over the test set: every k-th sentence, so that a run shows hits and misses alike.
+  std::cout << "\nsome test sentences (predicted label, its probability, true label):\n";
+  const std::size_t stride = std::max<std::size_t>(1, test.size() / count);
+  for (std::size_t i = 0, shown = 0; i < test.size() && shown < count; i += stride, ++shown) {
+    const Index p = e.predicted[i];
+    const bool right = p == test.labels[i];
+    std::string text = test.texts[i];
+    if (text.size() > 90) text = text.substr(0, 87) + "...";
+    std::cout << "  " << (right ? "  " : "x ") << std::left << std::setw(9) << labels.name(p)
+              << std::right << std::fixed << std::setprecision(3)
+              << e.probabilities[i][static_cast<std::size_t>(p)] << "  ("
+              << labels.name(test.labels[i]) << ")  " << text << "\n";
+  }
+}
+
+int run_training(const Options& o) {
+  Splits s = load_data(o);
+
+  sentiment::TextEncoder encoder;
+  encoder.max_length = o.max_length;
+  const data::Tokenizer tokenizer(encoder.tokenizer);
+  encoder.vocabulary =
+      data::Vocabulary::build(tokenizer.tokenize_all(s.train_texts), o.min_frequency);
+  std::cout << "vocabulary: " << encoder.vocabulary.size()
+            << " tokens from the training sentences (min frequency " << o.min_frequency << ")\n";
+
+  const Examples train =
+      sentiment::make_examples(encoder, std::move(s.train_texts), std::move(s.train_labels));
+  const Examples valid =
+      sentiment::make_examples(encoder, std::move(s.valid_texts), std::move(s.valid_labels));
+  const Examples test =
+      sentiment::make_examples(encoder, std::move(s.test_texts), std::move(s.test_labels));
+
+  sentiment::ModelConfig config;
+  config.cell = sentiment::parse_cell(o.cell);
+  config.vocab_size = encoder.vocabulary.size();
+  config.num_classes = s.labels.size();
+  config.embedding_dim = o.embedding_dim;
+  config.hidden_size = o.hidden;
+  config.num_layers = o.layers;
+  config.bidirectional = o.bidirectional;
+  config.pooling = sentiment::parse_pooling(o.pooling);
+  config.dropout = o.dropout;
+  config.embedding_dropout = o.embedding_dropout;
+  config.embedding_init_std = o.embedding_init_std;
+  auto model = std::make_unique<sentiment::Classifier>(config, o.seed);
+  sentiment::TrainConfig tc = o.train_config;
+  tc.seed = o.seed;
+  tc.check();
+
+  std::cout << "model: embedding " << config.embedding_dim << " -> "
+            << (config.bidirectional ? "bidirectional " : "") << sentiment::to_string(config.cell)
+            << " " << config.hidden_size << " x " << config.num_layers << " layer(s) -> "
+            << sentiment::to_string(config.pooling) << " pooling -> linear " << config.num_classes
+            << "; " << model->num_parameters() << " parameters\n"
+            << "training: AdamW lr " << tc.lr << " weight decay " << tc.weight_decay
+            << (tc.cosine_schedule ? ", cosine schedule" : "") << ", batch " << tc.batch_size
+            << ", clip " << tc.clip_norm << ", dropout " << config.embedding_dropout << " / "
+            << config.dropout << ", up to " << tc.epochs << " epochs, patience " << tc.patience
+            << ", seed " << o.seed << "\n\n";
+
+  const sentiment::TrainResult result = sentiment::train(*model, train, valid, tc, &std::cout);
+  const sentiment::EpochStats& best = result.history[result.best_epoch - 1];
+  std::cout << std::fixed << std::setprecision(4) << "\nbest epoch " << result.best_epoch
+            << " (valid loss " << best.valid_loss << ", valid accuracy " << best.valid_accuracy
+            << ")" << (result.stopped_early ? ", stopped early" : "") << "; training took "
+            << std::setprecision(1) << result.seconds << " s\n";
+
+  if (test.size() > 0) {
+    const sentiment::Evaluation e = sentiment::evaluate(*model, test);
+    std::cout << "\ntest: " << test.size() << " sentences, accuracy " << std::setprecision(4)
+              << e.confusion.accuracy() << ", loss " << e.loss << "\n\n"
+              << e.confusion.report(s.labels.names(), 3) << "\nconfusion matrix (rows: true):\n"
+              << e.confusion.to_string(s.labels.names());
+    show_examples(test, e, s.labels, o.show);
+  }
+
+  // Files: only now, after a successful run, and each replaced atomically.
+  std::cout << "\n";
+  fs::create_directories(o.out_dir);
+  const std::string metrics = (fs::path(o.out_dir) / "metrics.csv").string();
+  tapegrad::write_file_atomic(metrics, csv_of_history(result.history));
+  std::cout << "metrics per epoch: " << metrics << "\n";
+  const std::string png = (fs::path(o.out_dir) / "training.png").string();
+  const std::string plot_error = examples::plot_png(
+      png, {{"loss per epoch",
+             "epoch",
+             "cross-entropy",
+             {{metrics, 1, 2, "train", "linespoints"}, {metrics, 1, 4, "valid", "linespoints"}}},
+            {"accuracy per epoch",
+             "epoch",
+             "accuracy",
+             {{metrics, 1, 3, "train", "linespoints"}, {metrics, 1, 5, "valid", "linespoints"}}}});
+  if (plot_error.empty()) {
+    std::cout << "plot of loss and accuracy: " << png << "\n";
+  } else {
+    std::cout << "no plot: " << plot_error << "\n";
+  }
+  if (!o.no_save) {
+    const std::string path = o.save.empty() ? (fs::path(o.out_dir) / "model.npz").string() : o.save;
+    if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+    sentiment::Predictor(std::move(model), std::move(encoder), s.labels).save(path);
+    std::cout << "saved model: " << path << " (weights) and " << sentiment::metadata_path(path)
+              << " (vocabulary, labels, settings)\n"
+              << "predict with it:  sentiment --load " << path
+              << " --predict \"the battery died after a day\"\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  sentiment::TrainConfig& tc = o.train_config;
+  CLI::App app{
+      "Trains a recurrent sentiment classifier (embedding -> LSTM/GRU -> linear) on labelled "
+      "sentences, reports test metrics and saves the model; or, with --load, predicts the "
+      "labels of new sentences."};
+  app.get_formatter()->column_width(36);
+
+  auto* g = "Data";
+  app.add_option("--data", o.data,
+                 "a TSV/CSV file split 80/10/10 (stratified, seeded) into train/valid/test")
+      ->capture_default_str()
+      ->group(g);
+  auto* train_opt =
+      app.add_option("--train", o.train, "train on this file instead of --data")->group(g);
+  app.add_option("--valid", o.valid, "validation file (default: a tenth of --train)")
+      ->needs(train_opt)
+      ->group(g);
+  app.add_option("--test", o.test, "test file")->needs(train_opt)->group(g);
+  app.add_option("--text-column", o.text_column, "the text column's header")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--label-column", o.label_column, "the label column's header")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--min-freq", o.min_frequency, "rarer training tokens become <unk>")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_option("--max-length", o.max_length, "cut sentences to this many tokens (0: no cut)")
+      ->capture_default_str()
+      ->group(g);
+
+  g = "Model";
+  app.add_option("--cell", o.cell, "recurrent cell")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"lstm", "gru"}))
+      ->group(g);
+  app.add_option("--embedding-dim", o.embedding_dim, "word vector size")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_option("--hidden", o.hidden, "hidden size per direction")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_option("--layers", o.layers, "stacked recurrent layers")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_flag("--bidirectional,!--unidirectional", o.bidirectional,
+               "read sentences both ways (default) or left to right only")
+      ->group(g);
+  app.add_option("--pooling", o.pooling, "sentence vector from the outputs")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"last", "mean", "max"}))
+      ->group(g);
+  app.add_option("--dropout", o.dropout, "dropout before the head and between layers")
+      ->capture_default_str()
+      ->check(examples::drop_probability())
+      ->group(g);
+  app.add_option("--embedding-dropout", o.embedding_dropout, "dropout on the word vectors")
+      ->capture_default_str()
+      ->check(examples::drop_probability())
+      ->group(g);
+
+  app.add_option("--embedding-init-std", o.embedding_init_std,
+                 "initial word vectors ~ N(0, std^2) (1: PyTorch's default)")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+
+  g = "Training";
+  app.add_option("--epochs", tc.epochs, "at most this many epochs")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_option("--patience", tc.patience,
+                 "stop after this many epochs without a better "
+                 "validation loss")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_option("--batch-size", tc.batch_size, "sentences per step")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_option("--lr", tc.lr, "AdamW learning rate")
+      ->capture_default_str()
+      ->check(examples::positive())
+      ->group(g);
+  app.add_option("--weight-decay", tc.weight_decay, "AdamW weight decay")
+      ->capture_default_str()
+      ->check(examples::non_negative())
+      ->group(g);
+  app.add_option("--clip", tc.clip_norm, "gradient norm clipping (0: off)")
+      ->capture_default_str()
+      ->check(examples::non_negative())
+      ->group(g);
+  app.add_option("--label-smoothing", tc.label_smoothing, "cross-entropy label smoothing")
+      ->capture_default_str()
+      ->check(examples::drop_probability())
+      ->group(g);
+  app.add_option("--word-dropout", tc.word_dropout,
+                 "probability that a training word is replaced by <unk>")
+      ->capture_default_str()
+      ->check(examples::drop_probability())
+      ->group(g);
+  app.add_flag("--cosine,!--constant-lr", tc.cosine_schedule,
+               "cosine learning-rate schedule over --epochs (default) or a constant rate")
+      ->group(g);
+  app.add_option("--seed", o.seed, "seed of the split, initialisation, batches and dropout")
+      ->capture_default_str()
+      ->group(g);
+
+  g = "Output";
+  app.add_option("--out", o.out_dir, "folder for metrics.csv, training.png and the model")
+      ->capture_default_str()
+      ->group(g);
+  auto* save_opt =
+      app.add_option("--save", o.save, "where to save the model (default: OUT/model.npz)")
+          ->group(g);
+  app.add_flag("--no-save", o.no_save, "do not save the model")->excludes(save_opt)->group(g);
+  app.add_option("--show", o.show, "test sentences to print with their predictions")
+      ->capture_default_str()
+      ->group(g);
+
+  g = "Prediction";
+  auto* load_opt =
+      app.add_option("--load", o.load, "predict with this saved model instead of training")
+          ->check(CLI::ExistingFile)
+          ->group(g);
+  app.add_option("--predict", o.predict, "a sentence to classify (repeatable)")
+      ->needs(load_opt)
+      ->group(g);
+  app.add_flag("--stdin", o.from_stdin, "classify the lines of standard input")
+      ->needs(load_opt)
+      ->group(g);
+
+  CLI11_PARSE(app, argc, argv);
+  if (!o.load.empty() && o.predict.empty() && !o.from_stdin) {
+    std::cerr << "sentiment: --load needs --predict TEXT or --stdin\n";
+    return 2;
+  }
+  try {
+    return o.load.empty() ? run_training(o) : run_prediction(o);
+  } catch (const std::exception& e) {
+    std::cerr << "sentiment: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,225 @@
+// The sentiment classifier of examples/sentiment: its model, data preparation, training with
+// early stopping, evaluation, and a saved model that predicts from raw sentences.
+//
+//   sentence -> Tokenizer -> Vocabulary ids [T, B] -> Embedding [T, B, E] -> dropout
+//            -> LSTM or GRU with lengths (bidirectional, layers) -> output [T, B, D*H]
+//            -> pooled over each sentence's own steps [B, D*H] -> dropout -> Linear -> logits [B,
+//            C]
+//
+// Everything here uses tapegrad's public API only; main.cpp is the command line around it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/data.hpp>
+#include <tapegrad/nn.hpp>
+#include <tapegrad/tapegrad.hpp>
+
+namespace sentiment {
+
+using tapegrad::Index;
+using tapegrad::IndexArray;
+using tapegrad::Var;
+
+enum class Cell { lstm, gru };
+
+/// How the recurrent outputs of a sentence become one vector.
+enum class Pooling {
+  last,  ///< the final states: forward at the sentence's last word, reverse at its first
+  mean,  ///< the mean of the outputs over the sentence's words
+  max,   ///< the elementwise maximum of the outputs over the sentence's words
+};
+
+const char* to_string(Cell cell);
+const char* to_string(Pooling pooling);
+/// "lstm" / "gru" and "last" / "mean" / "max"; anything else is a value_error listing them.
+Cell parse_cell(const std::string& name);
+Pooling parse_pooling(const std::string& name);
+
+/// The architecture. Saved next to the weights, so that a saved model rebuilds itself.
+struct ModelConfig {
+  Cell cell = Cell::gru;
+  std::size_t vocab_size = 0;
+  std::size_t num_classes = 2;
+  std::size_t embedding_dim = 64;
+  std::size_t hidden_size = 64;
+  std::size_t num_layers = 1;
+  bool bidirectional = true;
+  Pooling pooling = Pooling::max;
+  double embedding_dropout = 0.3;  ///< on the word vectors
+  double dropout = 0.3;            ///< between recurrent layers and before the head
+  /// The word vectors start as N(0, std^2): PyTorch's N(0, 1) when 1. Only initialisation
+  /// depends on it (a saved model does not keep it).
+  double embedding_init_std = 1.0;
+
+  /// A value_error naming the first bad field: a zero size, fewer than 2 classes, a vocabulary
+  /// without its two special tokens, a dropout outside [0, 1).
+  void check() const;
+};
+
+/// Embedding -> LSTM/GRU -> pooling -> Linear, with PyTorch's parameter names
+/// ("embedding.weight", "rnn.weight_ih_l0", ..., "head.weight", "head.bias"), so the weights
+/// load into the equivalent PyTorch model.
+class Classifier : public tapegrad::nn::Module<float> {
+ public:
+  Classifier(const ModelConfig& config, std::uint64_t seed);
+
+  /// ids [T, B] (time-major, padded with Vocabulary::pad_id), lengths [B] in [1, T] ->
+  /// logits [B, num_classes].
+  Var<float> forward(const IndexArray& ids, const std::vector<std::size_t>& lengths) const;
+  Var<float> operator()(const IndexArray& ids, const std::vector<std::size_t>& lengths) const {
+    return forward(ids, lengths);
+  }
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  ModelConfig config_;
+  tapegrad::Generator init_;  // parameter initialisation (declared first: members use it)
+  tapegrad::nn::Embedding<float> embedding_;
+  tapegrad::nn::RecurrentBase<float> rnn_;
+  tapegrad::nn::Dropout<float> embedding_dropout_;
+  tapegrad::nn::Dropout<float> dropout_;
+  tapegrad::nn::Linear<float> head_;
+};
+
+/// Text -> ids, as at training time: the tokenizer options and the vocabulary.
+struct TextEncoder {
+  tapegrad::data::TokenizerOptions tokenizer;
+  tapegrad::data::Vocabulary vocabulary;
+  std::size_t max_length = 0;  ///< sentences are cut to their first max_length tokens; 0: no cut
+
+  /// The ids of a sentence; a sentence with no tokens becomes one <unk> (a recurrent layer
+  /// needs at least one step).
+  std::vector<Index> encode(const std::string& text) const;
+  std::vector<std::vector<Index>> encode_all(const std::vector<std::string>& texts) const;
+};
+
+/// Sentences with their labels, as ids.
+struct Examples {
+  std::vector<std::string> texts;
+  std::vector<std::vector<Index>> ids;
+  std::vector<Index> labels;
+  std::size_t size() const { return texts.size(); }
+};
+
+/// Encodes texts and labels (equal counts, else a value_error).
+Examples make_examples(const TextEncoder& encoder, std::vector<std::string> texts,
+                       std::vector<Index> labels);
+
+struct TrainConfig {
+  std::size_t epochs = 30;   ///< at most; early stopping usually ends sooner
+  std::size_t patience = 6;  ///< epochs without a better validation loss before stopping
+  std::size_t batch_size = 32;
+  double lr = 3e-3;            ///< AdamW
+  double weight_decay = 1e-2;  ///< AdamW's decoupled weight decay
+  double clip_norm = 1.0;      ///< gradient norm clipping; 0: off
+  double label_smoothing = 0.0;
+  /// Each word of a training sentence becomes <unk> with this probability (a fresh draw per
+  /// step), so the model cannot lean on single rare words; [0, 1).
+  double word_dropout = 0.0;
+  bool cosine_schedule = true;  ///< cosine annealing of the learning rate over `epochs`
+  std::uint64_t seed = 1;       ///< batch order and dropout masks
+
+  /// A value_error naming the first bad field.
+  void check() const;
+};
+
+/// The metrics of one epoch.
+struct EpochStats {
+  std::size_t epoch = 0;
+  double train_loss = 0.0;
+  double train_accuracy = 0.0;
+  double valid_loss = 0.0;
+  double valid_accuracy = 0.0;
+  double lr = 0.0;       ///< the learning rate used in this epoch
+  double seconds = 0.0;  ///< training and validation time of this epoch
+};
+
+struct TrainResult {
+  std::vector<EpochStats> history;
+  std::size_t best_epoch = 0;  ///< 1-based; its parameters are loaded into the model at the end
+  bool stopped_early = false;
+  double seconds = 0.0;  ///< total training time
+};
+
+/// Trains `model` on `train` with AdamW, clipping and dropout, evaluates on `valid` after
+/// every epoch, stops after `patience` epochs without a lower validation loss, and leaves the
+/// model with the parameters of its best epoch, in eval mode. Writes a progress line per epoch
+/// to `progress` when not null; calls `on_epoch` after each epoch when set. A non-finite
+/// training loss is a runtime_error naming the epoch and step.
+TrainResult train(Classifier& model, const Examples& train, const Examples& valid,
+                  const TrainConfig& config, std::ostream* progress = nullptr,
+                  const std::function<void(const EpochStats&)>& on_epoch = {});
+
+/// The model's results on a set of examples.
+struct Evaluation {
+  double loss = 0.0;                              ///< mean cross-entropy
+  tapegrad::data::ConfusionMatrix confusion;      ///< rows true, columns predicted
+  std::vector<Index> predicted;                   ///< per example
+  std::vector<std::vector<float>> probabilities;  ///< per example, per class
+  Evaluation() : confusion(1) {}
+};
+
+/// Evaluates in eval mode without a tape, in batches of `batch_size` (the model's mode is
+/// restored afterwards).
+Evaluation evaluate(Classifier& model, const Examples& examples, std::size_t batch_size = 256);
+
+/// A label with its probability.
+struct Prediction {
+  Index label = 0;
+  std::string name;
+  float probability = 0.0f;          ///< of `label`
+  std::vector<float> probabilities;  ///< of every class
+};
+
+/// A trained classifier with what it needs to read sentences: the text encoder and the class
+/// names. Saved as two files: PATH (the weights, .npz under PyTorch's names) and PATH with
+/// the extension .json (architecture, tokenizer, vocabulary, class names and the weights'
+/// checksum, so that a .json and an .npz from different runs are never paired).
+class Predictor {
+ public:
+  Predictor(std::unique_ptr<Classifier> model, TextEncoder encoder,
+            tapegrad::data::LabelSet labels);
+
+  /// Writes PATH and its .json atomically (each is a temporary file renamed over the old one
+  /// only once complete); a failed save leaves existing files as they were.
+  void save(const std::string& path) const;
+  /// Reads what save wrote. A missing, truncated, corrupt or mismatched file is a
+  /// value_error naming the file.
+  static Predictor load(const std::string& path);
+
+  /// The most probable class of each sentence.
+  std::vector<Prediction> predict(const std::vector<std::string>& texts) const;
+  Prediction predict(const std::string& text) const;
+
+  const Classifier& model() const { return *model_; }
+  const TextEncoder& encoder() const { return encoder_; }
+  const tapegrad::data::LabelSet& labels() const { return labels_; }
+
+ private:
+  std::unique_ptr<Classifier> model_;
+  TextEncoder encoder_;
+  tapegrad::data::LabelSet labels_;
+};
+
+/// The path of the .json that goes with a model path: "model.npz" -> "model.json".
+std::string metadata_path(const std::string& model_path);
+
+/// Converts the UCI "Sentiment Labelled Sentences" files as the npm package `sentiment` 5.0.2
+/// ships them (JSON arrays of {"text": ..., "class": 0 or 1}) into one TSV file with the
+/// columns text, label (negative / positive) and source (the JSON file's name without its
+/// extension). Records with a null class and an empty text (each file ends with one) are
+/// skipped; tabs and line breaks inside a text become spaces. Returns the number of sentences
+/// written. A missing or malformed file, or a record without a text or with a class other than
+/// 0 or 1, is a value_error naming the file and the record; the TSV is then not written.
+std::size_t import_uci_json(const std::vector<std::string>& json_paths,
+                            const std::string& tsv_path);
+
+}  // namespace sentiment

@@ -1,0 +1,234 @@
+// Smoke tests of examples/sentiment: a few training steps on a small made-up set, pooling that
+// ignores padding, save -> load -> predict, the UCI importer, and the errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "helpers.hpp"
+#include "sentiment.hpp"
+
+namespace {
+
+using sentiment::Index;
+using tapegrad_test::message_of;
+using tapegrad_test::TempDir;
+namespace data = tapegrad::data;
+
+// 48 short sentences: the label is carried by one of a few sentiment words.
+struct ToyData {
+  std::vector<std::string> texts;
+  std::vector<Index> labels;
+};
+
+ToyData toy_data() {
+  const std::vector<std::string> good = {"great", "lovely", "excellent", "fine"};
+  const std::vector<std::string> bad = {"awful", "broken", "terrible", "poor"};
+  const std::vector<std::string> things = {"phone", "movie", "food", "service", "case", "plot"};
+  ToyData d;
+  for (std::size_t i = 0; i < 48; ++i) {
+    const bool positive = i % 2 == 0;
+    const std::string& word = positive ? good[(i / 2) % 4] : bad[(i / 2) % 4];
+    std::string text = "the " + things[i % 6] + " was " + word;
+    if (i % 3 == 0) text += " , really " + word + " !";
+    d.texts.push_back(text);
+    d.labels.push_back(positive ? 1 : 0);
+  }
+  return d;
+}
+
+sentiment::TextEncoder toy_encoder(const ToyData& d) {
+  sentiment::TextEncoder encoder;
+  encoder.vocabulary = data::Vocabulary::build(data::Tokenizer().tokenize_all(d.texts));
+  return encoder;
+}
+
+sentiment::ModelConfig tiny_config(std::size_t vocab, sentiment::Pooling pooling,
+                                   sentiment::Cell cell = sentiment::Cell::gru) {
+  sentiment::ModelConfig c;
+  c.cell = cell;
+  c.vocab_size = vocab;
+  c.embedding_dim = 8;
+  c.hidden_size = 6;
+  c.pooling = pooling;
+  c.embedding_dropout = 0.1;
+  c.dropout = 0.1;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("sentiment: a few epochs on a toy set lower the loss and fit it") {
+  const ToyData d = toy_data();
+  const sentiment::TextEncoder encoder = toy_encoder(d);
+  const sentiment::Examples train = sentiment::make_examples(encoder, d.texts, d.labels);
+  const sentiment::Examples valid = sentiment::make_examples(
+      encoder, {d.texts.begin(), d.texts.begin() + 12}, {d.labels.begin(), d.labels.begin() + 12});
+  sentiment::Classifier model(tiny_config(encoder.vocabulary.size(), sentiment::Pooling::max), 7);
+  sentiment::TrainConfig tc;
+  tc.epochs = 12;
+  tc.patience = 12;
+  tc.batch_size = 8;
+  tc.lr = 0.02;
+  tc.word_dropout = 0.05;
+  std::vector<double> valid_losses;
+  const sentiment::TrainResult r = sentiment::train(
+      model, train, valid, tc, nullptr,
+      [&](const sentiment::EpochStats& e) { valid_losses.push_back(e.valid_loss); });
+  REQUIRE(r.history.size() == 12);
+  CHECK(valid_losses.size() == 12);
+  CHECK(r.history.back().train_loss < 0.5 * r.history.front().train_loss);
+  CHECK(r.best_epoch >= 1);
+  CHECK_FALSE(model.is_training());
+  // The model holds its best epoch's parameters: evaluating gives that epoch's valid loss.
+  const sentiment::Evaluation e = sentiment::evaluate(model, valid);
+  CHECK(e.loss == doctest::Approx(r.history[r.best_epoch - 1].valid_loss).epsilon(1e-5));
+  CHECK(e.confusion.accuracy() == doctest::Approx(1.0));
+}
+
+TEST_CASE("sentiment: pooling ignores the padding of shorter sentences in a batch") {
+  const ToyData d = toy_data();
+  const sentiment::TextEncoder encoder = toy_encoder(d);
+  const std::vector<Index> short_ids = encoder.encode("the phone was great");
+  const std::vector<Index> long_ids = encoder.encode("the movie was awful , really awful !");
+  for (auto pooling :
+       {sentiment::Pooling::last, sentiment::Pooling::mean, sentiment::Pooling::max}) {
+    for (auto cell : {sentiment::Cell::gru, sentiment::Cell::lstm}) {
+      CAPTURE(sentiment::to_string(pooling));
+      CAPTURE(sentiment::to_string(cell));
+      sentiment::Classifier model(tiny_config(encoder.vocabulary.size(), pooling, cell), 3);
+      model.eval();
+      tapegrad::NoGrad no_grad;
+      const data::Batch alone = data::pad_sequences({short_ids});
+      const data::Batch padded = data::pad_sequences({long_ids, short_ids});
+      REQUIRE(padded.ids.shape()[0] > alone.ids.shape()[0]);
+      const tapegrad::Array<float> a = model(alone.ids, alone.lengths).value();
+      const tapegrad::Array<float> b = model(padded.ids, padded.lengths).value();
+      for (std::size_t c = 0; c < 2; ++c) CHECK(b(1, c) == doctest::Approx(a(0, c)).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("sentiment: save -> load -> predict gives the same probabilities") {
+  TempDir dir;
+  const ToyData d = toy_data();
+  sentiment::TextEncoder encoder = toy_encoder(d);
+  encoder.max_length = 5;
+  auto model = std::make_unique<sentiment::Classifier>(
+      tiny_config(encoder.vocabulary.size(), sentiment::Pooling::mean, sentiment::Cell::lstm), 5);
+  const sentiment::Predictor before(std::move(model), encoder, data::LabelSet({"neg", "pos"}));
+  const std::vector<std::string> texts = {"the food was lovely", "broken , poor plot",
+                                          "words never seen", ""};
+  const std::vector<sentiment::Prediction> expected = before.predict(texts);
+
+  const std::string path = dir.file("model.npz");
+  before.save(path);
+  CHECK(std::filesystem::exists(dir.file("model.json")));
+  const sentiment::Predictor after = sentiment::Predictor::load(path);
+  const std::vector<sentiment::Prediction> got = after.predict(texts);
+  REQUIRE(got.size() == texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    CAPTURE(texts[i]);
+    CHECK(got[i].label == expected[i].label);
+    CHECK(got[i].name == (got[i].label == 1 ? "pos" : "neg"));
+    CHECK(got[i].probability == expected[i].probability);  // bit for bit
+    CHECK(got[i].probabilities[0] + got[i].probabilities[1] == doctest::Approx(1.0));
+  }
+  CHECK(after.encoder().max_length == 5);
+  CHECK(after.model().config().cell == sentiment::Cell::lstm);
+  CHECK(after.model().config().pooling == sentiment::Pooling::mean);
+
+  SUBCASE("a .json paired with another run's weights is refused") {
+    auto other = std::make_unique<sentiment::Classifier>(after.model().config(), 99);
+    sentiment::Predictor(std::move(other), encoder, data::LabelSet({"neg", "pos"}))
+        .save(dir.file("other.npz"));
+    std::filesystem::copy_file(dir.file("other.npz"), path,
+                               std::filesystem::copy_options::overwrite_existing);
+    TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { sentiment::Predictor::load(path); }),
+                      "not the ones");
+  }
+  SUBCASE("a corrupt or missing .json names the file") {
+    tapegrad_test::write_bytes(dir.file("model.json"), "{\"format\": ");
+    const std::string m =
+        message_of<tapegrad::value_error>([&] { sentiment::Predictor::load(path); });
+    TG_CHECK_CONTAINS(m, "model.json");
+    std::filesystem::remove(dir.file("model.json"));
+    TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { sentiment::Predictor::load(path); }),
+                      "cannot open");
+  }
+  SUBCASE("a truncated .npz is refused") {
+    const std::string bytes = tapegrad_test::read_bytes(path);
+    tapegrad_test::write_bytes(path, bytes.substr(0, bytes.size() / 2));
+    TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { sentiment::Predictor::load(path); }),
+                      "model.npz");
+  }
+  SUBCASE("a failed save leaves the saved files as they were") {
+    const std::string npz_bytes = tapegrad_test::read_bytes(path);
+    const std::string json_bytes = tapegrad_test::read_bytes(dir.file("model.json"));
+    std::filesystem::create_directories(dir.file("model.json.new"));  // blocks the .json write
+    CHECK_THROWS(after.save(path));
+    CHECK(tapegrad_test::read_bytes(path) == npz_bytes);
+    CHECK(tapegrad_test::read_bytes(dir.file("model.json")) == json_bytes);
+    CHECK_FALSE(std::filesystem::exists(path + ".new"));
+  }
+}
+
+TEST_CASE("sentiment: the UCI importer writes a TSV the data reader reads") {
+  TempDir dir;
+  const std::string a =
+      dir.write("amazon.json",
+                R"([{"text":"Good case, Excellent value.","class":1},)"
+                R"({"text":"Tied to charger\tfor hours.","class":0},{"text":"","class":null}])");
+  const std::string b = dir.write("yelp.json", R"([{"text":"Crust is not good.","class":0}])");
+  const std::string tsv = dir.file("sentences.tsv");
+  CHECK(sentiment::import_uci_json({a, b}, tsv) == 3);
+  const data::LabelledText t = data::read_labelled_text(tsv);
+  REQUIRE(t.size() == 3);
+  CHECK(t.texts[1] == "Tied to charger for hours.");
+  CHECK(t.label_set.names() == std::vector<std::string>{"negative", "positive"});
+  CHECK(t.labels == std::vector<Index>{1, 0, 0});
+  CHECK(tapegrad_test::contains(tapegrad_test::read_bytes(tsv), "\tyelp\n"));
+
+  SUBCASE("bad records name the file and the record, and nothing is written") {
+    const std::string before = tapegrad_test::read_bytes(tsv);
+    const std::string bad =
+        dir.write("bad.json", R"([{"text":"ok","class":1},{"text":"x","class":2}])");
+    std::string m =
+        message_of<tapegrad::value_error>([&] { sentiment::import_uci_json({bad}, tsv); });
+    TG_CHECK_CONTAINS(m, "bad.json: record 1 has class 2");
+    const std::string broken = dir.write("broken.json", R"([{"text":"ok","class":1})");
+    m = message_of<tapegrad::value_error>([&] { sentiment::import_uci_json({broken}, tsv); });
+    TG_CHECK_CONTAINS(m, "broken.json: not valid JSON");
+    const std::string no_text = dir.write("no_text.json", R"([{"class":1}])");
+    m = message_of<tapegrad::value_error>([&] { sentiment::import_uci_json({no_text}, tsv); });
+    TG_CHECK_CONTAINS(m, "no_text.json: record 0 has no \"text\"");
+    CHECK(tapegrad_test::read_bytes(tsv) == before);
+  }
+}
+
+TEST_CASE("sentiment: bad settings are value_errors naming the setting") {
+  sentiment::ModelConfig c = tiny_config(10, sentiment::Pooling::max);
+  c.hidden_size = 0;
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { sentiment::Classifier(c, 1); }),
+                    "hidden_size must be at least 1");
+  c = tiny_config(1, sentiment::Pooling::max);
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { c.check(); }), "vocab_size");
+  c = tiny_config(10, sentiment::Pooling::max);
+  c.dropout = 1.0;
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { c.check(); }), "dropout must be in");
+  sentiment::TrainConfig tc;
+  tc.lr = -1;
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { tc.check(); }), "lr must be positive");
+  tc = {};
+  tc.word_dropout = 1.5;
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { tc.check(); }), "word_dropout");
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { sentiment::parse_cell("rnn"); }),
+                    "unknown cell \"rnn\"");
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { sentiment::parse_pooling("sum"); }),
+                    "unknown pooling \"sum\"");
+  const sentiment::TextEncoder encoder;
+  TG_CHECK_CONTAINS(
+      message_of<tapegrad::value_error>([&] { sentiment::make_examples(encoder, {"a"}, {}); }),
+      "1 texts but 0 labels");
+}
