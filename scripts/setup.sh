@@ -4,6 +4,8 @@
 #
 #   scripts/setup.sh            build and test dependencies
 #   scripts/setup.sh --extras   also the tools of the examples (gnuplot, npm)
+#   scripts/setup.sh --bench    also LibTorch, for bench/run_rnn.sh's comparison (optional;
+#                               tapegrad itself never needs it)
 set -euo pipefail
 
 packages=(
@@ -18,6 +20,9 @@ if [[ "${1:-}" == "--extras" ]]; then
   # npm fetches the sentiment data set. A machine with Node.js from elsewhere (NodeSource's
   # nodejs bundles npm, and conflicts with Debian's npm package) already has it.
   command -v npm >/dev/null || packages+=(npm)
+fi
+if [[ " $* " == *" --bench "* ]]; then
+  packages+=(libtorch-dev)  # Debian's LibTorch 1.13 (CMake: find_package(Torch))
 fi
 
 missing=()

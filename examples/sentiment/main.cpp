@@ -39,19 +39,14 @@ struct Options {
   std::string label_column = "label";
   std::size_t min_frequency = 1;
   std::size_t max_length = 0;
-  // model
-  std::string cell = "gru";
-  std::size_t embedding_dim = 64;
-  std::size_t hidden = 64;
-  std::size_t layers = 1;
-  bool bidirectional = true;
-  std::string pooling = "max";
-  double dropout = 0.3;
-  double embedding_dropout = 0.3;
-  double embedding_init_std = 1.0;
+  // model (vocab_size and num_classes come from the data)
+  sentiment::ModelConfig model;
+  std::string cell = sentiment::to_string(model.cell);
+  std::string pooling = sentiment::to_string(model.pooling);
   // training
   sentiment::TrainConfig train_config;
   std::uint64_t seed = 1;
+  int threads = 1;
   // output
   std::string out_dir = "out/sentiment";
   std::string save;
@@ -61,6 +56,7 @@ struct Options {
   std::string load;
   std::vector<std::string> predict;
   bool from_stdin = false;
+  std::string program = "sentiment";  // argv[0], for the hint printed after training
 };
 
 void print_prediction(const sentiment::Prediction& p, const std::string& text) {
@@ -178,20 +174,25 @@ std::string csv_of_history(const std::vector<sentiment::EpochStats>& history) {
 
 void show_examples(const Examples& test, const sentiment::Evaluation& e,
                    const data::LabelSet& labels, std::size_t count) {
+  // The first test sentences it gets right and the first it gets wrong, half of `count` each,
+  // in test-set order (not picked by confidence).
+  const auto show = [&](bool right, std::size_t n) {
+    std::cout << "\ntest sentences it gets " << (right ? "right" : "wrong")
+              << " (predicted label, its probability, true label):\n";
+    for (std::size_t i = 0, shown = 0; i < test.size() && shown < n; ++i) {
+      const Index p = e.predicted[i];
+      if ((p == test.labels[i]) != right) continue;
+      std::string text = test.texts[i];
+      if (text.size() > 90) text = text.substr(0, 87) + "...";
+      std::cout << "  " << std::left << std::setw(9) << labels.name(p) << std::right << std::fixed
+                << std::setprecision(3) << e.probabilities[i][static_cast<std::size_t>(p)] << "  ("
+                << labels.name(test.labels[i]) << ")  " << text << "\n";
+      ++shown;
+    }
+  };
   if (count == 0 || test.size() == 0) return;
-  // Spread over the test set: every k-th sentence, so that a run shows hits and misses alike.
-  std::cout << "\nsome test sentences (predicted label, its probability, true label):\n";
-  const std::size_t stride = std::max<std::size_t>(1, test.size() / count);
-  for (std::size_t i = 0, shown = 0; i < test.size() && shown < count; i += stride, ++shown) {
-    const Index p = e.predicted[i];
-    const bool right = p == test.labels[i];
-    std::string text = test.texts[i];
-    if (text.size() > 90) text = text.substr(0, 87) + "...";
-    std::cout << "  " << (right ? "  " : "x ") << std::left << std::setw(9) << labels.name(p)
-              << std::right << std::fixed << std::setprecision(3)
-              << e.probabilities[i][static_cast<std::size_t>(p)] << "  ("
-              << labels.name(test.labels[i]) << ")  " << text << "\n";
-  }
+  show(true, (count + 1) / 2);
+  show(false, count / 2);
 }
 
 int run_training(const Options& o) {
@@ -212,18 +213,11 @@ int run_training(const Options& o) {
   const Examples test =
       sentiment::make_examples(encoder, std::move(s.test_texts), std::move(s.test_labels));
 
-  sentiment::ModelConfig config;
+  sentiment::ModelConfig config = o.model;
   config.cell = sentiment::parse_cell(o.cell);
+  config.pooling = sentiment::parse_pooling(o.pooling);
   config.vocab_size = encoder.vocabulary.size();
   config.num_classes = s.labels.size();
-  config.embedding_dim = o.embedding_dim;
-  config.hidden_size = o.hidden;
-  config.num_layers = o.layers;
-  config.bidirectional = o.bidirectional;
-  config.pooling = sentiment::parse_pooling(o.pooling);
-  config.dropout = o.dropout;
-  config.embedding_dropout = o.embedding_dropout;
-  config.embedding_init_std = o.embedding_init_std;
   auto model = std::make_unique<sentiment::Classifier>(config, o.seed);
   sentiment::TrainConfig tc = o.train_config;
   tc.seed = o.seed;
@@ -283,7 +277,7 @@ int run_training(const Options& o) {
     sentiment::Predictor(std::move(model), std::move(encoder), s.labels).save(path);
     std::cout << "saved model: " << path << " (weights) and " << sentiment::metadata_path(path)
               << " (vocabulary, labels, settings)\n"
-              << "predict with it:  sentiment --load " << path
+              << "predict with it:  " << o.program << " --load " << path
               << " --predict \"the battery died after a day\"\n";
   }
   return 0;
@@ -330,36 +324,36 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"lstm", "gru"}))
       ->group(g);
-  app.add_option("--embedding-dim", o.embedding_dim, "word vector size")
+  app.add_option("--embedding-dim", o.model.embedding_dim, "word vector size")
       ->capture_default_str()
       ->check(examples::positive())
       ->group(g);
-  app.add_option("--hidden", o.hidden, "hidden size per direction")
+  app.add_option("--hidden", o.model.hidden_size, "hidden size per direction")
       ->capture_default_str()
       ->check(examples::positive())
       ->group(g);
-  app.add_option("--layers", o.layers, "stacked recurrent layers")
+  app.add_option("--layers", o.model.num_layers, "stacked recurrent layers")
       ->capture_default_str()
       ->check(examples::positive())
       ->group(g);
-  app.add_flag("--bidirectional,!--unidirectional", o.bidirectional,
+  app.add_flag("--bidirectional,!--unidirectional", o.model.bidirectional,
                "read sentences both ways (default) or left to right only")
       ->group(g);
   app.add_option("--pooling", o.pooling, "sentence vector from the outputs")
       ->capture_default_str()
       ->check(CLI::IsMember({"last", "mean", "max"}))
       ->group(g);
-  app.add_option("--dropout", o.dropout, "dropout before the head and between layers")
+  app.add_option("--dropout", o.model.dropout, "dropout before the head and between layers")
       ->capture_default_str()
       ->check(examples::drop_probability())
       ->group(g);
-  app.add_option("--embedding-dropout", o.embedding_dropout, "dropout on the word vectors")
+  app.add_option("--embedding-dropout", o.model.embedding_dropout, "dropout on the word vectors")
       ->capture_default_str()
       ->check(examples::drop_probability())
       ->group(g);
 
-  app.add_option("--embedding-init-std", o.embedding_init_std,
-                 "initial word vectors ~ N(0, std^2) (1: PyTorch's default)")
+  app.add_option("--embedding-init-std", o.model.embedding_init_std,
+                 "initial word vectors ~ N(0, std^2) (PyTorch's default: 1)")
       ->capture_default_str()
       ->check(examples::positive())
       ->group(g);
@@ -403,6 +397,11 @@ int main(int argc, char** argv) {
   app.add_flag("--cosine,!--constant-lr", tc.cosine_schedule,
                "cosine learning-rate schedule over --epochs (default) or a constant rate")
       ->group(g);
+  app.add_option("--threads", o.threads,
+                 "OpenBLAS threads (the matrices are small: more threads rarely help)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64))
+      ->group(g);
   app.add_option("--seed", o.seed, "seed of the split, initialisation, batches and dropout")
       ->capture_default_str()
       ->group(g);
@@ -432,10 +431,12 @@ int main(int argc, char** argv) {
       ->group(g);
 
   CLI11_PARSE(app, argc, argv);
+  o.program = argv[0];
   if (!o.load.empty() && o.predict.empty() && !o.from_stdin) {
     std::cerr << "sentiment: --load needs --predict TEXT or --stdin\n";
     return 2;
   }
+  tapegrad::set_num_threads(o.threads);
   try {
     return o.load.empty() ? run_training(o) : run_prediction(o);
   } catch (const std::exception& e) {

@@ -48,16 +48,17 @@ struct ModelConfig {
   Cell cell = Cell::gru;
   std::size_t vocab_size = 0;
   std::size_t num_classes = 2;
-  std::size_t embedding_dim = 64;
+  std::size_t embedding_dim = 128;
   std::size_t hidden_size = 64;
   std::size_t num_layers = 1;
   bool bidirectional = true;
   Pooling pooling = Pooling::max;
   double embedding_dropout = 0.3;  ///< on the word vectors
   double dropout = 0.3;            ///< between recurrent layers and before the head
-  /// The word vectors start as N(0, std^2): PyTorch's N(0, 1) when 1. Only initialisation
-  /// depends on it (a saved model does not keep it).
-  double embedding_init_std = 1.0;
+  /// The word vectors start as N(0, std^2) (PyTorch's default is N(0, 1)): small word vectors
+  /// keep the gates out of saturation at the start. Only initialisation depends on it (a
+  /// saved model does not keep it).
+  double embedding_init_std = 0.1;
 
   /// A value_error naming the first bad field: a zero size, fewer than 2 classes, a vocabulary
   /// without its two special tokens, a dropout outside [0, 1).
@@ -117,13 +118,13 @@ struct TrainConfig {
   std::size_t epochs = 30;   ///< at most; early stopping usually ends sooner
   std::size_t patience = 6;  ///< epochs without a better validation loss before stopping
   std::size_t batch_size = 32;
-  double lr = 3e-3;            ///< AdamW
-  double weight_decay = 1e-2;  ///< AdamW's decoupled weight decay
-  double clip_norm = 1.0;      ///< gradient norm clipping; 0: off
+  double lr = 3e-3;           ///< AdamW
+  double weight_decay = 0.1;  ///< AdamW's decoupled weight decay
+  double clip_norm = 1.0;     ///< gradient norm clipping; 0: off
   double label_smoothing = 0.0;
   /// Each word of a training sentence becomes <unk> with this probability (a fresh draw per
   /// step), so the model cannot lean on single rare words; [0, 1).
-  double word_dropout = 0.0;
+  double word_dropout = 0.2;
   bool cosine_schedule = true;  ///< cosine annealing of the learning rate over `epochs`
   std::uint64_t seed = 1;       ///< batch order and dropout masks
 

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Recurrent training and inference, tapegrad against LibTorch: builds rnn_tapegrad, rnn_sgemm
+# and (when CMake finds Debian's LibTorch) rnn_torch (Release, Ninja, ccache) in build-bench/,
+# records the machine, runs the grid and prints one markdown table per mode and thread count
+# (docs/performance.md, "Recurrent training against LibTorch", holds a copy).
+#
+#   bash bench/run_rnn.sh            the whole grid: 5 shapes x RNN/LSTM/GRU x train/infer x 1, 2 threads
+#   bash bench/run_rnn.sh --quick    one shape per cell, few repetitions: checks the harness
+#
+# Every measurement is a fresh process per (library, shape, cell, mode, threads), so the peak
+# resident memory is that configuration's. A configuration runs in TAPEGRAD_BENCH_BLOCKS blocks;
+# each block runs tapegrad, LibTorch and the raw-sgemm reference once each, in an order that
+# rotates from block to block, so the machine's noise hits all of them alike; the medians pool
+# the repetitions of every block. With 2 threads LibTorch runs twice per block, with
+# OMP_WAIT_POLICY=PASSIVE and with the default policy (its OpenMP workers otherwise spin next to
+# OpenBLAS's threads), and the table compares the faster of the two.
+#
+# Environment: TAPEGRAD_BENCH_REPS timed repetitions per library and configuration (9),
+# TAPEGRAD_BENCH_BLOCKS blocks they are split into (3), TAPEGRAD_BENCH_MIN_REP_MS shortest
+# repetition in ms (100; short steps are repeated within it), TAPEGRAD_BENCH_THREADS ("1 2"),
+# TAPEGRAD_JOBS build parallelism (2), OPENBLAS_CORETYPE (set to SkylakeX by scripts/lib.sh on
+# CPUs OpenBLAS 0.3.21 does not know). Output: build-bench/rnn_results.jsonl (one JSON line per
+# process) and build-bench/rnn_tables.md.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+quick=false
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=true ;;
+    *)
+      echo "usage: bash bench/run_rnn.sh [--quick]" >&2
+      exit 2
+      ;;
+  esac
+done
+
+reps="${TAPEGRAD_BENCH_REPS:-9}"
+blocks="${TAPEGRAD_BENCH_BLOCKS:-3}"
+min_rep_ms="${TAPEGRAD_BENCH_MIN_REP_MS:-100}"
+threads_list="${TAPEGRAD_BENCH_THREADS:-1 2}"
+jobs="${TAPEGRAD_JOBS:-2}"
+warmup=2
+build="build-bench"
+
+# (batch seq input hidden) per cell
+shapes=("1 50 64 64" "32 50 64 128" "32 100 128 256" "64 100 256 512" "16 200 32 64")
+cells=(rnn lstm gru)
+declare -A quick_shape=([rnn]="1 50 64 64" [lstm]="32 50 64 128" [gru]="16 200 32 64")
+if $quick; then
+  reps="${TAPEGRAD_BENCH_REPS:-4}"
+  blocks="${TAPEGRAD_BENCH_BLOCKS:-2}"
+  min_rep_ms="${TAPEGRAD_BENCH_MIN_REP_MS:-50}"
+  warmup=1
+fi
+per_block=$(((reps + blocks - 1) / blocks))
+
+bash scripts/setup.sh --bench
+
+# ---- build ----
+
+# shellcheck source=../scripts/lib.sh
+source scripts/lib.sh
+use_fast_openblas_kernels
+configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
+  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
+targets=(rnn_tapegrad rnn_sgemm)
+have_torch=false
+if cmake --build "$build" --target help | grep -q '^rnn_torch:'; then
+  targets+=(rnn_torch)
+  have_torch=true
+fi
+cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+bin="$build/bench"
+if ! $have_torch; then
+  echo "run_rnn.sh: LibTorch not found by CMake; running tapegrad and raw sgemm only" >&2
+fi
+
+# ---- the machine ----
+
+results="$build/rnn_results.jsonl"
+tables="$build/rnn_tables.md"
+: >"$results"
+
+cpu_model="$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
+cpu_id="family $(grep -m 1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), model $(grep -m 1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')"
+probe="$(OPENBLAS_NUM_THREADS=1 "$bin/rnn_sgemm" --batch 1 --seq 1 --input 8 --hidden 8 --reps 1 --warmup 0 --min-rep-ms 0)"
+blas="$(sed -n 's/.*"blas":"\([^"]*\)".*/\1/p' <<<"$probe")"
+torch_blas="not built"
+if $have_torch; then
+  torch_lib="$(ldd "$bin/rnn_torch" | awk '/libtorch_cpu/ {print $3}')"
+  blas_so="$(ldd "$torch_lib" | awk '/libblas.so/ {print $3}')"
+  torch_blas="LibTorch $(sed -n 's/.*"torch_version":"\([^"]*\)".*/\1/p' \
+    <<<"$(OPENBLAS_NUM_THREADS=1 "$bin/rnn_torch" --batch 1 --seq 1 --input 8 --hidden 8 --reps 1 --warmup 0 --min-rep-ms 0)"), BLAS $(basename "$blas_so") -> $(readlink -f "$blas_so" | sed 's|.*/x86_64-linux-gnu/||')"
+fi
+{
+  echo "## Machine"
+  echo
+  echo "- CPU: $cpu_model ($cpu_id), $(nproc) logical CPUs"
+  echo "- OpenBLAS: \`$blas\` (OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset})"
+  echo "- $torch_blas"
+  echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (working tree as is), started $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- $reps repetitions per library and configuration in $blocks blocks (TAPEGRAD_BENCH_REPS, TAPEGRAD_BENCH_BLOCKS), repetitions of at least $min_rep_ms ms, $warmup warm-up steps per process"
+} | tee "$tables"
+
+# ---- the grid ----
+
+# run LABEL ENV... -- BINARY ARGS...: one process; appends its JSON line to $results.
+run() {
+  local label="$1" out status=0
+  shift
+  out="$(env "$@" 2>"$build/rnn_last_stderr.log")" || status=$?
+  if ((status != 0)) || [[ $out != "{"* ]]; then
+    echo "run_rnn.sh: $label failed (status $status); stderr in $build/rnn_last_stderr.log" >&2
+    tail -n 5 "$build/rnn_last_stderr.log" >&2
+    return 0
+  fi
+  tail -n 1 <<<"$out" >>"$results"
+}
+
+configs=()
+for threads in $threads_list; do
+  for mode in train infer; do
+    for shape in "${shapes[@]}"; do
+      for cell in "${cells[@]}"; do
+        if $quick && [[ ${quick_shape[$cell]} != "$shape" ]]; then continue; fi
+        configs+=("$threads|$mode|$shape|$cell")
+      done
+    done
+  done
+done
+
+n=0
+start=$SECONDS
+for config in "${configs[@]}"; do
+  IFS='|' read -r threads mode shape cell <<<"$config"
+  read -r b t i h <<<"$shape"
+  n=$((n + 1))
+  args=(--cell "$cell" --batch "$b" --seq "$t" --input "$i" --hidden "$h" --mode "$mode"
+    --threads "$threads" --reps "$per_block" --warmup "$warmup" --min-rep-ms "$min_rep_ms")
+  common=(-u OMP_WAIT_POLICY OPENBLAS_NUM_THREADS="$threads")
+  # the processes of one block: label|env...|binary
+  procs=("tapegrad|${common[*]}|$bin/rnn_tapegrad" "sgemm|${common[*]}|$bin/rnn_sgemm")
+  if $have_torch; then
+    procs+=("libtorch|${common[*]}|$bin/rnn_torch")
+    if ((threads > 1)); then
+      procs+=("libtorch-passive|OPENBLAS_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE|$bin/rnn_torch")
+    fi
+  fi
+  printf '[%d/%d] %s, %s thread(s), %s (B,T,in,H = %s), %ds elapsed, load %s\n' "$n" \
+    "${#configs[@]}" "$mode" "$threads" "$cell" "${shape// /,}" $((SECONDS - start)) \
+    "$(cut -d' ' -f1 /proc/loadavg)" >&2
+  for ((block = 0; block < blocks; block++)); do
+    for ((k = 0; k < ${#procs[@]}; k++)); do
+      IFS='|' read -r label envs binary <<<"${procs[$(((k + block) % ${#procs[@]}))]}"
+      read -r -a env_args <<<"$envs"
+      run "$label $config" "${env_args[@]}" "$binary" "${args[@]}"
+    done
+  done
+done
+
+{
+  echo "- finished $(date -u +%Y-%m-%dT%H:%MZ) after $((SECONDS - start)) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "## Results"
+  echo
+  python3 bench/rnn_table.py "$results"
+} | tee -a "$tables"
