@@ -28,19 +28,9 @@ bash scripts/setup.sh
 
 # ---- build ----
 
-# ccache keys on paths relative to the repo root, so clones at other paths share the cache.
-export CCACHE_BASEDIR="$root"
-export CCACHE_NOHASHDIR=true
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-if [[ -f $build/CMakeCache.txt ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$build/CMakeCache.txt"; then
-  echo "run_engine.sh: $build/ was configured with another generator; reconfiguring it with Ninja"
-  rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles"
-fi
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF "${launcher[@]}" >/dev/null
+source scripts/lib.sh  # ccache settings, configure
+configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
+  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j "$jobs" --target bench_engine blas_check
 
 bench="$build/bench/bench_engine"

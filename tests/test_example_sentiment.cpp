@@ -87,6 +87,34 @@ TEST_CASE("sentiment: a few epochs on a toy set lower the loss and fit it") {
   CHECK(e.confusion.accuracy() == doctest::Approx(1.0));
 }
 
+TEST_CASE("sentiment: the same seed trains the same model, bit for bit") {
+  const ToyData d = toy_data();
+  const sentiment::TextEncoder encoder = toy_encoder(d);
+  const sentiment::Examples train = sentiment::make_examples(encoder, d.texts, d.labels);
+  sentiment::TrainConfig tc;
+  tc.epochs = 3;
+  tc.batch_size = 8;
+  const auto run = [&](std::uint64_t seed) {
+    tc.seed = seed;
+    sentiment::Classifier model(tiny_config(encoder.vocabulary.size(), sentiment::Pooling::max),
+                                seed);
+    const sentiment::TrainResult r = sentiment::train(model, train, train, tc);
+    std::vector<double> losses;
+    for (const auto& e : r.history) losses.push_back(e.train_loss);
+    return std::make_pair(losses, model.state_dict());
+  };
+  const auto a = run(11);
+  const auto b = run(11);
+  const auto c = run(12);
+  CHECK(a.first == b.first);
+  REQUIRE(a.second.size() == b.second.size());
+  for (std::size_t i = 0; i < a.second.size(); ++i) {
+    CAPTURE(a.second[i].first);
+    CHECK(a.second[i].second == b.second[i].second);
+  }
+  CHECK(a.first != c.first);
+}
+
 TEST_CASE("sentiment: pooling ignores the padding of shorter sentences in a batch") {
   const ToyData d = toy_data();
   const sentiment::TextEncoder encoder = toy_encoder(d);
