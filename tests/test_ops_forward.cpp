@@ -131,6 +131,26 @@ TEST_CASE("where picks elementwise and broadcasts") {
   TG_CHECK_CLOSE(pb.grad(), (Array<double>{1, 1, 1}), 0.0);
 }
 
+TEST_CASE("where with an operand of higher rank than the condition") {
+  // xtensor 0.24's xt::where with xsimd got this case wrong (found by the fuzz test).
+  const xt::xarray<bool> cond = {{true, false, true}, {false, true, false}};
+  Array<double> a3 = Array<double>::from_shape({1, 2, 3});
+  for (std::size_t i = 0; i < 6; ++i) a3.data()[i] = 10.0 + static_cast<double>(i);
+  const V a(a3, true);
+  const V b(Array<double>{{0, 1, 2}, {3, 4, 5}}, true);
+  const V z = tapegrad::where(cond, a, b);
+  Array<double> expected = Array<double>::from_shape({1, 2, 3});
+  const double values[] = {10, 1, 12, 3, 14, 5};
+  std::copy(std::begin(values), std::end(values), expected.begin());
+  TG_CHECK_CLOSE(z.value(), expected, 0.0);
+  tapegrad::backward(tapegrad::sum(z));
+  Array<double> ga = Array<double>::from_shape({1, 2, 3});
+  const double mask[] = {1, 0, 1, 0, 1, 0};
+  std::copy(std::begin(mask), std::end(mask), ga.begin());
+  TG_CHECK_CLOSE(a.grad(), ga, 0.0);
+  TG_CHECK_CLOSE(b.grad(), (Array<double>{{0, 1, 0}, {1, 0, 1}}), 0.0);
+}
+
 TEST_CASE("matmul in all five shape cases") {
   const V a = c({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});    // [2,3]
   const V b = c({{1.0, 0.0}, {0.0, 1.0}, {1.0, 1.0}});  // [3,2]

@@ -1,4 +1,5 @@
 // Elementwise ops: each forward next to its derivative.
+#include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
@@ -199,9 +200,20 @@ template <class T>
 Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b) {
   check_defined("where", {&a, &b});
   const Shape ab = detail::broadcast_shapes("where", a.shape(), b.shape());
-  detail::broadcast_shapes("where", condition.shape(), ab);
-  Array<T> z = xt::where(condition, a.value(), b.value());
-  Array<T> mask = xt::cast<T>(condition);
+  const Shape shape = detail::broadcast_shapes("where", condition.shape(), ab);
+  // Element by element over operands broadcast to the output's shape: xtensor 0.24's
+  // xt::where with xsimd picks wrong elements when an operand broadcasts from a lower rank
+  // (a [1,2,3] and b [2,3] gave b where the condition chose a; the fuzz test found it).
+  const xt::xarray<bool> cond = xt::broadcast(condition, shape);
+  const Array<T> a_full = xt::broadcast(a.value(), shape);
+  const Array<T> b_full = xt::broadcast(b.value(), shape);
+  Array<T> z = Array<T>::from_shape(shape);
+  Array<T> mask = Array<T>::from_shape(shape);
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    const bool pick_a = cond.data()[i];
+    z.data()[i] = pick_a ? a_full.data()[i] : b_full.data()[i];
+    mask.data()[i] = pick_a ? T(1) : T(0);
+  }
   // dz/da = condition, dz/db = !condition
   return record<T>("where", {a, b}, std::move(z),
                    [](const Context<T>& c) {
