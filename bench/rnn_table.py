@@ -80,6 +80,13 @@ def load(path):
     return runs, order, meta
 
 
+def rss_text(runs, peak_kb):
+    """Peak RSS in MB, and in parentheses its growth over the RSS before the first step."""
+    base = runs.first("base_rss_kb")
+    growth = f" (+{(peak_kb - base) / 1024:.0f})" if base is not None else ""
+    return f"{peak_kb / 1024:.0f}{growth}"
+
+
 def fmt_ms(ms):
     return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 100 else f"{ms:.0f}"
 
@@ -89,14 +96,14 @@ def fmt_rate(x):
 
 
 def table(runs, order, mode, threads):
-    rows, verdicts = [], {"ratio": [], "gemm": None, "rss": [], "graph": []}
+    rows, verdicts = [], {"ratio": [], "gemm": None, "rss": [], "growth": [], "graph": []}
     has_torch = any(k[4] == "libtorch" for k in runs)
     multi = threads > 1
     header = ["B, T, in, H", "cell", "tapegrad ms", "LibTorch ms", "ratio", "target",
               "tokens/s tg / LT", "GEMM GFLOP/s tg / LT / sgemm", "tg / sgemm"]
     if mode == "train":
         header += ["tape MB tg", "graph MB tg / LT"]
-    header += ["peak RSS MB tg / LT"]
+    header += ["peak RSS MB (growth) tg / LT"]
     if multi and has_torch:
         header += ["LibTorch OMP_WAIT_POLICY (other)"]
     for shape in order:
@@ -148,8 +155,9 @@ def table(runs, order, mode, threads):
                 if lt is not None:
                     verdicts["graph"].append(tg_graph <= lt_graph)
                     verdicts["rss"].append(tg_rss <= lt_rss)
-            cells += [f"{tg_rss / 1024:.0f} / "
-                      + (f"{lt_rss / 1024:.0f}" if lt_rss is not None else "-")]
+                    verdicts["growth"].append(tg_rss - tg.first("base_rss_kb", 0)
+                                              <= lt_rss - lt.first("base_rss_kb", 0))
+            cells += [rss_text(tg, tg_rss) + " / " + (rss_text(lt, lt_rss) if lt else "-")]
             if multi and has_torch:
                 cells += [f"{policy_name(best)}" + (f" ({other})" if other else "")
                           if lt is not None else "-"]
@@ -175,9 +183,10 @@ def table(runs, order, mode, threads):
                      f"{verdicts['gemm']:.0%} of raw sgemm GFLOP/s "
                      f"({'met' if ok else 'NOT met'}: >= {GEMM_TARGET:.0%})")
     if verdicts["rss"]:
-        notes.append(f"peak RSS tapegrad <= LibTorch in {sum(verdicts['rss'])} of "
-                     f"{len(verdicts['rss'])} rows; graph bytes tapegrad <= LibTorch in "
-                     f"{sum(verdicts['graph'])} of {len(verdicts['graph'])} rows")
+        n = len(verdicts["rss"])
+        notes.append(f"tapegrad <= LibTorch in memory: peak RSS in {sum(verdicts['rss'])} of {n} "
+                     f"rows, RSS growth in {sum(verdicts['growth'])} of {n}, graph bytes in "
+                     f"{sum(verdicts['graph'])} of {n}")
     if notes:
         out.append("Targets: " + "; ".join(notes) + ".")
         out.append("")
@@ -194,7 +203,11 @@ def main(argv):
         reps.setdefault(key[4], []).append(len(r.times))
     summary = ", ".join(f"{lib} {min(v)}-{max(v)}" if min(v) != max(v) else f"{lib} {v[0]}"
                         for lib, v in sorted(reps.items()))
-    print(f"Medians of the repetitions per configuration ({summary}); ms per step, wall clock.")
+    flushed = {line.get("flush_denormals", 0) for line in meta.values()}
+    fp = ("denormals flushed to zero (FTZ/DAZ)" if flushed == {1} else
+          "denormals not flushed (the CPU's default)" if flushed == {0} else "MIXED FTZ settings")
+    print(f"Medians of the repetitions per configuration ({summary}); ms per step, wall clock; "
+          f"{fp}.")
     print()
     for mode in ("train", "infer"):
         for threads in sorted({k[1] for k in runs}):

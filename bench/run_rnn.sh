@@ -18,9 +18,11 @@
 # Environment: TAPEGRAD_BENCH_REPS timed repetitions per library and configuration (9),
 # TAPEGRAD_BENCH_BLOCKS blocks they are split into (3), TAPEGRAD_BENCH_MIN_REP_MS shortest
 # repetition in ms (100; short steps are repeated within it), TAPEGRAD_BENCH_THREADS ("1 2"),
+# TAPEGRAD_BENCH_FLUSH_DENORMALS=1 runs every process with denormals flushed to zero (FTZ/DAZ,
+# as torch::set_flush_denormal(true); default 0: the CPU's default, as both libraries ship),
 # TAPEGRAD_JOBS build parallelism (2), OPENBLAS_CORETYPE (set to SkylakeX by scripts/lib.sh on
 # CPUs OpenBLAS 0.3.21 does not know). Output: build-bench/rnn_results.jsonl (one JSON line per
-# process) and build-bench/rnn_tables.md.
+# process) and build-bench/rnn_tables.md (rnn_results_ftz.jsonl, rnn_tables_ftz.md when flushing).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +43,7 @@ reps="${TAPEGRAD_BENCH_REPS:-9}"
 blocks="${TAPEGRAD_BENCH_BLOCKS:-3}"
 min_rep_ms="${TAPEGRAD_BENCH_MIN_REP_MS:-100}"
 threads_list="${TAPEGRAD_BENCH_THREADS:-1 2}"
+flush="${TAPEGRAD_BENCH_FLUSH_DENORMALS:-0}"
 jobs="${TAPEGRAD_JOBS:-2}"
 warmup=2
 build="build-bench"
@@ -61,7 +64,7 @@ bash scripts/setup.sh --bench
 
 # ---- build ----
 
-# shellcheck source=../scripts/lib.sh
+# shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 use_fast_openblas_kernels
 configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
@@ -80,8 +83,10 @@ fi
 
 # ---- the machine ----
 
-results="$build/rnn_results.jsonl"
-tables="$build/rnn_tables.md"
+suffix=""
+[[ $flush == 1 ]] && suffix="_ftz"
+results="$build/rnn_results$suffix.jsonl"
+tables="$build/rnn_tables$suffix.md"
 : >"$results"
 
 cpu_model="$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
@@ -102,6 +107,7 @@ fi
   echo "- OpenBLAS: \`$blas\` (OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset})"
   echo "- $torch_blas"
   echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (working tree as is), started $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- denormals: $(if [[ $flush == 1 ]]; then echo "flushed to zero (FTZ/DAZ, TAPEGRAD_BENCH_FLUSH_DENORMALS=1)"; else echo "the CPU's default (not flushed)"; fi)"
   echo "- $reps repetitions per library and configuration in $blocks blocks (TAPEGRAD_BENCH_REPS, TAPEGRAD_BENCH_BLOCKS), repetitions of at least $min_rep_ms ms, $warmup warm-up steps per process"
 } | tee "$tables"
 
@@ -139,14 +145,17 @@ for config in "${configs[@]}"; do
   read -r b t i h <<<"$shape"
   n=$((n + 1))
   args=(--cell "$cell" --batch "$b" --seq "$t" --input "$i" --hidden "$h" --mode "$mode"
-    --threads "$threads" --reps "$per_block" --warmup "$warmup" --min-rep-ms "$min_rep_ms")
-  common=(-u OMP_WAIT_POLICY OPENBLAS_NUM_THREADS="$threads")
+    --threads "$threads" --reps "$per_block" --warmup "$warmup" --min-rep-ms "$min_rep_ms"
+    --flush-denormals "$flush")
+  # Every binary raises OpenBLAS to --threads itself; starting at 1 makes OpenBLAS create its
+  # workers then, after the binary has set the floating-point mode they inherit.
+  common=(-u OMP_WAIT_POLICY OPENBLAS_NUM_THREADS=1)
   # the processes of one block: label|env...|binary
   procs=("tapegrad|${common[*]}|$bin/rnn_tapegrad" "sgemm|${common[*]}|$bin/rnn_sgemm")
   if $have_torch; then
     procs+=("libtorch|${common[*]}|$bin/rnn_torch")
     if ((threads > 1)); then
-      procs+=("libtorch-passive|OPENBLAS_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE|$bin/rnn_torch")
+      procs+=("libtorch-passive|OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE|$bin/rnn_torch")
     fi
   fi
   printf '[%d/%d] %s, %s thread(s), %s (B,T,in,H = %s), %ds elapsed, load %s\n' "$n" \

@@ -39,6 +39,7 @@ std::vector<float> random_buffer(std::size_t n, std::mt19937_64& rng) {
 
 int main(int argc, char** argv) {
   const rnn_bench::Config c = rnn_bench::parse_args(argc, argv);
+  if (c.flush_denormals) rnn_bench::set_flush_denormals();
   openblas_set_num_threads(c.threads);
   const int t_steps = static_cast<int>(c.seq), b = static_cast<int>(c.batch);
   const int in = static_cast<int>(c.input), h = static_cast<int>(c.hidden);

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   const rnn_bench::Config c = rnn_bench::parse_args(argc, argv);
   const auto batch = static_cast<std::size_t>(c.batch), seq = static_cast<std::size_t>(c.seq);
   const auto input = static_cast<std::size_t>(c.input), hidden = static_cast<std::size_t>(c.hidden);
+  if (c.flush_denormals) rnn_bench::set_flush_denormals();
   tapegrad::set_num_threads(c.threads);
 
   tapegrad::Generator gen(c.seed);

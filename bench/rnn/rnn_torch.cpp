@@ -73,6 +73,7 @@ struct Recurrent {
 
 int main(int argc, char** argv) {
   const rnn_bench::Config c = rnn_bench::parse_args(argc, argv);
+  if (c.flush_denormals) rnn_bench::set_flush_denormals();
   torch::set_num_threads(c.threads);
   openblas_set_num_threads(c.threads);
   torch::manual_seed(c.seed);
