@@ -43,7 +43,7 @@ struct Config {
   int warmup = 2;
   double min_rep_ms = 100.0;
   std::uint64_t seed = 1;
-  bool flush_denormals = false;  // FTZ + DAZ on the calling thread (see set_flush_denormals)
+  bool flush_denormals = false;  // FTZ + DAZ before any thread starts (set_flush_denormals)
 
   bool train() const { return mode == "train"; }
   /// Gates per cell: G in the [G*H, ...] weight shapes.
