@@ -264,4 +264,22 @@ inline JsonLine result_line(const std::string& lib, const Config& c,
   return j;
 }
 
+/// What both binaries do with their step: one probed step (`probe` is true during it, for the
+/// memory figures), then the timed steps; returns the result line with the step times and the
+/// process's resident memory before the first step and at its peak.
+inline JsonLine measure(const std::string& lib, const Config& c,
+                        const std::function<void()>& train_step,
+                        const std::function<void()>& infer_step, bool& probe) {
+  const std::function<void()>& step = c.train() ? train_step : infer_step;
+  const std::int64_t base_rss = current_rss_kb();
+  probe = true;
+  step();
+  probe = false;
+  int inner = 1;
+  const std::vector<double> times = time_steps(c, step, inner);
+  JsonLine j = result_line(lib, c, times, inner);
+  j.add("base_rss_kb", base_rss).add("peak_rss_kb", peak_rss_kb());
+  return j;
+}
+
 }  // namespace rnn_bench

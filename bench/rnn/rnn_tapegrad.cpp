@@ -93,21 +93,9 @@ int main(int argc, char** argv) {
     }
     checksum = y.value()(0, 0);
   };
-  const std::function<void()> step =
-      c.train() ? std::function<void()>(train_step) : std::function<void()>(infer_step);
-
-  const std::int64_t base_rss = rnn_bench::current_rss_kb();
-  probe = true;
-  step();
-  probe = false;
-  int inner = 1;
-  const std::vector<double> times = rnn_bench::time_steps(c, step, inner);
-
-  rnn_bench::JsonLine j = rnn_bench::result_line("tapegrad", c, times, inner);
+  rnn_bench::JsonLine j = rnn_bench::measure("tapegrad", c, train_step, infer_step, probe);
   j.add("tape_bytes", tape_bytes)
       .add("graph_heap_bytes", graph_heap)
-      .add("base_rss_kb", base_rss)
-      .add("peak_rss_kb", rnn_bench::peak_rss_kb())
       .add("blas", tapegrad::blas_info())
       .add("blas_threads", tapegrad::num_threads())
       .add("checksum", checksum);

@@ -107,20 +107,8 @@ int main(int argc, char** argv) {
     if (probe) graph_heap = rnn_bench::heap_in_use() - heap_before;
     checksum = y[0][0].item<double>();
   };
-  const std::function<void()> step =
-      c.train() ? std::function<void()>(train_step) : std::function<void()>(infer_step);
-
-  const std::int64_t base_rss = rnn_bench::current_rss_kb();
-  probe = true;
-  step();
-  probe = false;
-  int inner = 1;
-  const std::vector<double> times = rnn_bench::time_steps(c, step, inner);
-
-  rnn_bench::JsonLine j = rnn_bench::result_line("libtorch", c, times, inner);
+  rnn_bench::JsonLine j = rnn_bench::measure("libtorch", c, train_step, infer_step, probe);
   j.add("graph_heap_bytes", graph_heap)
-      .add("base_rss_kb", base_rss)
-      .add("peak_rss_kb", rnn_bench::peak_rss_kb())
       .add("blas", std::string(openblas_get_config()) + " core " + openblas_get_corename())
       .add("blas_threads", openblas_get_num_threads())
       .add("torch_threads", torch::get_num_threads())
