@@ -19,7 +19,9 @@
 # TAPEGRAD_BENCH_BLOCKS blocks they are split into (3), TAPEGRAD_BENCH_MIN_REP_MS shortest
 # repetition in ms (100; short steps are repeated within it), TAPEGRAD_BENCH_THREADS ("1 2"),
 # TAPEGRAD_BENCH_FLUSH_DENORMALS=1 runs every process with denormals flushed to zero (FTZ/DAZ,
-# as torch::set_flush_denormal(true); default 0: the CPU's default, as both libraries ship),
+# as torch::set_flush_denormal(true); default 0: each library as it ships: LibTorch keeps
+# subnormals, tapegrad's backward flushes them), TAPEGRAD_BENCH_IEEE_BACKWARD=1 makes tapegrad's
+# backward keep them too (tapegrad::set_flush_denormals(false); outputs get an _ieee suffix),
 # TAPEGRAD_JOBS build parallelism (2), OPENBLAS_CORETYPE (set to SkylakeX by scripts/lib.sh on
 # CPUs OpenBLAS 0.3.21 does not know). Output: build-bench/rnn_results.jsonl (one JSON line per
 # process) and build-bench/rnn_tables.md (rnn_results_ftz.jsonl, rnn_tables_ftz.md when flushing).
@@ -85,6 +87,7 @@ fi
 
 suffix=""
 [[ $flush == 1 ]] && suffix="_ftz"
+[[ ${TAPEGRAD_BENCH_IEEE_BACKWARD:-0} == 1 ]] && suffix="${suffix}_ieee"
 results="$build/rnn_results$suffix.jsonl"
 tables="$build/rnn_tables$suffix.md"
 : >"$results"
@@ -107,7 +110,7 @@ fi
   echo "- OpenBLAS: \`$blas\` (OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset})"
   echo "- $torch_blas"
   echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (working tree as is), started $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- denormals: $(if [[ $flush == 1 ]]; then echo "flushed to zero (FTZ/DAZ, TAPEGRAD_BENCH_FLUSH_DENORMALS=1)"; else echo "the CPU's default (not flushed)"; fi)"
+  echo "- denormals: $(if [[ $flush == 1 ]]; then echo "flushed to zero in every process (FTZ/DAZ, TAPEGRAD_BENCH_FLUSH_DENORMALS=1)"; else echo "each library's default: LibTorch and sgemm keep them; tapegrad's backward flushes them$([[ ${TAPEGRAD_BENCH_IEEE_BACKWARD:-0} == 1 ]] && echo " except here: TAPEGRAD_BENCH_IEEE_BACKWARD=1")"; fi)"
   echo "- $reps repetitions per library and configuration in $blocks blocks (TAPEGRAD_BENCH_REPS, TAPEGRAD_BENCH_BLOCKS), repetitions of at least $min_rep_ms ms, $warmup warm-up steps per process"
 } | tee "$tables"
 

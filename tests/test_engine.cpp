@@ -9,6 +9,9 @@
 #include <vector>
 
 #include <xtensor/xbuilder.hpp>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include "helpers.hpp"
 
@@ -479,4 +482,28 @@ TEST_CASE("generator: seeded draws, and a normal with stddev 0 is its mean") {
     CHECK(v >= -2.0f);
     CHECK(v < 3.0f);
   }
+}
+
+TEST_CASE("backward flushes subnormal gradients to zero unless told not to, and restores MXCSR") {
+  // y = x * 1e-30 seeded with 1e-10: dy/dx = 1e-40, below float's smallest normal 1.2e-38.
+  const auto grad_of_x = [] {
+    tapegrad::Var<float> x = tapegrad::parameter(tapegrad::Array<float>({1.0f}));
+    const tapegrad::Var<float> y = x * tapegrad::Var<float>::scalar(1e-30f);
+    y.backward(tapegrad::Array<float>({1e-10f}));
+    return x.grad()(0);
+  };
+#if defined(__SSE__)
+  const unsigned control = 0xFFC0;  // MXCSR's mode bits (the low six are sticky status flags)
+  const unsigned before = _mm_getcsr() & control;
+#endif
+  REQUIRE(tapegrad::flush_denormals());
+  CHECK(grad_of_x() == 0.0f);
+  tapegrad::set_flush_denormals(false);
+  const float subnormal = grad_of_x();
+  tapegrad::set_flush_denormals(true);
+  CHECK(subnormal > 0.0f);
+  CHECK(subnormal < 1.2e-38f);
+#if defined(__SSE__)
+  CHECK((_mm_getcsr() & control) == before);
+#endif
 }

@@ -1,9 +1,13 @@
 // Var, Tape, record() and backward(): the engine.
 #include <atomic>
 #include <cstring>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 #include <unordered_set>
 
 #include "detail.hpp"
+#include "gemm.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tapegrad {
@@ -12,6 +16,35 @@ namespace {
 
 std::atomic<std::uint64_t> next_tape_serial{1};
 thread_local bool grad_enabled = true;
+std::atomic<bool> flush_subnormals{true};
+
+// While alive, this thread flushes subnormal results to zero and reads subnormal operands as
+// zero (MXCSR's FTZ and DAZ bits), if set_flush_denormals is on.
+class ScopedFlushDenormals {
+ public:
+  ScopedFlushDenormals() {
+#if defined(__SSE__)
+    if (flush_subnormals.load(std::memory_order_relaxed)) {
+      saved_ = _mm_getcsr();
+      active_ = true;
+      _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero);
+    }
+#endif
+  }
+  ~ScopedFlushDenormals() {
+#if defined(__SSE__)
+    if (active_) _mm_setcsr(saved_);
+#endif
+  }
+  ScopedFlushDenormals(const ScopedFlushDenormals&) = delete;
+  ScopedFlushDenormals& operator=(const ScopedFlushDenormals&) = delete;
+
+ private:
+  static constexpr unsigned kFlushToZero = 0x8000;
+  static constexpr unsigned kDenormalsAreZero = 0x0040;
+  unsigned saved_ = 0;
+  bool active_ = false;
+};
 
 template <class T>
 std::string describe(const detail::Node<T>& node) {
@@ -121,7 +154,69 @@ void accumulate_block(detail::Node<T>& node, const Grad<T>& g, const std::string
 }
 
 template <class T>
+void settle(detail::Node<T>& node);
+
+// Keeps the factors of an outer gradient a^T b for settle(), which runs once they hold
+// kGatherRows rows (a GEMM with k = 512 runs near OpenBLAS's peak, and memory stays bounded)
+// or when the node's gradient is complete.
+constexpr std::size_t kGatherRows = 512;
+
+template <class T>
+void accumulate_outer(detail::Node<T>& node, Grad<T>&& g, const std::string& op, std::size_t k) {
+  const Shape& shape = node.value.shape();
+  const Shape& as = g.value().shape();
+  const Shape& bs = g.other().shape();
+  if (shape.size() != 2 || as.size() != 2 || bs.size() != 2 || as[0] != bs[0] ||
+      as[1] != shape[0] || bs[1] != shape[1]) {
+    throw shape_error(fmt::format(
+        "backward of '{}': the outer gradient a^T b for input {} has a {} and b {}, which do "
+        "not give the input's shape {}",
+        op, k, shape_str(as), shape_str(bs), shape_str(shape)));
+  }
+  node.pending.emplace_back(std::move(g.value()), std::move(g.other()));
+  std::size_t rows = 0;
+  for (const auto& p : node.pending) rows += p.first.shape()[0];
+  if (rows >= kGatherRows) settle(node);
+}
+
+// Adds the pending outer gradients of `node` into its gradient: one GEMM over all their rows.
+template <class T>
+void settle(detail::Node<T>& node) {
+  if (node.pending.empty()) return;
+  const std::size_t m = node.value.shape()[0], n = node.value.shape()[1];
+  const bool had = node.has_grad;
+  if (!had) {
+    node.grad = detail::empty_array<T>(node.value.shape());
+    node.has_grad = true;
+  }
+  const T beta = had ? T(1) : T(0);
+  T* c = node.grad->data();
+  if (node.pending.size() == 1) {
+    const auto& [a, b] = node.pending.front();
+    detail::gemm<T>(true, false, m, n, a.shape()[0], T(1), a.data(), m, b.data(), n, beta, c, n);
+  } else {
+    std::size_t rows = 0;
+    for (const auto& p : node.pending) rows += p.first.shape()[0];
+    Array<T> a = detail::empty_array<T>({rows, m});
+    Array<T> b = detail::empty_array<T>({rows, n});
+    T* pa = a.data();
+    T* pb = b.data();
+    for (auto& p : node.pending) {
+      pa = std::copy(p.first.data(), p.first.data() + p.first.size(), pa);
+      pb = std::copy(p.second.data(), p.second.data() + p.second.size(), pb);
+      p = {no_array<T>(), no_array<T>()};  // freed as soon as copied
+    }
+    detail::gemm<T>(true, false, m, n, rows, T(1), a.data(), m, b.data(), n, beta, c, n);
+  }
+  node.pending.clear();
+}
+
+template <class T>
 void accumulate(detail::Node<T>& node, Grad<T>&& g, const std::string& op, std::size_t k) {
+  if (g.kind() == Grad<T>::Kind::outer) {
+    accumulate_outer(node, std::move(g), op, k);
+    return;
+  }
   if (g.kind() == Grad<T>::Kind::block || g.kind() == Grad<T>::Kind::index) {
     accumulate_block(node, g, op, k);
     return;
@@ -146,6 +241,14 @@ Grad<T> Grad<T>::block(Array<T> value, std::size_t axis, std::size_t start) {
   g.kind_ = Kind::block;
   g.axis_ = axis;
   g.start_ = start;
+  return g;
+}
+
+template <class T>
+Grad<T> Grad<T>::outer(Array<T> a, Array<T> b) {
+  Grad g(std::move(a));
+  g.kind_ = Kind::outer;
+  g.other_ = std::move(b);
   return g;
 }
 
@@ -345,6 +448,7 @@ std::size_t Tape<T>::bytes() const {
     if (n.entry < 0 && n.requires_grad) return;  // a parameter: owned by the model
     total += n.value.size() * sizeof(T);
     if (n.has_grad) total += n.grad->size() * sizeof(T);
+    for (const auto& p : n.pending) total += (p.first.size() + p.second.size()) * sizeof(T);
   };
   for (const auto& e : entries_) {
     if (!e.output.defined()) continue;
@@ -392,16 +496,25 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
         "computation: run the forward pass again",
         describe(rn)));
   }
-  // Free the tape whatever happens: a half-walked tape cannot be walked again.
+  const ScopedFlushDenormals flush;
+  // Leaves that received outer gradients, settled at the end.
+  std::vector<std::shared_ptr<detail::Node<T>>> waiting;
+  // Free the tape whatever happens: a half-walked tape cannot be walked again; a failed
+  // backward adds no pending outer gradient later.
   struct Release {
     Tape& tape;
-    ~Release() { tape.clear(); }
-  } release{*this};
+    std::vector<std::shared_ptr<detail::Node<T>>>& waiting;
+    ~Release() {
+      for (auto& n : waiting) n->pending.clear();
+      tape.clear();
+    }
+  } release{*this, waiting};
 
   accumulate(rn, Grad<T>(std::move(seed)), "backward", 0);
   for (auto i = rn.entry; i >= 0; --i) {
     detail::Entry<T>& e = entries_[static_cast<std::size_t>(i)];
     auto& out = *e.output.node();
+    settle(out);  // its gradient is complete: every op that used it comes later on the tape
     if (out.has_grad) {
       for (std::size_t k = 0; k < e.inputs.size(); ++k) {
         const auto& in = *e.inputs[k].node();
@@ -420,7 +533,10 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
       }
       for (std::size_t k = 0; k < grads.size(); ++k) {
         auto& in = *e.inputs[k].node();
-        if (grads[k].present() && in.requires_grad) accumulate(in, std::move(grads[k]), e.op, k);
+        if (!grads[k].present() || !in.requires_grad) continue;
+        const bool first_outer = in.entry < 0 && in.pending.empty();
+        accumulate(in, std::move(grads[k]), e.op, k);
+        if (first_outer && !in.pending.empty()) waiting.push_back(e.inputs[k].node());
       }
       if (!out.retain_grad) {
         out.grad.reset();
@@ -430,6 +546,7 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
     // This entry is done: release what only it held, so memory falls as backward proceeds.
     e = detail::Entry<T>();
   }
+  for (auto& n : waiting) settle(*n);
 }
 
 // ---- record, backward, NoGrad ----
@@ -442,6 +559,12 @@ NoGrad::~NoGrad() {
 }
 bool is_grad_enabled() {
   return grad_enabled;
+}
+void set_flush_denormals(bool on) {
+  flush_subnormals.store(on);
+}
+bool flush_denormals() {
+  return flush_subnormals.load();
 }
 
 template <class T>

@@ -12,7 +12,9 @@
 // right before the forward), base_rss_kb (before the first step) and peak_rss_kb.
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "rnn_common.hpp"
@@ -45,6 +47,9 @@ int main(int argc, char** argv) {
   const auto batch = static_cast<std::size_t>(c.batch), seq = static_cast<std::size_t>(c.seq);
   const auto input = static_cast<std::size_t>(c.input), hidden = static_cast<std::size_t>(c.hidden);
   if (c.flush_denormals) rnn_bench::set_flush_denormals();
+  // TAPEGRAD_BENCH_IEEE_BACKWARD=1: backward keeps subnormals (tapegrad flushes them by default).
+  const char* ieee = std::getenv("TAPEGRAD_BENCH_IEEE_BACKWARD");
+  if (ieee != nullptr && std::string(ieee) == "1") tapegrad::set_flush_denormals(false);
   tapegrad::set_num_threads(c.threads);
 
   tapegrad::Generator gen(c.seed);

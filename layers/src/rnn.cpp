@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "tapegrad/errors.hpp"
+#include "tapegrad/rnn_ops.hpp"
 
 namespace tapegrad::nn {
 
@@ -108,6 +109,82 @@ std::size_t check_cell(const char* op, std::size_t gates, const Var<T>& x, const
   }
   return hidden;
 }
+
+// One direction of one layer over the whole sequence.
+template <class T>
+struct Direction {
+  CellKind kind;
+  const functional::RecurrentWeights<T>& w;
+  std::size_t steps;
+  bool reverse;
+  const std::vector<xt::xarray<bool>>* active;  // per step [B, 1], or null: no padding
+  Var<T> zero;
+
+  std::size_t time(std::size_t i) const { return reverse ? steps - 1 - i : i; }
+
+  // The textbook equations as composed ops, one step after another.
+  RecurrentOutput<T> composed(const Var<T>& input, RecurrentState<T> s) const {
+    // x_t W_ih^T + b_ih for every t in one GEMM: [T, B, in] -> [T, B, G*H]
+    const Var<T> gx_all = linear(input, w.w_ih, w.b_ih);
+    std::vector<Var<T>> outputs(steps);
+    for (std::size_t i = 0; i < steps; ++i) {
+      const std::size_t t = time(i);
+      const Var<T> gx = select(gx_all, 0, t);
+      RecurrentState<T> next;
+      switch (kind) {
+        case CellKind::lstm:
+          next = lstm_step(gx, s, w.w_hh, w.b_hh);
+          break;
+        case CellKind::gru:
+          next.h = gru_step(gx, s.h, w.w_hh, w.b_hh);
+          break;
+        default:
+          next.h = rnn_step(gx, s.h, w.w_hh, w.b_hh,
+                            kind == CellKind::rnn_relu ? Nonlinearity::relu : Nonlinearity::tanh);
+      }
+      if (active != nullptr) {
+        const auto& m = (*active)[t];
+        outputs[t] = tapegrad::where(m, next.h, zero);
+        next.h = tapegrad::where(m, next.h, s.h);
+        if (kind == CellKind::lstm) next.c = tapegrad::where(m, next.c, s.c);
+      } else {
+        outputs[t] = next.h;
+      }
+      s = next;
+    }
+    return {stack(outputs, 0), s.h, s.c};
+  }
+
+  // The same with one fused op per step (tapegrad/rnn_ops.hpp). The LSTM's state is one
+  // array [2, B, H] (h then c); b_hh joins b_ih in the input GEMM, except the GRU's.
+  RecurrentOutput<T> fused(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
+    const bool lstm = kind == CellKind::lstm;
+    Var<T> bias = w.b_ih;
+    if (kind != CellKind::gru && w.b_hh.defined()) bias = bias.defined() ? bias + w.b_hh : w.b_hh;
+    const Var<T> gx_all = linear(input, w.w_ih, bias);
+    Var<T> s = lstm ? stack({h0, c0}, 0) : h0;
+    std::vector<Var<T>> outputs(steps);
+    for (std::size_t i = 0; i < steps; ++i) {
+      const std::size_t t = time(i);
+      // gx_all is this loop's own: each step leaves its gate activations there.
+      Var<T> next = lstm ? tapegrad::lstm_step(gx_all, t, s, w.w_hh, GateInput::overwrite)
+                    : kind == CellKind::gru
+                        ? tapegrad::gru_step(gx_all, t, s, w.w_hh, w.b_hh, GateInput::overwrite)
+                        : tapegrad::rnn_step(gx_all, t, s, w.w_hh, kind == CellKind::rnn_relu);
+      if (active != nullptr) {
+        const auto& m = (*active)[t];
+        outputs[t] = tapegrad::where(m, lstm ? select(next, 0, 0) : next, zero);
+        next = tapegrad::where(m, next, s);
+      } else {
+        outputs[t] = next;
+      }
+      s = next;
+    }
+    const bool states = lstm && active == nullptr;  // outputs are whole LSTM states
+    return {states ? stack_index(outputs, 0) : stack(outputs, 0), lstm ? select(s, 0, 0) : s,
+            lstm ? select(s, 0, 1) : Var<T>()};
+  }
+};
 
 }  // namespace
 
@@ -235,41 +312,15 @@ RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights
     std::vector<Var<T>> direction_outputs;
     for (std::size_t d = 0; d < dirs; ++d) {
       const std::size_t k = layer * dirs + d;
-      const auto& w = weights[k];
-      // x_t W_ih^T + b_ih for every t in one GEMM: [T, B, in] -> [T, B, G*H]
-      const Var<T> gx_all = linear(layer_input, w.w_ih, w.b_ih);
-      RecurrentState<T> s;
-      s.h = initial.h.defined() ? select(initial.h, 0, k) : zeros<T>(batch, hidden);
-      if (is_lstm) s.c = initial.c.defined() ? select(initial.c, 0, k) : zeros<T>(batch, hidden);
-      std::vector<Var<T>> outputs(steps);
-      for (std::size_t i = 0; i < steps; ++i) {
-        const std::size_t t = d == 0 ? i : steps - 1 - i;
-        const Var<T> gx = select(gx_all, 0, t);
-        RecurrentState<T> next;
-        switch (o.kind) {
-          case CellKind::lstm:
-            next = lstm_step(gx, s, w.w_hh, w.b_hh);
-            break;
-          case CellKind::gru:
-            next.h = gru_step(gx, s.h, w.w_hh, w.b_hh);
-            break;
-          default:
-            next.h =
-                rnn_step(gx, s.h, w.w_hh, w.b_hh,
-                         o.kind == CellKind::rnn_relu ? Nonlinearity::relu : Nonlinearity::tanh);
-        }
-        if (masked) {
-          outputs[t] = tapegrad::where(active[t], next.h, zero);
-          next.h = tapegrad::where(active[t], next.h, s.h);
-          if (is_lstm) next.c = tapegrad::where(active[t], next.c, s.c);
-        } else {
-          outputs[t] = next.h;
-        }
-        s = next;
-      }
-      direction_outputs.push_back(stack(outputs, 0));  // [T, B, H]
-      h_n[k] = s.h;
-      c_n[k] = s.c;
+      Direction<T> run{o.kind, weights[k], steps, d == 1, masked ? &active : nullptr, zero};
+      Var<T> h0 = initial.h.defined() ? select(initial.h, 0, k) : zeros<T>(batch, hidden);
+      Var<T> c0;
+      if (is_lstm) c0 = initial.c.defined() ? select(initial.c, 0, k) : zeros<T>(batch, hidden);
+      RecurrentOutput<T> r =
+          o.fused ? run.fused(layer_input, h0, c0) : run.composed(layer_input, {h0, c0});
+      direction_outputs.push_back(r.output);  // [T, B, H]
+      h_n[k] = r.h_n;
+      c_n[k] = r.c_n;
     }
     layer_input = dirs == 2 ? concat(direction_outputs, 2) : direction_outputs[0];
     if (layer + 1 < o.num_layers && o.dropout > 0.0 && o.training) {

@@ -16,11 +16,12 @@ namespace tapegrad {
 
 /// The gradient a backward rule returns for one input: none, the whole input's gradient (its
 /// shape, or a shape the input broadcasts to: the engine sums the broadcast axes back), or the
-/// gradient of one block of the input (so that slicing ops need not build a full-size array).
+/// gradient of one block of the input (so that slicing ops need not build a full-size array), or
+/// a product a^T b that the engine gathers over ops and computes in one GEMM.
 template <class T>
 class Grad {
  public:
-  enum class Kind { none, full, block, index };
+  enum class Kind { none, full, block, index, outer };
 
   /// No gradient for this input.
   Grad() = default;
@@ -30,17 +31,26 @@ class Grad {
   static Grad block(Array<T> value, std::size_t axis, std::size_t start);
   /// The gradient of the input at `index` along `axis` (value lacks that axis).
   static Grad at(Array<T> value, std::size_t axis, std::size_t index);
+  /// The gradient a^T b of a 2-D input [m, n], from a [r, m] and b [r, n]. The engine keeps the
+  /// factors of every such gradient an input receives in one backward and adds their products
+  /// in one GEMM over all their rows, once the input's gradient is complete: a weight used at
+  /// every time step gets one [m, r_1 + ... + r_T] x [r_1 + ... + r_T, n] product instead of T
+  /// small ones.
+  static Grad outer(Array<T> a, Array<T> b);
 
   Kind kind() const { return kind_; }
   bool present() const { return kind_ != Kind::none; }
   const Array<T>& value() const { return *value_; }
   Array<T>& value() { return *value_; }
+  /// The factor b of an outer gradient.
+  Array<T>& other() { return *other_; }
   std::size_t axis() const { return axis_; }
   std::size_t start() const { return start_; }
 
  private:
   Kind kind_ = Kind::none;
   std::optional<Array<T>> value_;  // set unless kind_ is none
+  std::optional<Array<T>> other_;  // set when kind_ is outer
   std::size_t axis_ = 0;
   std::size_t start_ = 0;
 };
@@ -187,6 +197,15 @@ class NoGrad {
 
 /// False inside a NoGrad scope.
 bool is_grad_enabled();
+
+/// Whether backward() flushes subnormal floats to zero (x86's FTZ and DAZ modes, set on the
+/// calling thread while backward runs and restored after). On by default: gradients that
+/// vanish over long sequences pass through the subnormal range (below 1.2e-38 in float), where
+/// every arithmetic operation on them takes microcode assists, and a backward pass through 200
+/// steps ran 8-10x slower (docs/design.md). Flushing changes only values below that bound.
+/// Off: IEEE subnormals, as PyTorch by default. A process-wide setting.
+void set_flush_denormals(bool on);
+bool flush_denormals();
 
 /// Records an op: `output` was computed from `inputs`; `rule` maps d(loss)/d(output) to one
 /// Grad per input. Records nothing (and returns a leaf not requiring a gradient) under NoGrad

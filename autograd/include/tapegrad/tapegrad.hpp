@@ -13,5 +13,6 @@
 #include "tapegrad/ops.hpp"
 #include "tapegrad/optim.hpp"
 #include "tapegrad/random.hpp"
+#include "tapegrad/rnn_ops.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/var.hpp"

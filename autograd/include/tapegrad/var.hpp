@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tapegrad/array.hpp"
 #include "tapegrad/errors.hpp"
@@ -20,6 +22,8 @@ struct Node {
   explicit Node(Array<T>&& v) : value(std::move(v)) {}
   Array<T> value = no_array<T>();
   std::optional<Array<T>> grad;  // set exactly when has_grad (no array is built before)
+  // Factors (a, b) of gradients a^T b received during a backward, not yet added (Grad::outer).
+  std::vector<std::pair<Array<T>, Array<T>>> pending;
   bool has_grad = false;
   bool requires_grad = false;
   bool retain_grad = false;       // keep a non-leaf's gradient after backward
