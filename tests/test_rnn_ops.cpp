@@ -211,7 +211,8 @@ TEST_CASE("fused layers equal the composed textbook ops in values and gradients"
   }
 }
 
-TEST_CASE("Grad::outer: gathered products equal the sum of the products; wrong shapes are named") {
+TEST_CASE(
+    "Grad::outer: gathered products equal the sum of the products and wrong shapes are named") {
   tapegrad::Generator gen(13);
   Var<double> w = leaf(gen, make_shape({3, 2}));
   const Array<double> a1 = gen.normal<double>(make_shape({4, 3}));

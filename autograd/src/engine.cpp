@@ -1,5 +1,6 @@
 // Var, Tape, record() and backward(): the engine.
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -17,6 +18,56 @@ namespace {
 std::atomic<std::uint64_t> next_tape_serial{1};
 thread_local bool grad_enabled = true;
 std::atomic<bool> flush_subnormals{true};
+std::atomic<bool> anomaly_detection{false};
+
+template <class T>
+std::string describe(const detail::Node<T>& node);
+thread_local std::vector<std::string> scopes;
+
+std::string where_scoped(const std::string& scope) {
+  return scope.empty() ? std::string() : fmt::format(" in {}", scope);
+}
+
+std::string names_of(const std::vector<std::size_t>& index) {
+  return fmt::format("[{}]", fmt::join(index, ","));
+}
+
+// The first element of `a` that is NaN or infinite, as a phrase ("NaN at [1,2]"); "" if none.
+template <class T>
+std::string first_non_finite(const Array<T>& a) {
+  const T* p = a.data();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::isfinite(p[i])) continue;
+    std::vector<std::size_t> index(a.dimension());
+    std::size_t rest = i;
+    for (std::size_t d = a.dimension(); d-- > 0;) {
+      index[d] = rest % a.shape()[d];
+      rest /= a.shape()[d];
+    }
+    return fmt::format("{} at {} of shape {}",
+                       std::isnan(p[i]) ? "NaN"
+                       : p[i] > 0       ? "inf"
+                                        : "-inf",
+                       names_of(index), shape_str(a.shape()));
+  }
+  return {};
+}
+
+// "inputs: 'x' [2,3]; a value of shape [3] (holds NaN at [1]); output 'h'" for messages: the
+// inputs that were not finite already are marked.
+template <class T>
+std::string operands_of(const std::vector<Var<T>>& inputs, const Var<T>* output) {
+  std::vector<std::string> parts;
+  for (const auto& v : inputs) {
+    const std::string bad = first_non_finite(v.value());
+    parts.push_back(describe(*v.node()) + (bad.empty() ? "" : " (holds " + bad + ")"));
+  }
+  std::string text = fmt::format("inputs: {}", fmt::join(parts, "; "));
+  if (output != nullptr && output->defined() && !output->name().empty()) {
+    text += fmt::format("; output '{}'", output->name());
+  }
+  return text;
+}
 
 // While alive, this thread flushes subnormal results to zero and reads subnormal operands as
 // zero (MXCSR's FTZ and DAZ bits), if set_flush_denormals is on.
@@ -228,6 +279,25 @@ void accumulate(detail::Node<T>& node, Grad<T>&& g, const std::string& op, std::
     node.has_grad = true;
   } else {
     add_into(*node.grad, v);
+  }
+}
+
+// Throws numerical_error at the first non-finite gradient a rule returned.
+template <class T>
+void check_grads(const detail::Entry<T>& e, const Grads<T>& grads) {
+  for (std::size_t k = 0; k < grads.size(); ++k) {
+    if (!grads[k].present()) continue;
+    std::string bad = first_non_finite(grads[k].value());
+    if (bad.empty() && grads[k].kind() == Grad<T>::Kind::outer) {
+      bad = first_non_finite(const_cast<Grad<T>&>(grads[k]).other());
+    }
+    if (bad.empty()) continue;
+    const std::string from = first_non_finite(*e.output.node()->grad);
+    throw numerical_error(fmt::format(
+        "anomaly: backward of '{}'{} returned {} in the gradient for input {} ({}); the "
+        "gradient of its output {}; {}",
+        e.op, where_scoped(e.scope), bad, k, describe(*e.inputs[k].node()),
+        from.empty() ? std::string("is finite") : "has " + from, operands_of(e.inputs, &e.output)));
   }
 }
 
@@ -473,6 +543,7 @@ Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& 
   e.output = Var<T>::from_node(std::move(node));
   e.saved = std::move(saved);
   e.rule = std::move(rule);
+  if (anomaly_detection.load(std::memory_order_relaxed)) e.scope = scope_path();
   return e.output;
 }
 
@@ -531,6 +602,7 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
             fmt::format("backward of '{}': the rule returned {} gradients for {} inputs", e.op,
                         grads.size(), e.inputs.size()));
       }
+      if (anomaly_detection.load(std::memory_order_relaxed)) check_grads(e, grads);
       for (std::size_t k = 0; k < grads.size(); ++k) {
         auto& in = *e.inputs[k].node();
         if (!grads[k].present() || !in.requires_grad) continue;
@@ -560,6 +632,28 @@ NoGrad::~NoGrad() {
 bool is_grad_enabled() {
   return grad_enabled;
 }
+void set_detect_anomaly(bool on) {
+  anomaly_detection.store(on);
+}
+bool detect_anomaly() {
+  return anomaly_detection.load();
+}
+DetectAnomaly::DetectAnomaly() : previous_(detect_anomaly()) {
+  set_detect_anomaly(true);
+}
+DetectAnomaly::~DetectAnomaly() {
+  set_detect_anomaly(previous_);
+}
+Scope::Scope(std::string label) {
+  scopes.push_back(std::move(label));
+}
+Scope::~Scope() {
+  scopes.pop_back();
+}
+std::string scope_path() {
+  return fmt::format("{}", fmt::join(scopes, " / "));
+}
+
 void set_flush_denormals(bool on) {
   flush_subnormals.store(on);
 }
@@ -576,6 +670,14 @@ Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, Backw
       throw usage_error(fmt::format("{}: input {} is an empty Var", op, k));
     }
     any = any || inputs[k].node()->requires_grad;
+  }
+  if (anomaly_detection.load(std::memory_order_relaxed)) {
+    const std::string bad = first_non_finite(output);
+    if (!bad.empty()) {
+      throw numerical_error(fmt::format("anomaly: '{}'{} computed {}; {}", op,
+                                        where_scoped(scope_path()), bad,
+                                        operands_of<T>(inputs, nullptr)));
+    }
   }
   if (!grad_enabled || !any) return Var<T>(std::move(output));
   if (!rule) throw usage_error(fmt::format("{}: recorded without a backward rule", op));

@@ -40,8 +40,13 @@ std::string GradcheckReport::message() const {
 
 GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Var<double>>& inputs,
                           const std::vector<Var<double>>& params, const GradcheckOptions& options) {
-  if (!(options.eps > 0.0)) {
-    throw value_error(fmt::format("gradcheck: eps = {} must be positive", options.eps));
+  if (!(options.eps > 0.0) || !std::isfinite(options.eps)) {
+    throw value_error(fmt::format("gradcheck: eps = {} must be positive and finite", options.eps));
+  }
+  if (!(options.atol >= 0.0 && options.rtol >= 0.0) || !std::isfinite(options.atol) ||
+      !std::isfinite(options.rtol)) {
+    throw value_error(fmt::format("gradcheck: atol = {} and rtol = {} must be finite and >= 0",
+                                  options.atol, options.rtol));
   }
   std::vector<Var<double>> all = inputs;
   all.insert(all.end(), params.begin(), params.end());

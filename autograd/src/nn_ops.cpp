@@ -195,6 +195,11 @@ template <class T>
 Var<T> nll_loss(const Var<T>& log_probs, const IndexArray& targets, LossOptions options) {
   check_defined("nll_loss", {&log_probs});
   const auto [n, classes] = check_class_targets("nll_loss", log_probs, targets, options);
+  if (options.label_smoothing != 0.0) {
+    throw value_error(fmt::format(
+        "nll_loss: label_smoothing {} is not supported (cross_entropy has label smoothing)",
+        options.label_smoothing));
+  }
   const bool batched = log_probs.ndim() == 2;
   std::vector<T> rows(n, T(0));
   std::size_t counted = 0;

@@ -125,6 +125,7 @@ Npz::Entry parse_npy(const std::string& b, const std::string& path, const std::s
   } catch (const std::exception&) {
     bad("malformed dtype '" + descr + "'");
   }
+  if (dt.size == 0 || dt.size > 16) bad("unsupported dtype '" + descr + "'");
   Shape shape;
   {
     std::string digits;
@@ -132,6 +133,7 @@ Npz::Entry parse_npy(const std::string& b, const std::string& path, const std::s
       if (ch >= '0' && ch <= '9') {
         digits += ch;
       } else if (ch == ',' || ch == ')') {
+        if (digits.size() > 15) bad("shape too large: " + shape_text);
         if (!digits.empty()) shape.push_back(std::stoul(digits));
         digits.clear();
       } else if (ch != ' ' && ch != 'L') {
@@ -234,9 +236,18 @@ std::string inflate_raw(const std::string& in, std::size_t out_size, const std::
 }  // namespace
 
 Npz Npz::load(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fail(path, "is a folder, not an .npz file");
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) fail(path, fmt::format("cannot open ({})", std::strerror(errno)));
-  const std::string b((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::string b;
+  try {
+    b.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {  // libstdc++'s filebuf throws on a failed read()
+    fail(path, fmt::format("read error ({})", e.what()));
+  }
   if (file.bad()) fail(path, "read error");
   if (b.empty()) fail(path, "the file is empty");
   if (b.size() < 22) fail(path, "too short to be an .npz archive (truncated?)");
@@ -258,12 +269,16 @@ Npz Npz::load(const std::string& path) {
   if (count == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff) {
     if (end < 20 || read_le(b, end - 20, 4) != kLocator64) fail(path, "zip64 locator missing");
     const std::uint64_t e64 = read_le(b, end - 20 + 8, 8);
-    if (e64 + 56 > b.size() || read_le(b, e64, 4) != kEnd64) fail(path, "zip64 end record corrupt");
+    if (e64 > b.size() || b.size() - e64 < 56 || read_le(b, e64, 4) != kEnd64) {
+      fail(path, "zip64 end record corrupt");
+    }
     count = read_le(b, e64 + 32, 8);
     cd_size = read_le(b, e64 + 40, 8);
     cd_offset = read_le(b, e64 + 48, 8);
   }
-  if (cd_offset + cd_size > b.size()) fail(path, "central directory outside the file (truncated?)");
+  if (cd_offset > b.size() || cd_size > b.size() - cd_offset) {
+    fail(path, "central directory outside the file (truncated?)");
+  }
 
   Npz npz;
   npz.path_ = path;
@@ -298,7 +313,7 @@ Npz Npz::load(const std::string& path) {
     }
     const std::string name = member.substr(0, member.size() - 4);
     if (npz.contains(name)) fail(path, fmt::format("entry '{}' appears twice", name));
-    if (offset + 30 > b.size() || read_le(b, offset, 4) != kLocal) {
+    if (offset > b.size() || b.size() - offset < 30 || read_le(b, offset, 4) != kLocal) {
       fail(path, fmt::format("entry '{}': local header missing (truncated?)", name));
     }
     const std::size_t local_nlen = read_le(b, offset + 26, 2);

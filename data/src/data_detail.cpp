@@ -1,7 +1,9 @@
 #include "data_detail.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -11,6 +13,10 @@
 namespace tapegrad::data::detail {
 
 std::string read_file(const char* op, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw value_error(fmt::format("{}: '{}' is a folder, not a file", op, path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw value_error(fmt::format("{}: cannot open '{}' ({})", op, path, std::strerror(errno)));
@@ -19,6 +25,15 @@ std::string read_file(const char* op, const std::string& path) {
   bytes << in.rdbuf();
   if (in.bad()) throw value_error(fmt::format("{}: cannot read '{}'", op, path));
   return bytes.str();
+}
+
+void check_not_binary(const char* op, const std::string& path, const std::string& bytes) {
+  const std::size_t nul = bytes.find('\0');
+  if (nul == std::string::npos) return;
+  const auto line =
+      1 + std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
+  throw value_error(fmt::format(
+      "{}: '{}' line {}: a NUL byte at byte {} (a binary file, not text?)", op, path, line, nul));
 }
 
 std::vector<std::string> split_lines(const std::string& bytes) {
@@ -36,7 +51,9 @@ std::vector<std::string> split_lines(const std::string& bytes) {
 }
 
 std::vector<std::string> read_list_file(const char* op, const std::string& path, const char* what) {
-  const std::vector<std::string> lines = split_lines(read_file(op, path));
+  const std::string bytes = read_file(op, path);
+  check_not_binary(op, path, bytes);
+  const std::vector<std::string> lines = split_lines(bytes);
   if (lines.empty()) throw value_error(fmt::format("{}: '{}' is empty", op, path));
   std::unordered_map<std::string, std::size_t> first_line;
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -58,6 +75,10 @@ void check_list_entry(const char* op, const char* what, std::size_t position,
   if (entry.find_first_of("\r\n") != std::string::npos) {
     throw value_error(
         fmt::format("{}: {} {} '{}' contains a line break", op, what, position, printable(entry)));
+  }
+  if (entry.find('\0') != std::string::npos) {
+    throw value_error(
+        fmt::format("{}: {} {} '{}' contains a NUL byte", op, what, position, printable(entry)));
   }
 }
 

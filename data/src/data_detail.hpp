@@ -14,8 +14,13 @@
 
 namespace tapegrad::data::detail {
 
-/// The bytes of a file; a value_error "<op>: cannot open '<path>' (<reason>)" otherwise.
+/// The bytes of a file; a value_error "<op>: cannot open '<path>' (<reason>)" otherwise, and
+/// "<op>: '<path>' is a folder, not a file" for a folder.
 std::string read_file(const char* op, const std::string& path);
+
+/// A value_error "<op>: '<path>' line <n>: a NUL byte ..." when `bytes` hold a NUL byte: a
+/// binary file (an image, an archive) given where a text file belongs.
+void check_not_binary(const char* op, const std::string& path, const std::string& bytes);
 
 /// The file's lines without their "\n" / "\r\n", after a UTF-8 byte order mark; no line for a
 /// final line break.

@@ -262,6 +262,7 @@ LabelledText read_labelled_text(const std::string& path, const ReadOptions& opti
       options.format == TextFormat::by_extension ? format_of(path) : options.format;
   const bool csv = format == TextFormat::csv;
   const std::string bytes = detail::read_file(kRead, path);
+  detail::check_not_binary(kRead, path, bytes);
   const std::vector<Record> records =
       parse_records(bytes, csv ? ',' : '\t', csv || options.tsv_quotes, path);
   if (records.empty()) throw value_error(fmt::format("{}: '{}' is empty", kRead, path));

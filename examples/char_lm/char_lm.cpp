@@ -310,6 +310,10 @@ IndexArray make_streams(const std::vector<Index>& seq, std::size_t batch, std::s
 }
 
 Chunk chunk_at(const IndexArray& streams, std::size_t start, std::size_t k) {
+  if (streams.dimension() != 2 || streams.shape()[0] < 2) {
+    throw value_error("chunk_at: expected streams [steps + 1, B] of 2 or more rows, got " +
+                      tapegrad::shape_str(streams.shape()));
+  }
   const std::size_t rows = streams.shape()[0], batch = streams.shape()[1];
   if (k == 0 || start + k + 1 > rows) {
     throw value_error("chunk_at: steps " + std::to_string(start) + " .. " +
@@ -372,7 +376,7 @@ nn::RecurrentState<float> detach(const nn::RecurrentState<float>& state) {
 Evaluation evaluate(CharModel& model, const std::vector<Index>& ids, std::size_t chunk) {
   if (ids.size() < 2 || chunk == 0) {
     throw value_error("evaluate: needs 2 or more ids (got " + std::to_string(ids.size()) +
-                      ") and a positive chunk length");
+                      ") and a positive chunk length (got " + std::to_string(chunk) + ")");
   }
   EvalMode eval_mode(model);
   tapegrad::NoGrad no_grad;

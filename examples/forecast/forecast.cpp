@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -66,6 +67,21 @@ std::string trimmed(const std::string& line) {
   if (first == std::string::npos) return {};
   const auto last = line.find_last_not_of(" \t\r");
   return line.substr(first, last - first + 1);
+}
+
+// `text` with control characters as \xNN, for messages (a binary file's bytes).
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 // The number in `text`, or false when it is not exactly one finite number.
@@ -148,10 +164,26 @@ std::vector<double> make_series(const SeriesOptions& options) {
 }
 
 std::vector<double> read_series_csv(const std::string& path) {
-  std::ifstream file(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw value_error("forecast: '" + path + "' is a folder, not a file");
+  }
+  std::ifstream file(path, std::ios::binary);
   if (!file) throw value_error("forecast: cannot open '" + path + "'");
+  std::ostringstream content;
+  content << file.rdbuf();
+  const std::string bytes = content.str();
+  if (file.bad()) throw value_error("forecast: cannot read '" + path + "'");
+  const std::size_t nul = bytes.find('\0');
+  if (nul != std::string::npos) {
+    const auto line =
+        1 + std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
+    throw value_error("forecast: '" + path + "' line " + std::to_string(line) +
+                      ": a NUL byte (a binary file, not a CSV of numbers?)");
+  }
   std::vector<std::string> lines;
-  for (std::string line; std::getline(file, line);) lines.push_back(trimmed(line));
+  std::istringstream text_lines(bytes);
+  for (std::string line; std::getline(text_lines, line);) lines.push_back(trimmed(line));
   while (!lines.empty() && lines.back().empty()) lines.pop_back();
   if (lines.empty()) throw value_error("forecast: '" + path + "' is empty");
 
@@ -170,9 +202,10 @@ std::vector<double> read_series_csv(const std::string& path) {
     const std::string where = "forecast: '" + path + "' line " + std::to_string(i + 1) + ": ";
     if (text.empty()) throw value_error(where + "empty line (a missing value?)");
     if (text.find_first_of(",;\t") != std::string::npos) {
-      throw value_error(where + "'" + text + "' is not one number (the file must have one column)");
+      throw value_error(where + "'" + printable(text) +
+                        "' is not one number (the file must have one column)");
     }
-    throw value_error(where + "'" + text + "' is not a finite number");
+    throw value_error(where + "'" + printable(text) + "' is not a finite number");
   }
   if (values.empty()) throw value_error("forecast: '" + path + "' has a header but no values");
   return values;

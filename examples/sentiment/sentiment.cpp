@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -54,53 +55,64 @@ Pooling parse_pooling(const std::string& name) {
 
 namespace {
 
-void check_positive(const char* what, std::size_t value) {
-  if (value == 0) throw value_error(std::string(what) + " must be at least 1, got 0");
+// A double for messages, as short as it prints: "0.1", "-1e-09", "nan".
+std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
 }
 
-void check_probability(const char* what, double p) {
+void check_positive(const char* where, const char* what, std::size_t value) {
+  if (value == 0)
+    throw value_error(std::string(where) + ": " + what + " must be at least 1, got 0");
+}
+
+void check_probability(const char* where, const char* what, double p) {
   if (!(p >= 0.0 && p < 1.0)) {
-    throw value_error(std::string(what) + " must be in [0, 1), got " + std::to_string(p));
+    throw value_error(std::string(where) + ": " + what + " must be in [0, 1), got " + number(p));
   }
 }
 
 }  // namespace
 
 void ModelConfig::check() const {
+  const char* where = "ModelConfig";
   if (vocab_size < 2) {
-    throw value_error("vocab_size must be at least 2 (<pad> and <unk>), got " +
+    throw value_error("ModelConfig: vocab_size must be at least 2 (<pad> and <unk>), got " +
                       std::to_string(vocab_size));
   }
   if (num_classes < 2) {
-    throw value_error("a classifier needs at least 2 classes, got " + std::to_string(num_classes));
+    throw value_error("ModelConfig: a classifier needs at least 2 classes, got num_classes " +
+                      std::to_string(num_classes));
   }
-  check_positive("embedding_dim", embedding_dim);
-  check_positive("hidden_size", hidden_size);
-  check_positive("num_layers", num_layers);
-  check_probability("embedding_dropout", embedding_dropout);
-  check_probability("dropout", dropout);
+  check_positive(where, "embedding_dim", embedding_dim);
+  check_positive(where, "hidden_size", hidden_size);
+  check_positive(where, "num_layers", num_layers);
+  check_probability(where, "embedding_dropout", embedding_dropout);
+  check_probability(where, "dropout", dropout);
   if (!(embedding_init_std > 0.0 && std::isfinite(embedding_init_std))) {
-    throw value_error("embedding_init_std must be positive, got " +
-                      std::to_string(embedding_init_std));
+    throw value_error("ModelConfig: embedding_init_std must be positive and finite, got " +
+                      number(embedding_init_std));
   }
 }
 
 void TrainConfig::check() const {
-  check_positive("epochs", epochs);
-  check_positive("batch_size", batch_size);
+  const char* where = "TrainConfig";
+  check_positive(where, "epochs", epochs);
+  check_positive(where, "batch_size", batch_size);
   if (!(lr > 0.0 && std::isfinite(lr))) {
-    throw value_error("lr must be positive, got " + std::to_string(lr));
+    throw value_error("TrainConfig: lr must be positive and finite, got " + number(lr));
   }
   if (!(weight_decay >= 0.0 && std::isfinite(weight_decay))) {
-    throw value_error("weight_decay must be >= 0, got " + std::to_string(weight_decay));
+    throw value_error("TrainConfig: weight_decay must be >= 0 and finite, got " +
+                      number(weight_decay));
   }
   if (!(clip_norm >= 0.0 && std::isfinite(clip_norm))) {
-    throw value_error("clip_norm must be >= 0 (0: off), got " + std::to_string(clip_norm));
+    throw value_error("TrainConfig: clip_norm must be >= 0 and finite (0: off), got " +
+                      number(clip_norm));
   }
-  if (!(label_smoothing >= 0.0 && label_smoothing < 1.0)) {
-    throw value_error("label_smoothing must be in [0, 1), got " + std::to_string(label_smoothing));
-  }
-  check_probability("word_dropout", word_dropout);
+  check_probability(where, "label_smoothing", label_smoothing);
+  check_probability(where, "word_dropout", word_dropout);
 }
 
 // ---- the model ----
@@ -218,7 +230,7 @@ Examples make_examples(const TextEncoder& encoder, std::vector<std::string> text
 // ---- evaluation ----
 
 Evaluation evaluate(Classifier& model, const Examples& examples, std::size_t batch_size) {
-  check_positive("batch_size", batch_size);
+  check_positive("evaluate", "batch_size", batch_size);
   const bool was_training = model.is_training();
   model.eval();
   tapegrad::NoGrad no_grad;
@@ -411,11 +423,25 @@ data::Punctuation parse_punctuation(const std::string& name) {
 }
 
 std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw value_error(path + ": is a folder, not a file");
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) throw value_error(path + ": cannot open the file");
   std::ostringstream text;
   text << file.rdbuf();
   return text.str();
+}
+
+// The field `key` of `object` as a T; a value_error naming "section.key" otherwise.
+template <class T>
+T field(const nlohmann::json& object, const std::string& section, const char* key) {
+  try {
+    return object.at(key).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw value_error(section + "." + key + ": " + e.what());
+  }
 }
 
 }  // namespace
@@ -500,33 +526,76 @@ Predictor Predictor::load(const std::string& path) {
   std::vector<std::string> label_names;
   std::string expected_fingerprint;
   try {
-    if (meta.value("format", "") != "tapegrad-sentiment" || meta.value("version", 0) != 1) {
+    if (!meta.is_object() || meta.value("format", "") != "tapegrad-sentiment" ||
+        meta.value("version", 0) != 1) {
       throw value_error("format is not tapegrad-sentiment version 1");
     }
     const nlohmann::json& m = meta.at("model");
-    config.cell = parse_cell(m.at("cell").get<std::string>());
-    config.vocab_size = m.at("vocab_size").get<std::size_t>();
-    config.num_classes = m.at("num_classes").get<std::size_t>();
-    config.embedding_dim = m.at("embedding_dim").get<std::size_t>();
-    config.hidden_size = m.at("hidden_size").get<std::size_t>();
-    config.num_layers = m.at("num_layers").get<std::size_t>();
-    config.bidirectional = m.at("bidirectional").get<bool>();
-    config.pooling = parse_pooling(m.at("pooling").get<std::string>());
-    config.embedding_dropout = m.at("embedding_dropout").get<double>();
-    config.dropout = m.at("dropout").get<double>();
+    config.cell = parse_cell(field<std::string>(m, "model", "cell"));
+    config.vocab_size = field<std::size_t>(m, "model", "vocab_size");
+    config.num_classes = field<std::size_t>(m, "model", "num_classes");
+    config.embedding_dim = field<std::size_t>(m, "model", "embedding_dim");
+    config.hidden_size = field<std::size_t>(m, "model", "hidden_size");
+    config.num_layers = field<std::size_t>(m, "model", "num_layers");
+    config.bidirectional = field<bool>(m, "model", "bidirectional");
+    config.pooling = parse_pooling(field<std::string>(m, "model", "pooling"));
+    config.embedding_dropout = field<double>(m, "model", "embedding_dropout");
+    config.dropout = field<double>(m, "model", "dropout");
     config.check();
     const nlohmann::json& t = meta.at("tokenizer");
-    encoder.tokenizer.lowercase = t.at("lowercase").get<bool>();
-    encoder.tokenizer.punctuation = parse_punctuation(t.at("punctuation").get<std::string>());
-    encoder.tokenizer.inner_apostrophes = t.at("inner_apostrophes").get<bool>();
-    encoder.max_length = t.at("max_length").get<std::size_t>();
-    encoder.vocabulary = data::Vocabulary(meta.at("vocabulary").get<std::vector<std::string>>());
-    label_names = meta.at("labels").get<std::vector<std::string>>();
-    expected_fingerprint = meta.at("weights_fingerprint").get<std::string>();
+    encoder.tokenizer.lowercase = field<bool>(t, "tokenizer", "lowercase");
+    encoder.tokenizer.punctuation =
+        parse_punctuation(field<std::string>(t, "tokenizer", "punctuation"));
+    encoder.tokenizer.inner_apostrophes = field<bool>(t, "tokenizer", "inner_apostrophes");
+    encoder.max_length = field<std::size_t>(t, "tokenizer", "max_length");
+    encoder.vocabulary =
+        data::Vocabulary(field<std::vector<std::string>>(meta, "file", "vocabulary"));
+    label_names = field<std::vector<std::string>>(meta, "file", "labels");
+    expected_fingerprint = field<std::string>(meta, "file", "weights_fingerprint");
+    if (encoder.vocabulary.size() != config.vocab_size) {
+      throw value_error("the vocabulary has " + std::to_string(encoder.vocabulary.size()) +
+                        " tokens, model.vocab_size is " + std::to_string(config.vocab_size));
+    }
+    if (label_names.size() != config.num_classes) {
+      throw value_error(std::to_string(label_names.size()) + " labels, model.num_classes is " +
+                        std::to_string(config.num_classes));
+    }
   } catch (const nlohmann::json::exception& e) {
     throw value_error(json_path + ": " + e.what());
   } catch (const std::invalid_argument& e) {
     throw value_error(json_path + ": " + e.what());
+  }
+  // The sizes of the .json must be the weights' before a model of those sizes is built (a
+  // corrupt size would allocate without bound); load_model then checks every parameter.
+  const tapegrad::Npz weights = tapegrad::Npz::load(path);
+  const auto check_shape = [&](const std::string& name, const tapegrad::Shape& expected,
+                               const std::string& says) {
+    if (!weights.contains(name)) {
+      throw value_error(path + ": no entry '" + name + "' (not a sentiment model?)");
+    }
+    if (weights.shape(name) != expected) {
+      throw value_error(path + ": " + name + " has shape " +
+                        tapegrad::shape_str(weights.shape(name)) + ", but " + json_path + " says " +
+                        says + " (" + tapegrad::shape_str(expected) +
+                        "): files from different runs?");
+    }
+  };
+  const std::size_t gates = config.cell == Cell::lstm ? 4 : 3;
+  const std::size_t h = config.hidden_size;
+  check_shape("embedding.weight", {config.vocab_size, config.embedding_dim},
+              "vocab_size " + std::to_string(config.vocab_size) + " and embedding_dim " +
+                  std::to_string(config.embedding_dim));
+  check_shape("rnn.weight_hh_l0", {gates * h, h},
+              std::string("an ") + (config.cell == Cell::lstm ? "LSTM" : "GRU") +
+                  " with hidden_size " + std::to_string(h));
+  check_shape("head.weight", {config.num_classes, (config.bidirectional ? 2 : 1) * h},
+              "num_classes " + std::to_string(config.num_classes));
+  const std::string last_layer = "rnn.weight_hh_l" + std::to_string(config.num_layers - 1);
+  if (!weights.contains(last_layer) ||
+      weights.contains("rnn.weight_hh_l" + std::to_string(config.num_layers))) {
+    throw value_error(path + ": the layers of the weights are not the " +
+                      std::to_string(config.num_layers) + " (model.num_layers) of " + json_path +
+                      ": files from different runs?");
   }
   auto model = std::make_unique<Classifier>(config, 0);
   optim::load_model(*model, path);  // strict: names the file and the entry
@@ -592,7 +661,7 @@ std::size_t import_uci_json(const std::vector<std::string>& json_paths,
       std::string text = r["text"].get<std::string>();
       const nlohmann::json label = r.value("class", nlohmann::json());
       if (label.is_null() && text.empty()) continue;  // the empty last record of each file
-      if (!label.is_number_integer() || (label.get<int>() != 0 && label.get<int>() != 1)) {
+      if (!label.is_number_integer() || (label != 0 && label != 1)) {
         throw value_error(where + " has class " + label.dump() + " (expected 0 or 1)");
       }
       for (char& ch : text) {

@@ -4,17 +4,21 @@
 
 #include <fmt/format.h>
 
+#include "checks.hpp"
 #include "tapegrad/errors.hpp"
 
 namespace tapegrad::nn {
 
+using detail::impossible_size;
+using detail::size_text;
+
 template <class T>
 Linear<T>::Linear(std::size_t in_features, std::size_t out_features, bool bias,
                   Generator& generator) {
-  if (in_features == 0 || out_features == 0) {
+  if (impossible_size(in_features) || impossible_size(out_features)) {
     throw value_error(
         fmt::format("Linear: sizes must be positive, got in_features {}, out_features {}",
-                    in_features, out_features));
+                    size_text(in_features), size_text(out_features)));
   }
   // PyTorch: kaiming_uniform(a = sqrt(5)) for the weight, which is U(-1/sqrt(in), 1/sqrt(in)),
   // and the same bound for the bias
@@ -37,9 +41,10 @@ template <class T>
 Embedding<T>::Embedding(std::size_t num_embeddings, std::size_t embedding_dim, Index padding_idx,
                         Generator& generator)
     : padding_idx_(padding_idx) {
-  if (num_embeddings == 0 || embedding_dim == 0) {
-    throw value_error(fmt::format("Embedding: sizes must be positive, got {} x {}", num_embeddings,
-                                  embedding_dim));
+  if (impossible_size(num_embeddings) || impossible_size(embedding_dim)) {
+    throw value_error(
+        fmt::format("Embedding: sizes must be positive, got num_embeddings {}, embedding_dim {}",
+                    size_text(num_embeddings), size_text(embedding_dim)));
   }
   if (padding_idx >= static_cast<Index>(num_embeddings) || padding_idx < -1) {
     throw value_error(fmt::format("Embedding: padding_idx {} is out of range for {} embeddings",

@@ -3,9 +3,11 @@
 #include "tapegrad/nn/rnn.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "checks.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/rnn_ops.hpp"
 
@@ -129,6 +131,8 @@ struct Direction {
     std::vector<Var<T>> outputs(steps);
     for (std::size_t i = 0; i < steps; ++i) {
       const std::size_t t = time(i);
+      std::optional<Scope> scope;  // for anomaly messages
+      if (detect_anomaly()) scope.emplace(fmt::format("step {}", t));
       const Var<T> gx = select(gx_all, 0, t);
       RecurrentState<T> next;
       switch (kind) {
@@ -166,6 +170,8 @@ struct Direction {
     std::vector<Var<T>> outputs(steps);
     for (std::size_t i = 0; i < steps; ++i) {
       const std::size_t t = time(i);
+      std::optional<Scope> scope;  // for anomaly messages
+      if (detect_anomaly()) scope.emplace(fmt::format("step {}", t));
       // gx_all is this loop's own: each step leaves its gate activations there.
       Var<T> next = lstm ? tapegrad::lstm_step(gx_all, t, s, w.w_hh, GateInput::overwrite)
                     : kind == CellKind::gru
@@ -312,6 +318,8 @@ RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights
     std::vector<Var<T>> direction_outputs;
     for (std::size_t d = 0; d < dirs; ++d) {
       const std::size_t k = layer * dirs + d;
+      std::optional<Scope> scope;
+      if (detect_anomaly()) scope.emplace(fmt::format("layer {} direction {}", layer, d));
       Direction<T> run{o.kind, weights[k], steps, d == 1, masked ? &active : nullptr, zero};
       Var<T> h0 = initial.h.defined() ? select(initial.h, 0, k) : zeros<T>(batch, hidden);
       Var<T> c0;
@@ -342,10 +350,13 @@ RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights
 namespace {
 
 void check_options(const char* op, const RNNOptions& o) {
-  if (o.input_size() == 0 || o.hidden_size() == 0 || o.num_layers() == 0) {
-    throw value_error(
-        fmt::format("{}: input_size {}, hidden_size {} and num_layers {} must be positive", op,
-                    o.input_size(), o.hidden_size(), o.num_layers()));
+  using detail::impossible_size;
+  using detail::size_text;
+  if (impossible_size(o.input_size()) || impossible_size(o.hidden_size()) ||
+      impossible_size(o.num_layers())) {
+    throw value_error(fmt::format(
+        "{}: input_size {}, hidden_size {} and num_layers {} must be positive", op,
+        size_text(o.input_size()), size_text(o.hidden_size()), size_text(o.num_layers())));
   }
   if (!(o.dropout() >= 0.0 && o.dropout() < 1.0)) {
     throw value_error(fmt::format("{}: dropout {} is outside [0, 1)", op, o.dropout()));
@@ -423,6 +434,11 @@ RecurrentOutput<T> RecurrentBase<T>::forward(const Var<T>& x, const RecurrentSta
   o.dropout = options_.dropout();
   o.training = this->is_training();
   o.generator = &generator_;
+  std::optional<Scope> scope;
+  if (detect_anomaly()) {
+    scope.emplace(
+        fmt::format("{}({}, {})", kind_name(kind_), options_.input_size(), options_.hidden_size()));
+  }
   if (x.defined() && x.ndim() == 3 && x.shape()[2] != options_.input_size()) {
     throw shape_error(fmt::format("{}: input {} has {} features, the layer expects input_size {}",
                                   kind_name(kind_), shape_str(x.shape()), x.shape()[2],

@@ -74,6 +74,16 @@ std::vector<std::pair<std::string, Array<U>>> read_prefixed(const Npz& npz,
   return out;
 }
 
+// A float64 entry holding one number (a learning rate, a value the loop keeps).
+double one_number(const Npz& npz, const std::string& name) {
+  const Array<double> a = npz.get<double>(name);
+  if (a.size() != 1) {
+    throw value_error(fmt::format("checkpoint '{}': entry '{}' has shape {}, expected one number",
+                                  npz.path(), name, shape_str(a.shape())));
+  }
+  return *a.begin();
+}
+
 IndexArray text_to_array(const std::string& text) {
   IndexArray a = IndexArray::from_shape({text.size()});
   for (std::size_t i = 0; i < text.size(); ++i) a(i) = static_cast<unsigned char>(text[i]);
@@ -164,10 +174,16 @@ void load_checkpoint(const std::string& path, TrainingState<T>& state) {
   }
   if (!npz.contains("meta.epoch"))
     throw value_error(fmt::format("checkpoint '{}': missing 'meta.epoch'", path));
-  const Index epoch = npz.get_index("meta.epoch")(0);
+  const IndexArray epoch_entry = npz.get_index("meta.epoch");
+  if (epoch_entry.size() != 1) {
+    throw value_error(
+        fmt::format("checkpoint '{}': entry 'meta.epoch' has shape {}, expected one number", path,
+                    shape_str(epoch_entry.shape())));
+  }
+  const Index epoch = *epoch_entry.begin();
   std::map<std::string, double> values;
   for (const auto& name : npz.names()) {
-    if (name.compare(0, 6, "value.") == 0) values[name.substr(6)] = npz.get<double>(name)();
+    if (name.compare(0, 6, "value.") == 0) values[name.substr(6)] = one_number(npz, name);
   }
   std::vector<double> lrs;
   if (state.optimizer != nullptr) {
@@ -177,7 +193,7 @@ void load_checkpoint(const std::string& path, TrainingState<T>& state) {
       const std::string key = fmt::format("lr.{}", g);
       if (!npz.contains(key))
         throw value_error(fmt::format("checkpoint '{}': missing '{}'", path, key));
-      lrs.push_back(npz.get<double>(key)());
+      lrs.push_back(one_number(npz, key));
     }
   }
   if (state.schedule != nullptr && schedule_state.empty()) {

@@ -135,8 +135,18 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
     }
     return *it->second;
   };
+  // One finite number >= 0 (a step count or a learning rate).
+  const auto number = [&](const std::string& key, const Array<T>& a) {
+    if (a.size() != 1 || !std::isfinite(static_cast<double>(*a.begin())) || *a.begin() < 0 ||
+        *a.begin() > static_cast<T>(1e15)) {
+      throw value_error(fmt::format(
+          "{}: load_state_dict: '{}' must be one number in [0, 1e15], got {}", name_, key,
+          a.size() == 1 ? fmt::format("{}", *a.begin()) : "shape " + shape_str(a.shape())));
+    }
+    return static_cast<double>(*a.begin());
+  };
   // Build the new state completely before touching this optimizer's.
-  const Array<T>& steps = need("steps");
+  const auto steps = static_cast<std::int64_t>(number("steps", need("steps")));
   std::vector<std::vector<Array<T>>> fresh(state_.size());
   std::vector<std::int64_t> fresh_steps(state_.size(), 0);
   const auto names = state_names();
@@ -145,7 +155,7 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
     for (const auto& p : group.params) {
       const auto step_it = given.find(fmt::format("state.{}.step", k));
       if (step_it != given.end()) {
-        fresh_steps[k] = static_cast<std::int64_t>((*step_it->second)());
+        fresh_steps[k] = static_cast<std::int64_t>(number(step_it->first, *step_it->second));
         ++found;
       }
       for (std::size_t b = 0; b < names.size(); ++b) {
@@ -173,7 +183,8 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
   }
   std::vector<double> lrs;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
-    lrs.push_back(static_cast<double>(need(fmt::format("group.{}.lr", g))()));
+    const std::string key = fmt::format("group.{}.lr", g);
+    lrs.push_back(number(key, need(key)));
   }
   if (given.size() != found + 1 + groups_.size()) {
     throw value_error(fmt::format(
@@ -183,7 +194,7 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
   }
   state_ = std::move(fresh);
   param_steps_ = std::move(fresh_steps);
-  steps_ = static_cast<std::int64_t>(steps());
+  steps_ = steps;
   for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g].lr = lrs[g];
 }
 
@@ -196,10 +207,17 @@ SGD<T>::SGD(std::vector<Var<T>> params, SGDOptions options)
 template <class T>
 SGD<T>::SGD(std::vector<ParamGroup<T>> groups, SGDOptions options)
     : Optimizer<T>(std::move(groups), "SGD"), o_(options) {
+  check_lr("SGD", o_.lr);
   check_nonnegative("SGD", "momentum", o_.momentum);
   check_nonnegative("SGD", "weight_decay", o_.weight_decay);
+  if (!std::isfinite(o_.dampening)) {
+    throw value_error(fmt::format("SGD: dampening = {} must be finite", o_.dampening));
+  }
   if (o_.nesterov && (o_.momentum <= 0.0 || o_.dampening != 0.0)) {
-    throw value_error("SGD: nesterov needs momentum > 0 and dampening 0");
+    throw value_error(
+        fmt::format("SGD: nesterov needs momentum > 0 and dampening 0, got momentum {}, "
+                    "dampening {}",
+                    o_.momentum, o_.dampening));
   }
 }
 
@@ -237,6 +255,7 @@ template <class T>
 Adam<T>::Adam(std::vector<ParamGroup<T>> groups, AdamOptions options, bool decoupled,
               const char* name)
     : Optimizer<T>(std::move(groups), name), o_(options), decoupled_(decoupled) {
+  check_lr(name, o_.lr);
   check_beta(name, "beta1", o_.beta1);
   check_beta(name, "beta2", o_.beta2);
   check_nonnegative(name, "eps", o_.eps);
@@ -298,6 +317,7 @@ RMSprop<T>::RMSprop(std::vector<Var<T>> params, RMSpropOptions options)
 template <class T>
 RMSprop<T>::RMSprop(std::vector<ParamGroup<T>> groups, RMSpropOptions options)
     : Optimizer<T>(std::move(groups), "RMSprop"), o_(options) {
+  check_lr("RMSprop", o_.lr);
   check_beta("RMSprop", "alpha", o_.alpha);
   check_nonnegative("RMSprop", "eps", o_.eps);
   check_nonnegative("RMSprop", "momentum", o_.momentum);
@@ -348,6 +368,7 @@ Adagrad<T>::Adagrad(std::vector<Var<T>> params, AdagradOptions options)
 template <class T>
 Adagrad<T>::Adagrad(std::vector<ParamGroup<T>> groups, AdagradOptions options)
     : Optimizer<T>(std::move(groups), "Adagrad"), o_(options) {
+  check_lr("Adagrad", o_.lr);
   check_nonnegative("Adagrad", "lr_decay", o_.lr_decay);
   check_nonnegative("Adagrad", "weight_decay", o_.weight_decay);
   check_nonnegative("Adagrad", "initial_accumulator_value", o_.initial_accumulator_value);
@@ -381,7 +402,7 @@ double clip_grad_norm(const std::vector<Var<T>>& params, double max_norm, double
   if (!(max_norm >= 0.0)) {
     throw value_error(fmt::format("clip_grad_norm: max_norm {} must be >= 0", max_norm));
   }
-  const bool inf_norm = std::isinf(norm_type);
+  const bool inf_norm = norm_type == std::numeric_limits<double>::infinity();
   if (!inf_norm && norm_type != 2.0) {
     throw value_error(
         fmt::format("clip_grad_norm: norm_type {} is not supported (2 or infinity)", norm_type));

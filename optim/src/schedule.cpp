@@ -32,6 +32,27 @@ const Array<double>& need(const std::map<std::string, const Array<double>*>& giv
   return *it->second;
 }
 
+// The entry `key`, which must hold one number: finite, or not NaN when `infinite_ok`.
+double need_number(const std::map<std::string, const Array<double>*>& given, const std::string& key,
+                   bool infinite_ok = false) {
+  const Array<double>& a = need(given, key);
+  if (a.size() != 1 || std::isnan(*a.begin()) || (!infinite_ok && std::isinf(*a.begin()))) {
+    throw value_error(fmt::format(
+        "schedule load_state_dict: '{}' must be one {}number, got {}", key,
+        infinite_ok ? "" : "finite ",
+        a.size() == 1 ? fmt::format("{}", *a.begin()) : "shape " + shape_str(a.shape())));
+  }
+  return *a.begin();
+}
+
+// A factor or rate of a schedule: finite and >= 0 (a negative one would make the learning rate
+// negative, a NaN one NaN).
+void check_nonnegative(const char* op, const char* what, double v) {
+  if (!(v >= 0.0) || !std::isfinite(v)) {
+    throw value_error(fmt::format("{}: {} {} must be finite and >= 0", op, what, v));
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -72,16 +93,18 @@ template <class T>
 void Schedule<T>::load_state_dict(const std::vector<std::pair<std::string, Array<double>>>& state) {
   std::map<std::string, const Array<double>*> given;
   for (const auto& [name, value] : state) given[name] = &value;
-  const Array<double>& epoch = need(given, "epoch");
+  const double epoch = need_number(given, "epoch");
   const Array<double>& base = need(given, "base_lrs");
   const Array<double>& current = need(given, "lrs");
   auto& groups = optimizer_.param_groups();
   if (base.size() != groups.size() || current.size() != groups.size()) {
-    throw value_error(fmt::format("schedule load_state_dict: {} learning rates for {} groups",
-                                  base.size(), groups.size()));
+    throw value_error(
+        fmt::format("schedule load_state_dict: 'base_lrs' has {} and 'lrs' {} learning rates, "
+                    "for {} groups",
+                    base.size(), current.size(), groups.size()));
   }
   load_extra_state(state);
-  epoch_ = static_cast<std::int64_t>(epoch());
+  epoch_ = static_cast<std::int64_t>(epoch);
   base_lrs_.assign(base.begin(), base.end());
   for (std::size_t g = 0; g < groups.size(); ++g) groups[g].lr = current(g);
 }
@@ -93,6 +116,7 @@ StepLR<T>::StepLR(Optimizer<T>& optimizer, std::int64_t step_size, double gamma)
     : Schedule<T>(optimizer), step_size_(step_size), gamma_(gamma) {
   if (step_size <= 0)
     throw value_error(fmt::format("StepLR: step_size {} must be positive", step_size));
+  check_nonnegative("StepLR", "gamma", gamma);
 }
 
 template <class T>
@@ -103,7 +127,17 @@ double StepLR<T>::next_lr(std::size_t, double current) {
 template <class T>
 MultiStepLR<T>::MultiStepLR(Optimizer<T>& optimizer, std::vector<std::int64_t> milestones,
                             double gamma)
-    : Schedule<T>(optimizer), milestones_(std::move(milestones)), gamma_(gamma) {}
+    : Schedule<T>(optimizer), milestones_(std::move(milestones)), gamma_(gamma) {
+  // Epochs count from 1 at the first step(): a milestone 0 or below would never be reached.
+  for (std::size_t i = 0; i < milestones_.size(); ++i) {
+    if (milestones_[i] <= 0) {
+      throw value_error(fmt::format(
+          "MultiStepLR: milestone {} (at position {}) must be positive (epochs count from 1)",
+          milestones_[i], i));
+    }
+  }
+  check_nonnegative("MultiStepLR", "gamma", gamma);
+}
 
 template <class T>
 double MultiStepLR<T>::next_lr(std::size_t, double current) {
@@ -114,7 +148,9 @@ double MultiStepLR<T>::next_lr(std::size_t, double current) {
 
 template <class T>
 ExponentialLR<T>::ExponentialLR(Optimizer<T>& optimizer, double gamma)
-    : Schedule<T>(optimizer), gamma_(gamma) {}
+    : Schedule<T>(optimizer), gamma_(gamma) {
+  check_nonnegative("ExponentialLR", "gamma", gamma);
+}
 
 template <class T>
 double ExponentialLR<T>::next_lr(std::size_t, double current) {
@@ -128,6 +164,7 @@ CosineAnnealingLR<T>::CosineAnnealingLR(Optimizer<T>& optimizer, std::int64_t t_
     : Schedule<T>(optimizer), t_max_(t_max), eta_min_(eta_min) {
   if (t_max <= 0)
     throw value_error(fmt::format("CosineAnnealingLR: t_max {} must be positive", t_max));
+  check_nonnegative("CosineAnnealingLR", "eta_min", eta_min);
 }
 
 template <class T>
@@ -181,8 +218,12 @@ ReduceLROnPlateau<T>::ReduceLROnPlateau(Optimizer<T>& optimizer, PlateauOptions 
         fmt::format("ReduceLROnPlateau: factor {} must be in [0, 1)", options.factor));
   }
   if (options.patience < 0 || options.cooldown < 0) {
-    throw value_error("ReduceLROnPlateau: patience and cooldown must be >= 0");
+    throw value_error(fmt::format("ReduceLROnPlateau: patience {} and cooldown {} must be >= 0",
+                                  options.patience, options.cooldown));
   }
+  check_nonnegative("ReduceLROnPlateau", "threshold", options.threshold);
+  check_nonnegative("ReduceLROnPlateau", "min_lr", options.min_lr);
+  check_nonnegative("ReduceLROnPlateau", "eps", options.eps);
 }
 
 template <class T>
@@ -237,9 +278,9 @@ void ReduceLROnPlateau<T>::load_extra_state(
     const std::vector<std::pair<std::string, Array<double>>>& state) {
   std::map<std::string, const Array<double>*> given;
   for (const auto& [name, value] : state) given[name] = &value;
-  const double best = need(given, "best")();
-  const auto bad = static_cast<std::int64_t>(need(given, "bad_epochs")());
-  const auto cooldown = static_cast<std::int64_t>(need(given, "cooldown_counter")());
+  const double best = need_number(given, "best", true);
+  const auto bad = static_cast<std::int64_t>(need_number(given, "bad_epochs"));
+  const auto cooldown = static_cast<std::int64_t>(need_number(given, "cooldown_counter"));
   best_ = best;
   bad_epochs_ = bad;
   cooldown_counter_ = cooldown;

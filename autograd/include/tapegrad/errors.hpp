@@ -1,4 +1,4 @@
-// The three error kinds of tapegrad, and the internal-invariant check.
+// The error kinds of tapegrad, and the internal-invariant check.
 #pragma once
 
 #include <stdexcept>
@@ -22,6 +22,13 @@ class value_error : public std::invalid_argument {
 class usage_error : public std::logic_error {
  public:
   using std::logic_error::logic_error;
+};
+
+/// A NaN or an infinity found by anomaly detection (set_detect_anomaly): the message names the
+/// op, where it ran (scopes: layer, time step) and the first bad element.
+class numerical_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 /// A broken internal invariant of tapegrad itself (a bug): the message names file and line.

@@ -31,7 +31,8 @@ struct LossOptions {
 /// are not ignore_index. A target outside [0, C) is a value_error.
 template <class T>
 Var<T> cross_entropy(const Var<T>& logits, const IndexArray& targets, LossOptions options = {});
-/// Negative log-likelihood: loss_i = -logp[i, t_i]. Shapes as cross_entropy.
+/// Negative log-likelihood: loss_i = -logp[i, t_i]. Shapes as cross_entropy. A nonzero
+/// label_smoothing is a value_error (as PyTorch's nll_loss, it has none).
 template <class T>
 Var<T> nll_loss(const Var<T>& log_probs, const IndexArray& targets, LossOptions options = {});
 /// Mean squared error: (a - b)^2 reduced. Shapes: a and b equal.

@@ -20,8 +20,8 @@ class Npz {
   using Entry = std::variant<Array<float>, Array<double>, IndexArray>;
 
   /// Reads an archive (stored or deflated members, zip64 as numpy writes it). A missing,
-  /// truncated or corrupt file, or an entry in another format, is a value_error naming the
-  /// file and the entry.
+  /// empty, truncated or corrupt file, a folder, or an entry in another format, is a
+  /// value_error naming the file and the entry.
   static Npz load(const std::string& path);
 
   /// Writes the archive atomically: a temporary file in the same folder, flushed, then renamed

@@ -8,7 +8,10 @@
 
 namespace tapegrad {
 
-/// A seeded random generator (64-bit Mersenne Twister). Same seed, same numbers.
+/// A seeded random generator (64-bit Mersenne Twister). Same seed, same numbers. Bad arguments
+/// are value_errors naming them: a bound or a mean that is not finite, lo > hi, a negative
+/// stddev, p outside [0, 1], a shape with more elements than memory can address (a negative
+/// size converted to std::size_t).
 class Generator {
  public:
   explicit Generator(std::uint64_t seed = 0) : engine_(seed) {}

@@ -101,9 +101,9 @@ struct LabelledText {
 /// Header::present or Header::absent when in doubt.
 ///
 /// Errors are value_errors naming the file, and the line when there is one: a missing or
-/// empty file, an unknown extension, a missing column, a wrong number of fields, an
-/// unterminated quote, a character after a closing quote, an empty label, an unknown label
-/// (with a fixed label set), a file with no examples.
+/// empty file, a folder, a binary file (a NUL byte), an unknown extension, a missing column, a
+/// wrong number of fields, an unterminated quote, a character after a closing quote, an empty
+/// label, an unknown label (with a fixed label set), a file with no examples.
 LabelledText read_labelled_text(const std::string& path, const ReadOptions& options = {});
 
 }  // namespace tapegrad::data

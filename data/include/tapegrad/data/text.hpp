@@ -72,8 +72,9 @@ class Vocabulary {
   /// file, then a rename).
   void save(const std::string& path) const;
   /// Reads what save writes ("\r\n" line ends and a UTF-8 byte order mark are accepted). A
-  /// missing or empty file, an empty line, a duplicate token or a first two lines other than
-  /// "<pad>" and "<unk>" is a value_error naming the file and the line.
+  /// missing or empty file, a folder, a binary file (a NUL byte), an empty line, a duplicate
+  /// token or a first two lines other than "<pad>" and "<unk>" is a value_error naming the file
+  /// and the line.
   static Vocabulary load(const std::string& path);
 
   std::size_t size() const { return tokens_.size(); }

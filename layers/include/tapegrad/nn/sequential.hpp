@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/errors.hpp"
 #include "tapegrad/nn/module.hpp"
 
 namespace tapegrad::nn {
@@ -43,8 +44,13 @@ class Sequential : public Module<T> {
     });
     return *this;
   }
-  /// Appends a function of one Var (an activation, a reshape) with no parameters.
+  /// Appends a function of one Var (an activation, a reshape) with no parameters. An empty
+  /// std::function is a usage_error.
   Sequential& add(std::function<Var<T>(const Var<T>&)> fn) {
+    if (!fn) {
+      throw usage_error("Sequential::add: step " + std::to_string(steps_.size()) +
+                        " is an empty function");
+    }
     steps_.push_back(std::move(fn));
     return *this;
   }
