@@ -205,7 +205,7 @@ def main(argv):
                         for lib, v in sorted(reps.items()))
     flushed = {line.get("flush_denormals", 0) for line in meta.values()}
     fp = ("denormals flushed to zero (FTZ/DAZ)" if flushed == {1} else
-          "denormals not flushed (the CPU's default)" if flushed == {0} else "MIXED FTZ settings")
+          "denormals as each library ships (LibTorch keeps them, tapegrad's backward flushes them)" if flushed == {0} else "MIXED FTZ settings")
     print(f"Medians of the repetitions per configuration ({summary}); ms per step, wall clock; "
           f"{fp}.")
     print()

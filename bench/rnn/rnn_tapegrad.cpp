@@ -51,9 +51,12 @@ int main(int argc, char** argv) {
   const char* ieee = std::getenv("TAPEGRAD_BENCH_IEEE_BACKWARD");
   if (ieee != nullptr && std::string(ieee) == "1") tapegrad::set_flush_denormals(false);
   tapegrad::set_num_threads(c.threads);
+  // TAPEGRAD_BENCH_COMPOSED=1: the composed ops of the equations instead of the fused steps.
+  const char* composed = std::getenv("TAPEGRAD_BENCH_COMPOSED");
+  const bool fused = composed == nullptr || std::string(composed) != "1";
 
   tapegrad::Generator gen(c.seed);
-  nn::RecurrentBase<float> rnn(cell_kind(c.cell), nn::RNNOptions(input, hidden), gen);
+  nn::RecurrentBase<float> rnn(cell_kind(c.cell), nn::RNNOptions(input, hidden).fused(fused), gen);
   nn::Linear<float> head(hidden, kClasses, true, gen);
   std::vector<Var<float>> params = rnn.parameters();
   for (const auto& p : head.parameters()) params.push_back(p);

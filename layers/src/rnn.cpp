@@ -166,16 +166,18 @@ struct Direction {
     Var<T> bias = w.b_ih;
     if (kind != CellKind::gru && w.b_hh.defined()) bias = bias.defined() ? bias + w.b_hh : w.b_hh;
     const Var<T> gx_all = linear(input, w.w_ih, bias);
+    // gx_all is this loop's own: each step leaves its gate activations there, except under
+    // anomaly detection, whose messages show a step's inputs as they were.
+    const GateInput gates = detect_anomaly() ? GateInput::keep : GateInput::overwrite;
     Var<T> s = lstm ? stack({h0, c0}, 0) : h0;
     std::vector<Var<T>> outputs(steps);
     for (std::size_t i = 0; i < steps; ++i) {
       const std::size_t t = time(i);
       std::optional<Scope> scope;  // for anomaly messages
       if (detect_anomaly()) scope.emplace(fmt::format("step {}", t));
-      // gx_all is this loop's own: each step leaves its gate activations there.
-      Var<T> next = lstm ? tapegrad::lstm_step(gx_all, t, s, w.w_hh, GateInput::overwrite)
+      Var<T> next = lstm ? tapegrad::lstm_step(gx_all, t, s, w.w_hh, gates)
                     : kind == CellKind::gru
-                        ? tapegrad::gru_step(gx_all, t, s, w.w_hh, w.b_hh, GateInput::overwrite)
+                        ? tapegrad::gru_step(gx_all, t, s, w.w_hh, w.b_hh, gates)
                         : tapegrad::rnn_step(gx_all, t, s, w.w_hh, kind == CellKind::rnn_relu);
       if (active != nullptr) {
         const auto& m = (*active)[t];
@@ -433,6 +435,7 @@ RecurrentOutput<T> RecurrentBase<T>::forward(const Var<T>& x, const RecurrentSta
   o.batch_first = options_.batch_first();
   o.dropout = options_.dropout();
   o.training = this->is_training();
+  o.fused = options_.fused();
   o.generator = &generator_;
   std::optional<Scope> scope;
   if (detect_anomaly()) {

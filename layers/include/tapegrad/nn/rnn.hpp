@@ -120,6 +120,9 @@ class RNNOptions {
   TAPEGRAD_OPTION(double, dropout, 0.0)
   TAPEGRAD_OPTION(bool, bidirectional, false)
   TAPEGRAD_OPTION(Nonlinearity, nonlinearity, Nonlinearity::tanh)  // RNN only
+  // false: the composed ops of the equations instead of one fused op per step (slower; the
+  // same values and gradients up to rounding; to read the tape of a real layer, or compare)
+  TAPEGRAD_OPTION(bool, fused, true)
 #undef TAPEGRAD_OPTION
 };
 
