@@ -289,7 +289,7 @@ void check_grads(const detail::Entry<T>& e, const Grads<T>& grads) {
     if (!grads[k].present()) continue;
     std::string bad = first_non_finite(grads[k].value());
     if (bad.empty() && grads[k].kind() == Grad<T>::Kind::outer) {
-      bad = first_non_finite(const_cast<Grad<T>&>(grads[k]).other());
+      bad = first_non_finite(grads[k].other());
     }
     if (bad.empty()) continue;
     const std::string from = first_non_finite(*e.output.node()->grad);

@@ -43,6 +43,7 @@ class Grad {
   const Array<T>& value() const { return *value_; }
   Array<T>& value() { return *value_; }
   /// The factor b of an outer gradient.
+  const Array<T>& other() const { return *other_; }
   Array<T>& other() { return *other_; }
   std::size_t axis() const { return axis_; }
   std::size_t start() const { return start_; }
