@@ -1,4 +1,5 @@
 // Var, Tape, record() and backward(): the engine.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -28,7 +29,7 @@ std::string where_scoped(const std::string& scope) {
   return scope.empty() ? std::string() : fmt::format(" in {}", scope);
 }
 
-std::string names_of(const std::vector<std::size_t>& index) {
+std::string index_str(const std::vector<std::size_t>& index) {
   return fmt::format("[{}]", fmt::join(index, ","));
 }
 
@@ -48,7 +49,7 @@ std::string first_non_finite(const Array<T>& a) {
                        std::isnan(p[i]) ? "NaN"
                        : p[i] > 0       ? "inf"
                                         : "-inf",
-                       names_of(index), shape_str(a.shape()));
+                       index_str(index), shape_str(a.shape()));
   }
   return {};
 }
@@ -606,9 +607,13 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
       for (std::size_t k = 0; k < grads.size(); ++k) {
         auto& in = *e.inputs[k].node();
         if (!grads[k].present() || !in.requires_grad) continue;
-        const bool first_outer = in.entry < 0 && in.pending.empty();
+        const bool outer = grads[k].kind() == Grad<T>::Kind::outer;
         accumulate(in, std::move(grads[k]), e.op, k);
-        if (first_outer && !in.pending.empty()) waiting.push_back(e.inputs[k].node());
+        // A leaf with outer gradients is settled at the end (a non-leaf at its own entry).
+        if (outer && in.entry < 0 &&
+            std::find(waiting.begin(), waiting.end(), e.inputs[k].node()) == waiting.end()) {
+          waiting.push_back(e.inputs[k].node());
+        }
       }
       if (!out.retain_grad) {
         out.grad.reset();

@@ -94,18 +94,24 @@ StepDims check_step(const char* op, std::size_t gates, const Var<T>& gx, std::si
   return {batch, hidden, t * batch * gates * hidden};
 }
 
-// pre = gx[t] + h W_hh^T, [B, G*H]: a copy of gx[t] in `own`, or gx[t] itself when
-// overwriting. Returns where pre is.
+// The rows of gx[t] a step writes its gates into: gx[t] itself when overwriting, else a copy
+// of it made in `own`.
+template <class T>
+T* gate_rows(const Var<T>& gx, const StepDims& d, std::size_t width, GateInput mode,
+             std::optional<Array<T>>& own) {
+  T* rows = gx.node()->value.data() + d.offset;
+  if (mode == GateInput::overwrite) return rows;
+  own = empty_array<T>({d.batch, width});
+  std::copy(rows, rows + d.batch * width, own->data());
+  return own->data();
+}
+
+// pre = gx[t] + h W_hh^T, [B, G*H], in the rows gate_rows gives. Returns where pre is.
 template <class T>
 T* gates_of(const Var<T>& gx, const StepDims& d, std::size_t gates, const T* h, const Var<T>& w_hh,
             GateInput mode, std::optional<Array<T>>& own) {
   const std::size_t width = gates * d.hidden;
-  T* pre = gx.node()->value.data() + d.offset;
-  if (mode == GateInput::keep) {
-    own = empty_array<T>({d.batch, width});
-    std::copy(pre, pre + d.batch * width, own->data());
-    pre = own->data();
-  }
+  T* pre = gate_rows(gx, d, width, mode, own);
   gemm<T>(false, true, d.batch, width, d.hidden, T(1), h, d.hidden, w_hh.value().data(), d.hidden,
           T(1), pre, width);
   return pre;
@@ -333,13 +339,8 @@ Var<T> gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& 
   gemm<T>(false, true, batch, width, hidden, T(1), h.value().data(), hidden, w_hh.value().data(),
           hidden, b_hh.defined() ? T(1) : T(0), gh.data(), width);
   // r, z, n per row in place of gx[t] (or of its copy), and h W_hn^T + b_hn: kept for backward.
-  T* x_all = gx.node()->value.data() + d.offset;
   std::optional<Array<T>> own;
-  if (mode == GateInput::keep) {
-    own = empty_array<T>({batch, width});
-    std::copy(x_all, x_all + batch * width, own->data());
-    x_all = own->data();
-  }
+  T* x_all = gate_rows(gx, d, width, mode, own);
   Array<T> hn_all = empty_array<T>({batch, hidden});
   Array<T> next = empty_array<T>({batch, hidden});
   for (std::size_t b = 0; b < batch; ++b) {
