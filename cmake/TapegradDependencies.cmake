@@ -6,4 +6,7 @@ find_package(xsimd 8 REQUIRED)
 find_package(xtensor-blas 0.20 REQUIRED)
 find_package(fmt 9 REQUIRED)
 find_package(BLAS REQUIRED)
-find_package(ZLIB REQUIRED)
+# libzip (the .npz archives) through pkg-config: Debian's libzip CMake package refers to the
+# zipcmp/zipmerge/ziptool programs, which libzip-dev does not install, and fails without them.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(libzip REQUIRED IMPORTED_TARGET libzip>=1.7)

@@ -162,9 +162,9 @@ std::vector<BadFile> npz_cases(const std::string& valid) {
       with_bytes("last byte missing", valid.substr(0, valid.size() - 1), "truncated"),
       with_bytes("central directory cut", valid.substr(0, central + 10), "truncated"),
       with_bytes("byte flipped in the data", flipped(valid, central - 1), "CRC mismatch"),
-      with_bytes("local header signature flipped", flipped(valid, 1), "local header"),
+      with_bytes("local header signature flipped", flipped(valid, 1), "corrupt zip archive"),
       with_bytes("central directory signature flipped", flipped(valid, central),
-                 "corrupt central directory"),
+                 "corrupt zip archive"),
       with_bytes("a JSON file", "{\"format\": \"tapegrad-sentiment\", \"version\": 1}\n",
                  "not a zip archive"),
       with_bytes("a TSV file", "text\tlabel\ngood film\tpos\nbad film\tneg\n", "not a zip archive"),
@@ -568,11 +568,17 @@ TEST_CASE("bad files: the forecast series CSV refuses folders and binary files")
 
 TEST_CASE("bad files: char_lm's text and saved pair refuse bad files") {
   TempDir dir;
-  check_refused(dir, dir.file("text.txt"),
-                {{"missing file", BadFile::missing, "", "cannot be read"},
-                 {"folder", BadFile::folder, "", "is a folder"},
-                 with_bytes("empty file", "", "is empty")},
-                [](const std::string& path) { char_lm::read_text(path); });
+  check_refused(
+      dir, dir.file("text.txt"),
+      {{"missing file", BadFile::missing, "", "cannot be read"},
+       {"folder", BadFile::folder, "", "is a folder"},
+       with_bytes("empty file", "", "is empty"),
+       with_bytes("PNG image", png_bytes, "is 0x00, a NUL byte"),
+       with_bytes("an .npz archive",
+                  read_bytes(tapegrad_test::source_dir() + "/tests/fixtures/numpy_stored.npz"),
+                  "a NUL byte"),
+       with_bytes("Latin-1 text", "caf\xe9 au lait\n", "byte 3 (line 1) is 0xe9, not UTF-8")},
+      [](const std::string& path) { char_lm::read_text(path); });
 
   const char_lm::Corpus corpus = char_lm::make_corpus("the cat sat on the mat. the mat sat.", 0.2);
   char_lm::ModelConfig config;

@@ -15,6 +15,7 @@
 
 #include "helpers.hpp"
 #include "tapegrad/data.hpp"
+#include "tapegrad/limits.hpp"
 
 namespace fs = std::filesystem;
 using tapegrad::Generator;
@@ -873,4 +874,162 @@ TEST_CASE("a labelled file to batches that an Embedding and an LSTM take as they
   }
   CHECK(seen == 16);
   CHECK(cm.total() == 16);
+}
+
+// ---- untrusted text: UTF-8, long texts, batch budgets ----
+
+TEST_CASE(
+    "find_invalid_utf8 and replace_invalid_utf8 follow RFC 3629 and Unicode's maximal subparts") {
+  CHECK(find_invalid_utf8("") == std::string::npos);
+  CHECK(find_invalid_utf8("plain ascii, long enough for the 8-byte path") == std::string::npos);
+  CHECK(find_invalid_utf8("caf\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87 \xF0\x9F\x98\x80") ==
+        std::string::npos);
+  CHECK(find_invalid_utf8("caf\xE9 au lait") == 3);        // Latin-1 e-acute
+  CHECK(find_invalid_utf8("0123456789abcdef\xFF") == 16);  // after an ASCII run
+  CHECK(find_invalid_utf8("\xC0\xAF") == 0);               // overlong '/'
+  CHECK(find_invalid_utf8("\xE0\x80\xAF") == 0);           // overlong, 3 bytes
+  CHECK(find_invalid_utf8("a\xED\xA0\x80") == 1);          // a surrogate
+  CHECK(find_invalid_utf8("\xF4\x90\x80\x80") == 0);       // above U+10FFFF
+  CHECK(find_invalid_utf8("ok \xE4\xB8") == 3);            // cut inside a character
+  CHECK(find_invalid_utf8("\x80") == 0);                   // a lone continuation byte
+  std::size_t replaced = 0;
+  CHECK(replace_invalid_utf8("caf\xE9!", &replaced) == "caf\xEF\xBF\xBD!");
+  CHECK(replaced == 1);
+  // One U+FFFD per maximal subpart: E4 B8 (a cut character) is one, FF another.
+  CHECK(replace_invalid_utf8("\xE4\xB8\xFF"
+                             "a",
+                             &replaced) ==
+        "\xEF\xBF\xBD\xEF\xBF\xBD"
+        "a");
+  CHECK(replaced == 2);
+  CHECK(replace_invalid_utf8("\xC3\xA9", &replaced) == "\xC3\xA9");
+  CHECK(replaced == 0);
+}
+
+TEST_CASE("read_labelled_text refuses invalid UTF-8 by file, line and byte, or replaces it") {
+  TempDir dir;
+  const std::string latin1 =
+      dir.write("latin1.tsv", "text\tlabel\nnice\tpos\ncaf\xE9 cr\xE8me\tpos\nbad\tneg\n");
+  const std::string m = read_error(latin1);
+  TG_CHECK_CONTAINS(m, "read_labelled_text: '" + latin1 +
+                           "' line 3: invalid UTF-8 at byte offset 23 (byte 4 of the line, "
+                           "0xE9)");
+  TG_CHECK_CONTAINS(m, "InvalidUtf8::replace");
+  ReadOptions replace;
+  replace.invalid_utf8 = InvalidUtf8::replace;
+  const LabelledText read = read_labelled_text(latin1, replace);
+  CHECK(read.texts[1] == "caf\xEF\xBF\xBD cr\xEF\xBF\xBDme");
+  CHECK(read.replaced_utf8 == 2);
+  CHECK(find_invalid_utf8(read.texts[1]) == std::string::npos);
+  // A label that is not UTF-8 cannot be a class name either way of reading.
+  const std::string label = dir.write("label.csv", "text,label\ngood,pos\nbad,n\xFFg\n");
+  TG_CHECK_CONTAINS(read_error(label),
+                    "line 3: invalid UTF-8 at byte offset 25 (byte 6 of the line, 0xFF)");
+}
+
+TEST_CASE("vocabulary and label set files and entries must be UTF-8") {
+  TempDir dir;
+  const std::string vocab = dir.write("vocab.txt", "<pad>\n<unk>\nthe\nna\xEFve\n");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { Vocabulary::load(vocab); }),
+                    "Vocabulary::load: '" + vocab +
+                        "' line 4: invalid UTF-8 at byte offset 18 (byte 3 of the line, 0xEF)");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] {
+                      Vocabulary({"<pad>", "<unk>", "caf\xE9"});
+                    }),
+                    "Vocabulary: token 2 'caf\\xe9' is not valid UTF-8 (byte 3 is 0xE9)");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] {
+                      LabelSet({"pos", "n\xE9g"});
+                    }),
+                    "LabelSet: label 1 'n\\xe9g' is not valid UTF-8");
+  const std::string labels = dir.write("labels.txt", "pos\n\xFEneg\n");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { LabelSet::load(labels); }),
+                    "line 2: invalid UTF-8 at byte offset 4");
+}
+
+TEST_CASE("a text file over InputLimits::max_text_bytes is refused before it is read") {
+  TempDir dir;
+  const std::string path = dir.write("big.tsv", "text\tlabel\n" + std::string(5000, 'a') + "\tx\n");
+  const tapegrad::InputLimits saved = tapegrad::input_limits();
+  tapegrad::InputLimits tight = saved;
+  tight.max_text_bytes = 4096;
+  tapegrad::set_input_limits(tight);
+  const std::string m = read_error(path);
+  tapegrad::set_input_limits(saved);
+  TG_CHECK_CONTAINS(m, "read_labelled_text: '" + path +
+                           "' (4.9 KiB) needs 4.9 KiB, over the limit of 4.0 KiB "
+                           "(tapegrad::InputLimits::max_text_bytes)");
+  CHECK(read_labelled_text(path).size() == 1);
+}
+
+TEST_CASE("read_text_file checks what every text reader checks") {
+  TempDir dir;
+  const std::string good = dir.write("good.txt", "caf\xC3\xA9\nna\xC3\xAFve\n");
+  CHECK(read_text_file(good) == "caf\xC3\xA9\nna\xC3\xAFve\n");
+  const std::string bad = dir.write("bad.txt", "first line\nsecond \xE9t\xE9\n");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { read_text_file(bad); }),
+                    "read_text_file: '" + bad +
+                        "' line 2: invalid UTF-8 at byte offset 18 (byte 8 of the line, 0xE9)");
+  std::size_t replaced = 0;
+  CHECK(read_text_file(bad, InvalidUtf8::replace, &replaced) ==
+        "first line\nsecond \xEF\xBF\xBDt\xEF\xBF\xBD\n");
+  CHECK(replaced == 2);
+  const std::string binary = dir.write("image.png", std::string("\x89PNG\r\n\x1a\n\0\0", 10));
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { read_text_file(binary); }),
+                    "a NUL byte at byte 8 (a binary file, not text?)");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { read_text_file(dir.file("none.txt")); }),
+                    "read_text_file: cannot open");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { read_text_file(dir.path.string()); }),
+                    "is a folder");
+}
+
+TEST_CASE("tokenizer max_tokens stops at the limit and reads no further") {
+  TokenizerOptions options;
+  options.max_tokens = 3;
+  const Tokenizer cut(options);
+  CHECK(cut("one, two three four") == Strings{"one", ",", "two"});
+  CHECK(cut("a b") == Strings{"a", "b"});
+  CHECK_FALSE(cut.exceeds_max_tokens("a b c"));
+  CHECK(cut.exceeds_max_tokens("a b c d"));
+  CHECK(Tokenizer()("a b c d").size() == 4);  // no limit by default
+  // A text of two million words costs three tokens.
+  std::string huge;
+  for (int i = 0; i < 2000000; ++i) huge += "word ";
+  CHECK(cut(huge).size() == 3);
+  CHECK(cut.exceeds_max_tokens(huge));
+}
+
+TEST_CASE("BatchOptions::max_tokens keeps every batch's padded size within the budget") {
+  Sizes lengths(200, 5);
+  lengths[17] = 90;  // one long example among short ones
+  lengths[150] = 60;
+  BatchOptions options;
+  options.batch_size = 32;
+  options.max_tokens = 320;
+  for (const bool bucketed : {false, true}) {
+    CAPTURE(bucketed);
+    options.bucket_batches = bucketed ? 4 : 0;
+    Generator g(7);
+    const auto batches = batch_indices(lengths, options, g);
+    CHECK(is_partition(batches, lengths.size()));
+    for (const auto& b : batches) {
+      std::size_t longest = 0;
+      for (const std::size_t i : b) longest = std::max(longest, lengths[i]);
+      CHECK(longest * b.size() <= 320);
+    }
+    CHECK(batches.size() > 7);  // 200 / 32 rounds up to 7 without the budget
+  }
+  // An example longer than the budget is named, unless max_length cuts it first.
+  options.max_tokens = 64;
+  Generator g(7);
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { batch_indices(lengths, options, g); }),
+                    "example 17 has 90 steps, more than the batch budget of 64 tokens");
+  options.pad.max_length = 50;
+  CHECK(is_partition(batch_indices(lengths, options, g), lengths.size()));
+  // num_batches tells the next epoch's count without moving the iterator's generator.
+  std::vector<std::vector<Index>> sequences;
+  for (const std::size_t l : lengths) sequences.emplace_back(l, 2);
+  options.shuffle = true;
+  BatchIterator iterator(sequences, options);
+  const std::size_t announced = iterator.num_batches();
+  CHECK(iterator.epoch().size() == announced);
 }

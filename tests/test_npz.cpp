@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "tapegrad/limits.hpp"
 
 namespace fs = std::filesystem;
 using tapegrad::Array;
@@ -58,8 +59,8 @@ TEST_CASE("npz round trip keeps names, order, dtypes, shapes and values") {
   CHECK(tapegrad::shape_str(in.shape("cube")) == "[2,3,4]");
 }
 
-TEST_CASE("npz reads what numpy.savez and numpy.savez_compressed write") {
-  for (const char* name : {"numpy_stored.npz", "numpy_deflated.npz"}) {
+TEST_CASE("npz reads what numpy.savez and numpy.savez_compressed write, and zip64 archives") {
+  for (const char* name : {"numpy_stored.npz", "numpy_deflated.npz", "numpy_zip64.npz"}) {
     CAPTURE(name);
     const Npz npz = Npz::load(fixture(name));
     const Array<float> f32 = npz.get<float>("f32");
@@ -77,6 +78,45 @@ TEST_CASE("npz reads what numpy.savez and numpy.savez_compressed write") {
     CHECK(npz.get<double>("scalar")() == 2.5);
     CHECK(tapegrad::shape_str(npz.shape("empty")) == "[0,3]");
   }
+}
+
+TEST_CASE("npz load refuses sizes its bytes cannot back before allocating them") {
+  // 182 bytes that state a 4 GB entry (and a 1e9-element .npy header): refused from the sizes
+  // alone, even when the limits would allow the allocation.
+  const tapegrad::InputLimits saved = tapegrad::input_limits();
+  tapegrad::InputLimits generous = saved;
+  generous.max_array_bytes = std::uint64_t{64} << 30;
+  tapegrad::set_input_limits(generous);
+  const std::string message =
+      message_of<value_error>([&] { Npz::load(fixture("deflate_bomb.npz")); });
+  tapegrad::set_input_limits(saved);
+  TG_CHECK_CONTAINS(message, "deflate_bomb.npz");
+  TG_CHECK_CONTAINS(message, "entry 'w': states 4000000128 bytes from");
+  TG_CHECK_CONTAINS(message, "more than deflate can produce");
+}
+
+TEST_CASE("npz load checks every array against InputLimits::max_array_bytes") {
+  TempDir dir;
+  Npz npz;
+  npz.put("small", Array<float>::from_shape({10}));
+  npz.put("big", Array<double>::from_shape({40, 100}));  // 32,000 bytes
+  npz.save(dir.file("m.npz"));
+  const tapegrad::InputLimits saved = tapegrad::input_limits();
+  tapegrad::InputLimits tight = saved;
+  tight.max_array_bytes = 16000;
+  tapegrad::set_input_limits(tight);
+  const std::string message = message_of<value_error>([&] { Npz::load(dir.file("m.npz")); });
+  tight.max_array_bytes = 32000;
+  tapegrad::set_input_limits(tight);
+  const bool loads_at_the_limit = Npz::load(dir.file("m.npz")).contains("big");
+  tapegrad::set_input_limits(saved);
+  TG_CHECK_CONTAINS(message,
+                    "m.npz': entry 'big' (<f8, shape [40,100]) needs 31 KiB, over the limit of "
+                    "16 KiB (tapegrad::InputLimits::max_array_bytes)");
+  CHECK(loads_at_the_limit);
+  tight.max_text_bytes = 0;
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { tapegrad::set_input_limits(tight); }),
+                    "every limit must be positive");
 }
 
 TEST_CASE("npz get checks the entry name and dtype") {

@@ -1,21 +1,25 @@
-// .npy / .npz reading and writing on zlib. Every read is bounds-checked: a truncated or corrupt
-// file is a value_error naming the file and the entry, never a crash or garbage.
+// .npy / .npz reading and writing; the ZIP container is libzip's. Every size the file states
+// (entry sizes, the .npy header's shape and dtype) is checked against the bytes really there
+// and against tapegrad::input_limits() before anything is allocated, so that a truncated,
+// corrupt or crafted file is a value_error naming the file and the entry, never a crash,
+// garbage or an allocation the file's bytes cannot back.
 #include "tapegrad/npz.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <zip.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
-#include <sstream>
+#include <memory>
 
 #include "detail.hpp"
+#include "tapegrad/limits.hpp"
 
 namespace tapegrad {
 
@@ -69,12 +73,22 @@ std::string header_value(const std::string& header, const std::string& key) {
 }
 
 template <class T, class S>
-void convert_into(Array<T>& out, const char* src, std::size_t n) {
+void convert_into(T* out, const char* src, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     S v;
     std::memcpy(&v, src + i * sizeof(S), sizeof(S));
-    out.data()[i] = static_cast<T>(v);
+    out[i] = static_cast<T>(v);
   }
+}
+
+// A header's text for a message: control characters escaped, at most 200 bytes.
+std::string data_printable(const std::string& s) {
+  std::string out;
+  for (const char ch : s.substr(0, 200)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += c < 0x20 || c >= 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, ch);
+  }
+  return s.size() > 200 ? out + "..." : out;
 }
 
 // Reorders Fortran-order elements (of `shape`) into C order.
@@ -95,38 +109,67 @@ A from_fortran(const A& f, const Shape& shape) {
   return c;
 }
 
-Npz::Entry parse_npy(const std::string& b, const std::string& path, const std::string& name) {
+// The facts of an .npy header.
+struct NpyHeader {
+  std::string descr;
+  DType dtype{'?', 0};
+  bool fortran = false;
+  Shape shape;
+  std::uint64_t count = 1;       // elements
+  std::uint64_t data_bytes = 0;  // count * dtype.size
+  std::size_t header_bytes = 0;  // magic, version, length and the header text
+};
+
+// numpy writes headers of a few hundred bytes (and refuses to read those over 10,000 bytes by
+// default); this bound keeps a crafted length from sizing an allocation.
+constexpr std::size_t kMaxNpyHeader = 1 << 16;
+
+// Reads the .npy header through `read` (read(buffer, n): exactly n bytes or a value_error).
+template <class Read>
+NpyHeader read_npy_header(Read&& read, const std::string& path, const std::string& name) {
   const auto bad = [&](const std::string& why) {
     fail(path, fmt::format("entry '{}': {}", name, why));
   };
-  if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0) bad("not an .npy array (bad magic)");
+  std::string b(10, '\0');
+  read(b.data(), b.size());
+  if (b.compare(0, 6, "\x93NUMPY") != 0) bad("not an .npy array (bad magic)");
   const int major = static_cast<unsigned char>(b[6]);
-  std::size_t header_len = 0, start = 0;
+  NpyHeader h;
+  std::size_t header_len = 0;
   if (major == 1) {
-    header_len = read_le(b, 8, 2), start = 10;
+    header_len = read_le(b, 8, 2);
+    h.header_bytes = 10;
   } else if (major == 2 || major == 3) {
-    if (b.size() < 12) bad("truncated header");
-    header_len = read_le(b, 8, 4), start = 12;
+    b.resize(12);
+    read(b.data() + 10, 2);
+    header_len = read_le(b, 8, 4);
+    h.header_bytes = 12;
   } else {
     bad(fmt::format("unsupported .npy version {}", major));
   }
-  if (start + header_len > b.size()) bad("truncated header");
-  const std::string header = b.substr(start, header_len);
-  const std::string descr = header_value(header, "descr");
+  if (header_len > kMaxNpyHeader) {
+    bad(fmt::format("the .npy header states {} bytes, more than the {} an .npy header may have",
+                    header_len, kMaxNpyHeader));
+  }
+  std::string header(header_len, '\0');
+  read(header.data(), header.size());
+  h.header_bytes += header_len;
+  h.descr = header_value(header, "descr");
   const std::string fortran = header_value(header, "fortran_order");
   const std::string shape_text = header_value(header, "shape");
-  if (descr.size() < 3 || shape_text.empty() || (fortran != "True" && fortran != "False")) {
-    bad("malformed header: " + header);
+  if (h.descr.size() < 3 || shape_text.empty() || (fortran != "True" && fortran != "False")) {
+    bad("malformed header: " + data_printable(header));
   }
-  if (descr[0] == '>') bad("big-endian data (" + descr + ") is not supported");
-  DType dt{descr[1], 0};
-  try {
-    dt.size = std::stoul(descr.substr(2));
-  } catch (const std::exception&) {
-    bad("malformed dtype '" + descr + "'");
+  h.fortran = fortran == "True";
+  if (h.descr[0] == '>') bad("big-endian data (" + h.descr + ") is not supported");
+  h.dtype.kind = h.descr[1];
+  const std::string size_text = h.descr.substr(2);
+  if (size_text.empty() || size_text.size() > 2 ||
+      size_text.find_first_not_of("0123456789") != std::string::npos) {
+    bad("unsupported dtype '" + data_printable(h.descr) + "'");
   }
-  if (dt.size == 0 || dt.size > 16) bad("unsupported dtype '" + descr + "'");
-  Shape shape;
+  h.dtype.size = std::stoul(size_text);
+  if (h.dtype.size == 0 || h.dtype.size > 16) bad("unsupported dtype '" + h.descr + "'");
   {
     std::string digits;
     for (char ch : shape_text.substr(1)) {
@@ -134,55 +177,73 @@ Npz::Entry parse_npy(const std::string& b, const std::string& path, const std::s
         digits += ch;
       } else if (ch == ',' || ch == ')') {
         if (digits.size() > 15) bad("shape too large: " + shape_text);
-        if (!digits.empty()) shape.push_back(std::stoul(digits));
+        if (!digits.empty()) h.shape.push_back(std::stoul(digits));
         digits.clear();
       } else if (ch != ' ' && ch != 'L') {
-        bad("malformed shape " + shape_text);
+        bad("malformed shape " + data_printable(shape_text));
       }
     }
+    if (h.shape.size() > 32) bad(fmt::format("{} dimensions (at most 32)", h.shape.size()));
   }
-  std::size_t count = 1;
-  for (std::size_t s : shape) {
-    if (s != 0 && count > (std::size_t{1} << 40) / s) bad("shape too large");
-    count *= s;
+  for (std::size_t s : h.shape) {
+    if (s != 0 && h.count > (std::uint64_t{1} << 50) / s) bad("shape too large");
+    h.count *= s;
   }
-  const std::size_t data = start + header_len;
-  if (b.size() - data != count * dt.size) {
-    bad(fmt::format("shape {} of {} needs {} bytes of data, the entry has {}", shape_str(shape),
-                    descr, count * dt.size, b.size() - data));
-  }
-  const char* src = b.data() + data;
+  h.data_bytes = h.count * h.dtype.size;
+  return h;
+}
+
+// Reads the data of an entry whose header is `h` into a new array; `read` as above.
+template <class Read>
+Npz::Entry read_npy_data(const NpyHeader& h, Read&& read, const std::string& path,
+                         const std::string& name) {
+  const auto bad = [&](const std::string& why) {
+    fail(path, fmt::format("entry '{}': {}", name, why));
+  };
+  const DType dt = h.dtype;
   Npz::Entry entry;
-  if (dt.kind == 'f' && dt.size == 4) {
-    Array<float> a = Array<float>::from_shape(shape);
-    convert_into<float, float>(a, src, count);
-    entry = std::move(a);
-  } else if (dt.kind == 'f' && dt.size == 8) {
-    Array<double> a = Array<double>::from_shape(shape);
-    convert_into<double, double>(a, src, count);
-    entry = std::move(a);
-  } else if (dt.kind == 'i' || dt.kind == 'u' || dt.kind == 'b') {
-    IndexArray a = IndexArray::from_shape(shape);
-    if (dt.kind == 'i' && dt.size == 8)
-      convert_into<Index, std::int64_t>(a, src, count);
-    else if (dt.kind == 'i' && dt.size == 4)
-      convert_into<Index, std::int32_t>(a, src, count);
-    else if (dt.kind == 'i' && dt.size == 2)
-      convert_into<Index, std::int16_t>(a, src, count);
-    else if (dt.kind == 'i' && dt.size == 1)
-      convert_into<Index, std::int8_t>(a, src, count);
-    else if (dt.kind == 'u' && dt.size == 1)
-      convert_into<Index, std::uint8_t>(a, src, count);
-    else if (dt.kind == 'b' && dt.size == 1)
-      convert_into<Index, std::uint8_t>(a, src, count);
-    else
-      bad("unsupported dtype '" + descr + "'");
+  if (dt.kind == 'f' && (dt.size == 4 || dt.size == 8)) {
+    if (dt.size == 4) {
+      Array<float> a = Array<float>::from_shape(h.shape);
+      read(reinterpret_cast<char*>(a.data()), h.data_bytes);
+      entry = std::move(a);
+    } else {
+      Array<double> a = Array<double>::from_shape(h.shape);
+      read(reinterpret_cast<char*>(a.data()), h.data_bytes);
+      entry = std::move(a);
+    }
+  } else if ((dt.kind == 'i' && (dt.size == 1 || dt.size == 2 || dt.size == 4 || dt.size == 8)) ||
+             ((dt.kind == 'u' || dt.kind == 'b') && dt.size == 1)) {
+    IndexArray a = IndexArray::from_shape(h.shape);
+    // In chunks: the integers are widened to Index as they arrive.
+    constexpr std::size_t kChunk = 1 << 16;
+    std::string chunk;
+    for (std::uint64_t done = 0; done < h.count;) {
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, h.count - done));
+      chunk.resize(n * dt.size);
+      read(chunk.data(), chunk.size());
+      Index* out = a.data() + done;
+      const char* src = chunk.data();
+      if (dt.kind == 'i' && dt.size == 8) {
+        convert_into<Index, std::int64_t>(out, src, n);
+      } else if (dt.kind == 'i' && dt.size == 4) {
+        convert_into<Index, std::int32_t>(out, src, n);
+      } else if (dt.kind == 'i' && dt.size == 2) {
+        convert_into<Index, std::int16_t>(out, src, n);
+      } else if (dt.kind == 'i') {
+        convert_into<Index, std::int8_t>(out, src, n);
+      } else {
+        convert_into<Index, std::uint8_t>(out, src, n);
+      }
+      done += n;
+    }
     entry = std::move(a);
   } else {
-    bad("unsupported dtype '" + descr + "'");
+    bad("unsupported dtype '" + h.descr + "'");
   }
-  if (fortran == "True" && shape.size() > 1) {
-    std::visit([&](auto& a) { a = from_fortran(a, shape); }, entry);
+  if (h.fortran && h.shape.size() > 1) {
+    std::visit([&](auto& a) { a = from_fortran(a, h.shape); }, entry);
   }
   return entry;
 }
@@ -210,144 +271,203 @@ std::string npy_bytes(const A& a, const char* descr) {
   return out;
 }
 
-// ---- zip ----
+// ---- zip (libzip) ----
 
-constexpr std::uint32_t kLocal = 0x04034b50, kCentral = 0x02014b50, kEnd = 0x06054b50;
-constexpr std::uint32_t kEnd64 = 0x06064b50, kLocator64 = 0x07064b50;
+// Deflate cannot expand data more than about 1032 times (258-byte matches in 2 bits); an
+// entry that states more than this from its compressed bytes is a lie.
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
 
-std::string inflate_raw(const std::string& in, std::size_t out_size, const std::string& path,
-                        const std::string& name) {
-  std::string out(out_size, '\0');
-  z_stream z{};
-  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) fail(path, "zlib inflateInit2 failed");
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = inflate(&z, Z_FINISH);
-  const auto produced = z.total_out;
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END || produced != out_size) {
-    fail(path, fmt::format("entry '{}': corrupt deflate data", name));
-  }
-  return out;
+std::string zip_message(int code) {
+  zip_error_t error;
+  zip_error_init_with_code(&error, code);
+  std::string text = zip_error_strerror(&error);
+  zip_error_fini(&error);
+  return text;
 }
+
+// True when the last 64 KiB of the file hold a zip end-of-central-directory signature.
+bool has_end_record(const std::string& path, std::uint64_t size) {
+  std::ifstream in(path, std::ios::binary);
+  const std::uint64_t tail = std::min<std::uint64_t>(size, 65536 + 22);
+  std::string b(static_cast<std::size_t>(tail), '\0');
+  in.seekg(static_cast<std::streamoff>(size - tail));
+  in.read(b.data(), static_cast<std::streamsize>(b.size()));
+  return in && b.find(std::string("PK\x05\x06", 4)) != std::string::npos;
+}
+
+// Why libzip could not open an archive, in words for the user.
+std::string open_failure(int code, bool end_record) {
+  switch (code) {
+    case ZIP_ER_NOZIP:
+      if (end_record) {
+        return "corrupt zip archive: it has an end record, but no central directory that "
+               "matches its entries (a damaged central directory or local header, or a "
+               "truncated file)";
+      }
+      return "not a zip archive, or truncated (no end of central directory)";
+    case ZIP_ER_INCONS:
+      return "corrupt or truncated zip archive (its central directory and local headers "
+             "disagree, or point past the end of the file)";
+    case ZIP_ER_MULTIDISK:
+      return "a multi-disk zip archive (not supported)";
+    case ZIP_ER_MEMORY:
+      return "out of memory while reading the zip directory";
+    default:
+      return "cannot read the zip archive (" + zip_message(code) + ")";
+  }
+}
+
+struct ArchiveCloser {
+  void operator()(zip_t* z) const { zip_discard(z); }
+};
+struct FileCloser {
+  void operator()(zip_file_t* f) const { zip_fclose(f); }
+};
+
+// One entry's data as a stream of exact reads.
+class EntryStream {
+ public:
+  EntryStream(zip_file_t* file, const std::string& path, const std::string& name,
+              std::uint64_t size)
+      : file_(file), path_(path), name_(name), size_(size) {}
+
+  // Exactly n bytes, or a value_error naming what went wrong.
+  void read(char* out, std::uint64_t n) {
+    while (n > 0) {
+      const std::uint64_t want = std::min<std::uint64_t>(n, std::uint64_t{1} << 30);
+      const zip_int64_t got = zip_fread(file_.get(), out, want);
+      if (got < 0) fail_read();
+      if (got == 0) {
+        fail(path_, fmt::format("entry '{}': its data ends after {} of the {} bytes it states "
+                                "(truncated or corrupt)",
+                                name_, done_, size_));
+      }
+      done_ += static_cast<std::uint64_t>(got);
+      out += got;
+      n -= static_cast<std::uint64_t>(got);
+    }
+  }
+
+  // The data must end here; reading to the end makes libzip check the CRC.
+  void finish() {
+    char extra = 0;
+    const zip_int64_t got = zip_fread(file_.get(), &extra, 1);
+    if (got < 0) fail_read();
+    if (got > 0) {
+      fail(path_, fmt::format("entry '{}': data after the {} bytes its .npy header accounts for",
+                              name_, done_));
+    }
+  }
+
+ private:
+  [[noreturn]] void fail_read() {
+    const zip_error_t* e = zip_file_get_error(file_.get());
+    const int code = zip_error_code_zip(e);
+    if (code == ZIP_ER_CRC)
+      fail(path_, fmt::format("entry '{}': CRC mismatch (corrupt data)", name_));
+    if (code == ZIP_ER_ZLIB || code == ZIP_ER_COMPRESSED_DATA) {
+      fail(path_, fmt::format("entry '{}': corrupt deflate data", name_));
+    }
+    fail(path_, fmt::format("entry '{}': cannot read its data ({})", name_,
+                            zip_error_strerror(const_cast<zip_error_t*>(e))));
+  }
+
+  std::unique_ptr<zip_file_t, FileCloser> file_;
+  const std::string& path_;
+  const std::string& name_;
+  std::uint64_t size_;
+  std::uint64_t done_ = 0;
+};
 
 }  // namespace
 
 Npz Npz::load(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    fail(path, "is a folder, not an .npz file");
+  if (::stat(path.c_str(), &st) != 0) {
+    fail(path, fmt::format("cannot open ({})", std::strerror(errno)));
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail(path, fmt::format("cannot open ({})", std::strerror(errno)));
-  std::string b;
-  try {
-    b.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-  } catch (const std::exception& e) {  // libstdc++'s filebuf throws on a failed read()
-    fail(path, fmt::format("read error ({})", e.what()));
-  }
-  if (file.bad()) fail(path, "read error");
-  if (b.empty()) fail(path, "the file is empty");
-  if (b.size() < 22) fail(path, "too short to be an .npz archive (truncated?)");
+  if (S_ISDIR(st.st_mode)) fail(path, "is a folder, not an .npz file");
+  if (st.st_size == 0) fail(path, "the file is empty");
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (file_size < 22) fail(path, "too short to be an .npz archive (truncated?)");
 
-  // End of central directory: the last record with its signature.
-  std::size_t end = std::string::npos;
-  const std::size_t lowest = b.size() > 22 + 65535 ? b.size() - 22 - 65535 : 0;
-  for (std::size_t p = b.size() - 22 + 1; p-- > lowest;) {
-    if (read_le(b, p, 4) == kEnd) {
-      end = p;
-      break;
+  int code = 0;
+  std::unique_ptr<zip_t, ArchiveCloser> archive(
+      zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
+  if (!archive) {
+    if (code == ZIP_ER_OPEN || code == ZIP_ER_READ || code == ZIP_ER_NOENT) {
+      fail(path, fmt::format("cannot open ({})", zip_message(code)));
     }
+    fail(path, open_failure(code, code == ZIP_ER_NOZIP && has_end_record(path, file_size)));
   }
-  if (end == std::string::npos)
-    fail(path, "not a zip archive, or truncated (no end of central directory)");
-  std::uint64_t count = read_le(b, end + 10, 2);
-  std::uint64_t cd_size = read_le(b, end + 12, 4);
-  std::uint64_t cd_offset = read_le(b, end + 16, 4);
-  if (count == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff) {
-    if (end < 20 || read_le(b, end - 20, 4) != kLocator64) fail(path, "zip64 locator missing");
-    const std::uint64_t e64 = read_le(b, end - 20 + 8, 8);
-    if (e64 > b.size() || b.size() - e64 < 56 || read_le(b, e64, 4) != kEnd64) {
-      fail(path, "zip64 end record corrupt");
-    }
-    count = read_le(b, e64 + 32, 8);
-    cd_size = read_le(b, e64 + 40, 8);
-    cd_offset = read_le(b, e64 + 48, 8);
-  }
-  if (cd_offset > b.size() || cd_size > b.size() - cd_offset) {
-    fail(path, "central directory outside the file (truncated?)");
-  }
-
+  const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
   Npz npz;
   npz.path_ = path;
-  std::size_t p = cd_offset;
-  for (std::uint64_t i = 0; i < count; ++i) {
-    if (p + 46 > b.size() || read_le(b, p, 4) != kCentral) fail(path, "corrupt central directory");
-    const auto method = read_le(b, p + 10, 2);
-    const auto crc = static_cast<std::uint32_t>(read_le(b, p + 16, 4));
-    std::uint64_t csize = read_le(b, p + 20, 4), usize = read_le(b, p + 24, 4);
-    const std::size_t nlen = read_le(b, p + 28, 2), elen = read_le(b, p + 30, 2),
-                      clen = read_le(b, p + 32, 2);
-    std::uint64_t offset = read_le(b, p + 42, 4);
-    if (p + 46 + nlen + elen + clen > b.size()) fail(path, "corrupt central directory");
-    std::string member = b.substr(p + 46, nlen);
-    // zip64 extra field: the sizes and offset that did not fit in 32 bits, in this order.
-    for (std::size_t x = p + 46 + nlen; x + 4 <= p + 46 + nlen + elen;) {
-      const auto id = read_le(b, x, 2), len = read_le(b, x + 2, 2);
-      if (x + 4 + len > p + 46 + nlen + elen) fail(path, "corrupt extra field of " + member);
-      if (id == 1) {
-        std::size_t f = x + 4;
-        const std::size_t f_end = x + 4 + len;
-        if (usize == 0xffffffff && f + 8 <= f_end) usize = read_le(b, f, 8), f += 8;
-        if (csize == 0xffffffff && f + 8 <= f_end) csize = read_le(b, f, 8), f += 8;
-        if (offset == 0xffffffff && f + 8 <= f_end) offset = read_le(b, f, 8), f += 8;
-      }
-      x += 4 + len;
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const auto index = static_cast<zip_uint64_t>(i);
+    zip_stat_t info;
+    zip_stat_init(&info);
+    if (zip_stat_index(archive.get(), index, 0, &info) != 0) {
+      fail(path,
+           fmt::format("entry {}: corrupt central directory ({})", i, zip_strerror(archive.get())));
     }
-    p += 46 + nlen + elen + clen;
-
+    const std::string member = (info.valid & ZIP_STAT_NAME) && info.name ? info.name : "";
     if (member.size() <= 4 || member.compare(member.size() - 4, 4, ".npy") != 0) {
-      fail(path, fmt::format("member '{}' is not an .npy array (corrupt archive?)", member));
+      fail(path, fmt::format("member '{}' is not an .npy array (corrupt archive?)",
+                             data_printable(member)));
     }
     const std::string name = member.substr(0, member.size() - 4);
     if (npz.contains(name)) fail(path, fmt::format("entry '{}' appears twice", name));
-    if (offset > b.size() || b.size() - offset < 30 || read_le(b, offset, 4) != kLocal) {
-      fail(path, fmt::format("entry '{}': local header missing (truncated?)", name));
+    if ((info.valid & ZIP_STAT_ENCRYPTION_METHOD) && info.encryption_method != ZIP_EM_NONE) {
+      fail(path, fmt::format("entry '{}' is encrypted (not supported)", name));
     }
-    const std::size_t local_nlen = read_le(b, offset + 26, 2);
-    if (offset + 30 + local_nlen > b.size() || b.compare(offset + 30, local_nlen, member) != 0) {
-      fail(path,
-           fmt::format("entry '{}': the local and central names differ (corrupt archive)", name));
-    }
-    const std::size_t data = offset + 30 + read_le(b, offset + 26, 2) + read_le(b, offset + 28, 2);
-    if (data > b.size() || csize > b.size() - data) {
+    const std::uint64_t size = info.size, compressed = info.comp_size;
+    if (compressed > file_size) {
       fail(path, fmt::format("entry '{}': data runs past the end of the file (truncated?)", name));
     }
-    if (usize > (std::uint64_t{1} << 40)) fail(path, fmt::format("entry '{}': too large", name));
-    std::string raw = b.substr(data, csize);
-    if (method == 8) {
-      raw = inflate_raw(raw, usize, path, name);
-    } else if (method != 0) {
-      fail(path, fmt::format("entry '{}': unsupported compression method {}", name, method));
-    } else if (csize != usize) {
-      fail(path, fmt::format("entry '{}': stored sizes disagree", name));
+    if (info.comp_method == ZIP_CM_STORE) {
+      if (size != compressed) fail(path, fmt::format("entry '{}': stored sizes disagree", name));
+    } else if (info.comp_method == ZIP_CM_DEFLATE) {
+      if (size / kMaxDeflateRatio > compressed + 1) {
+        fail(path, fmt::format("entry '{}': states {} bytes from {} compressed bytes, more than "
+                               "deflate can produce (corrupt or crafted archive)",
+                               name, size, compressed));
+      }
+    } else {
+      fail(path,
+           fmt::format("entry '{}': unsupported compression method {}", name, info.comp_method));
     }
-    const auto actual = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(raw.data()), static_cast<uInt>(raw.size())));
-    if (actual != crc) fail(path, fmt::format("entry '{}': CRC mismatch (corrupt data)", name));
-    npz.put(name, parse_npy(raw, path, name));
+    zip_file_t* opened = zip_fopen_index(archive.get(), index, 0);
+    if (!opened) {
+      fail(path, fmt::format("entry '{}': local header missing or corrupt ({})", name,
+                             zip_strerror(archive.get())));
+    }
+    EntryStream stream(opened, path, name, size);
+    const auto read = [&](char* out, std::uint64_t n) { stream.read(out, n); };
+    const NpyHeader h = read_npy_header(read, path, name);
+    if (h.header_bytes > size || size - h.header_bytes != h.data_bytes) {
+      fail(path, fmt::format("entry '{}': shape {} of {} needs {} bytes of data, the entry has {}",
+                             name, shape_str(h.shape), h.descr, h.data_bytes,
+                             size - std::min<std::uint64_t>(size, h.header_bytes)));
+    }
+    const std::uint64_t memory = h.count * (h.dtype.kind == 'f' ? h.dtype.size : sizeof(Index));
+    check_input_size(
+        fmt::format("npz '{}': entry '{}' ({}, shape {})", path, name, h.descr, shape_str(h.shape)),
+        memory, input_limits().max_array_bytes, "max_array_bytes");
+    Npz::Entry entry = read_npy_data(h, read, path, name);
+    stream.finish();
+    npz.put(name, std::move(entry));
   }
   return npz;
 }
 
 void Npz::save(const std::string& path) const {
-  std::string out;
-  std::string central;
+  // The archive is built in memory by libzip (stored members, as numpy.savez writes them), then
+  // written atomically.
+  std::vector<std::string> members;
+  members.reserve(order_.size());
   for (const auto& name : order_) {
-    const Entry& e = entries_.at(name);
-    const std::string bytes = std::visit(
+    members.push_back(std::visit(
         [](const auto& a) {
           using A = std::decay_t<decltype(a)>;
           if constexpr (std::is_same_v<A, Array<float>>)
@@ -357,93 +477,61 @@ void Npz::save(const std::string& path) const {
           else
             return npy_bytes(a, "<i8");
         },
-        e);
-    const std::string member = name + ".npy";
-    const auto crc = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
-    if (out.size() > 0xffffffffULL - bytes.size() - 1024 || member.size() > 0xffff) {
-      throw value_error(
-          fmt::format("npz '{}': entry '{}' makes the archive too large", path, name));
-    }
-    const std::uint64_t offset = out.size();
-    auto header = [&](std::string& h, bool is_central) {
-      write_le(h, is_central ? kCentral : kLocal, 4);
-      if (is_central) write_le(h, 20, 2);  // made by
-      write_le(h, 20, 2);                  // version needed
-      write_le(h, 0, 2);                   // flags
-      write_le(h, 0, 2);                   // method: stored
-      write_le(h, 0, 2);                   // time
-      write_le(h, 0x21, 2);                // date: 1980-01-01
-      write_le(h, crc, 4);
-      write_le(h, bytes.size(), 4);
-      write_le(h, bytes.size(), 4);
-      write_le(h, member.size(), 2);
-      write_le(h, 0, 2);  // extra
-      if (is_central) {
-        write_le(h, 0, 2);  // comment
-        write_le(h, 0, 2);  // disk
-        write_le(h, 0, 2);  // internal attributes
-        write_le(h, 0, 4);  // external attributes
-        write_le(h, offset, 4);
-      }
-      h += member;
-    };
-    header(out, false);
-    out += bytes;
-    header(central, true);
+        entries_.at(name)));
   }
-  const std::uint64_t cd_offset = out.size();
-  out += central;
-  write_le(out, kEnd, 4);
-  write_le(out, 0, 2);
-  write_le(out, 0, 2);
-  write_le(out, order_.size(), 2);
-  write_le(out, order_.size(), 2);
-  write_le(out, central.size(), 4);
-  write_le(out, cd_offset, 4);
-  write_le(out, 0, 2);
-  write_file_atomic(path, out);
-}
-
-void write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmpl = path + ".tmp-XXXXXX";
-  const int fd = mkstemp(tmpl.data());
-  if (fd < 0) {
-    throw value_error(
-        fmt::format("cannot write '{}': cannot create a temporary file next to it ({})", path,
-                    std::strerror(errno)));
+  if (order_.empty()) {
+    // libzip deletes an archive without members when it closes it; numpy writes this record.
+    write_file_atomic(path, std::string("PK\x05\x06", 4) + std::string(18, '\0'));
+    return;
   }
-  const auto cleanup_fail = [&](const char* what) {
-    const int err = errno;
-    ::close(fd);
-    std::remove(tmpl.c_str());
-    throw value_error(fmt::format("cannot write '{}': {} ({}); the existing file is unchanged",
-                                  path, what, std::strerror(err)));
+  const auto zip_fail = [&](const std::string& what) {
+    throw value_error(fmt::format("npz '{}': cannot build the archive: {}", path, what));
   };
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      cleanup_fail("write failed");
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  if (!buffer) zip_fail(zip_error_strerror(&error));
+  zip_source_keep(buffer);  // outlives the archive: its bytes are the result
+  struct SourceFree {
+    void operator()(zip_source_t* s) const { zip_source_free(s); }
+  };
+  std::unique_ptr<zip_source_t, SourceFree> keep(buffer);
+  zip_t* archive = zip_open_from_source(buffer, ZIP_TRUNCATE, &error);
+  if (!archive) zip_fail(zip_error_strerror(&error));
+  for (std::size_t i = 0; i < order_.size(); ++i) {
+    const std::string member = order_[i] + ".npy";
+    zip_source_t* data = zip_source_buffer(archive, members[i].data(), members[i].size(), 0);
+    const zip_int64_t index =
+        data ? zip_file_add(archive, member.c_str(), data, ZIP_FL_ENC_UTF_8) : -1;
+    if (index < 0) {
+      if (data) zip_source_free(data);
+      const std::string why = zip_strerror(archive);
+      zip_discard(archive);
+      zip_fail(fmt::format("entry '{}': {}", order_[i], why));
     }
-    done += static_cast<std::size_t>(n);
+    const auto at = static_cast<zip_uint64_t>(index);
+    if (zip_set_file_compression(archive, at, ZIP_CM_STORE, 0) != 0 ||
+        zip_file_set_dostime(archive, at, 0, 0x21, 0) != 0) {  // 1980-01-01: same bytes each time
+      const std::string why = zip_strerror(archive);
+      zip_discard(archive);
+      zip_fail(fmt::format("entry '{}': {}", order_[i], why));
+    }
   }
-  if (::fsync(fd) != 0) cleanup_fail("fsync failed");
-  ::fchmod(fd, 0644);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    std::remove(tmpl.c_str());
-    throw value_error(
-        fmt::format("cannot write '{}': close failed ({})", path, std::strerror(err)));
+  if (zip_close(archive) != 0) {
+    const std::string why = zip_strerror(archive);
+    zip_discard(archive);
+    zip_fail(why);
   }
-  if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmpl.c_str());
-    throw value_error(
-        fmt::format("cannot write '{}': rename failed ({}); the existing file is unchanged", path,
-                    std::strerror(err)));
+  zip_stat_t info;
+  zip_stat_init(&info);
+  if (zip_source_stat(buffer, &info) != 0 || zip_source_open(buffer) != 0) {
+    zip_fail(zip_error_strerror(zip_source_error(buffer)));
   }
+  std::string out(static_cast<std::size_t>(info.size), '\0');
+  const zip_int64_t got = zip_source_read(buffer, out.data(), out.size());
+  zip_source_close(buffer);
+  if (got < 0 || static_cast<std::uint64_t>(got) != info.size) zip_fail("reading it back");
+  write_file_atomic(path, out);
 }
 
 const Npz::Entry& Npz::find(const std::string& name) const {

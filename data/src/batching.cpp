@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "data_detail.hpp"
+#include "tapegrad/limits.hpp"
 
 namespace tapegrad::data {
 
@@ -42,6 +43,9 @@ Batch pad(const std::vector<std::vector<Index>>& sequences, const std::vector<st
     steps = std::max(steps, length);
   }
   const bool time_major = options.layout == Layout::time_major;
+  check_input_size(fmt::format("padding {} sequences to {} steps", batch, steps),
+                   std::uint64_t{batch} * steps * sizeof(Index), input_limits().max_array_bytes,
+                   "max_array_bytes");
   out.ids =
       time_major ? IndexArray::from_shape({steps, batch}) : IndexArray::from_shape({batch, steps});
   std::fill(out.ids.begin(), out.ids.end(), options.pad_id);
@@ -107,8 +111,34 @@ std::vector<std::vector<std::size_t>> batch_indices(const std::vector<std::size_
   for (std::size_t begin = 0; begin < n; begin += options.batch_size) {
     const std::size_t end = std::min(n, begin + options.batch_size);
     if (options.drop_last && end - begin < options.batch_size) break;
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(begin),
-                         order.begin() + static_cast<std::ptrdiff_t>(end));
+    if (options.max_tokens == 0) {
+      batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                           order.begin() + static_cast<std::ptrdiff_t>(end));
+      continue;
+    }
+    // Within the budget: consecutive examples while count * longest fits.
+    std::vector<std::size_t> current;
+    std::size_t longest = 0;
+    for (std::size_t k = begin; k < end; ++k) {
+      const std::size_t i = order[k];
+      std::size_t length = lengths[i];
+      if (options.pad.max_length != 0) length = std::min(length, options.pad.max_length);
+      if (length > options.max_tokens) {
+        throw value_error(fmt::format(
+            "batch_indices: example {} has {} steps, more than the batch budget of {} tokens "
+            "(BatchOptions::max_tokens); cut sequences with PadOptions::max_length",
+            i, length, options.max_tokens));
+      }
+      const std::size_t widest = std::max(longest, length);
+      if (!current.empty() && widest * (current.size() + 1) > options.max_tokens) {
+        batches.push_back(std::move(current));
+        current.clear();
+        longest = 0;
+      }
+      current.push_back(i);
+      longest = std::max(longest, length);
+    }
+    batches.push_back(std::move(current));
   }
   if (options.shuffle && options.bucket_batches != 0) detail::shuffle(batches, generator);
   return batches;
@@ -135,6 +165,10 @@ BatchIterator::Epoch BatchIterator::epoch() {
 }
 
 std::size_t BatchIterator::num_batches() const {
+  if (options_.max_tokens != 0) {
+    Generator next = generator_;  // the next epoch's plan, without moving the real generator
+    return batch_indices(lengths_, options_, next).size();
+  }
   const std::size_t n = lengths_.size(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }

@@ -1,5 +1,7 @@
 #include "data_detail.hpp"
 
+#include "tapegrad/limits.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -21,6 +23,11 @@ std::string read_file(const char* op, const std::string& path) {
   if (!in) {
     throw value_error(fmt::format("{}: cannot open '{}' ({})", op, path, std::strerror(errno)));
   }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec) {
+    check_input_size(fmt::format("{}: '{}' ({})", op, path, format_bytes(size)), size,
+                     input_limits().max_text_bytes, "max_text_bytes");
+  }
   std::ostringstream bytes;
   bytes << in.rdbuf();
   if (in.bad()) throw value_error(fmt::format("{}: cannot read '{}'", op, path));
@@ -34,6 +41,29 @@ void check_not_binary(const char* op, const std::string& path, const std::string
       1 + std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
   throw value_error(fmt::format(
       "{}: '{}' line {}: a NUL byte at byte {} (a binary file, not text?)", op, path, line, nul));
+}
+
+void check_text(const char* op, const std::string& path, std::string& bytes, InvalidUtf8 invalid,
+                std::size_t* replaced, bool offer_replace) {
+  check_not_binary(op, path, bytes);
+  if (replaced) *replaced = 0;
+  const std::size_t bad = find_invalid_utf8(bytes);
+  if (bad == std::string::npos) return;
+  if (invalid == InvalidUtf8::replace) {
+    bytes = replace_invalid_utf8(bytes, replaced);
+    return;
+  }
+  const auto before = bytes.begin() + static_cast<std::ptrdiff_t>(bad);
+  const auto line = 1 + std::count(bytes.begin(), before, '\n');
+  const std::size_t line_start = bytes.rfind('\n', bad == 0 ? 0 : bad - 1);
+  const std::size_t column =
+      line_start == std::string::npos || bad == 0 ? bad : bad - line_start - 1;
+  throw value_error(fmt::format(
+      "{}: '{}' line {}: invalid UTF-8 at byte offset {} (byte {} of the line, 0x{:02X}); the "
+      "file is not UTF-8 (Latin-1 or Windows-1252?): convert it, e.g. with "
+      "`iconv -f latin1 -t utf-8`{}",
+      op, path, line, bad, column + 1, static_cast<unsigned char>(bytes[bad]),
+      offer_replace ? ", or replace the bad bytes with U+FFFD (InvalidUtf8::replace)" : ""));
 }
 
 std::vector<std::string> split_lines(const std::string& bytes) {
@@ -51,8 +81,8 @@ std::vector<std::string> split_lines(const std::string& bytes) {
 }
 
 std::vector<std::string> read_list_file(const char* op, const std::string& path, const char* what) {
-  const std::string bytes = read_file(op, path);
-  check_not_binary(op, path, bytes);
+  std::string bytes = read_file(op, path);
+  check_text(op, path, bytes);
   const std::vector<std::string> lines = split_lines(bytes);
   if (lines.empty()) throw value_error(fmt::format("{}: '{}' is empty", op, path));
   std::unordered_map<std::string, std::size_t> first_line;
@@ -80,6 +110,12 @@ void check_list_entry(const char* op, const char* what, std::size_t position,
     throw value_error(
         fmt::format("{}: {} {} '{}' contains a NUL byte", op, what, position, printable(entry)));
   }
+  const std::size_t bad = find_invalid_utf8(entry);
+  if (bad != std::string::npos) {
+    throw value_error(fmt::format("{}: {} {} '{}' is not valid UTF-8 (byte {} is 0x{:02X})", op,
+                                  what, position, printable(entry), bad,
+                                  static_cast<unsigned char>(entry[bad])));
+  }
 }
 
 std::uint64_t uniform_below(std::mt19937_64& engine, std::uint64_t n) {
@@ -92,10 +128,14 @@ std::uint64_t uniform_below(std::mt19937_64& engine, std::uint64_t n) {
 }
 
 std::string printable(const std::string& s) {
+  // Bytes of a string that is not UTF-8 are shown as \xNN from the first 0x80 on.
+  const bool escape_high = find_invalid_utf8(s) != std::string::npos;
   std::string out;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c == '\n') {
+    if (c >= 0x80 && escape_high) {
+      out += fmt::format("\\x{:02x}", c);
+    } else if (c == '\n') {
       out += "\\n";
     } else if (c == '\r') {
       out += "\\r";

@@ -9,14 +9,24 @@
 
 #include <fmt/format.h>
 
+#include "tapegrad/data/utf8.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/random.hpp"
 
 namespace tapegrad::data::detail {
 
-/// The bytes of a file; a value_error "<op>: cannot open '<path>' (<reason>)" otherwise, and
-/// "<op>: '<path>' is a folder, not a file" for a folder.
+/// The bytes of a file; a value_error "<op>: cannot open '<path>' (<reason>)" otherwise,
+/// "<op>: '<path>' is a folder, not a file" for a folder, and one naming the file's size for a
+/// file over tapegrad::input_limits().max_text_bytes (checked before reading).
 std::string read_file(const char* op, const std::string& path);
+
+/// check_not_binary, then the UTF-8 check: with InvalidUtf8::error, a value_error naming the
+/// file, the line, the byte offset in the file and the byte for the first invalid sequence;
+/// with InvalidUtf8::replace, `bytes` repaired (replace_invalid_utf8) and the count in
+/// *replaced. `offer_replace`: the message names InvalidUtf8::replace as a remedy.
+void check_text(const char* op, const std::string& path, std::string& bytes,
+                InvalidUtf8 invalid = InvalidUtf8::error, std::size_t* replaced = nullptr,
+                bool offer_replace = false);
 
 /// A value_error "<op>: '<path>' line <n>: a NUL byte ..." when `bytes` hold a NUL byte: a
 /// binary file (an image, an archive) given where a text file belongs.

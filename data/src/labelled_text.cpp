@@ -261,8 +261,9 @@ LabelledText read_labelled_text(const std::string& path, const ReadOptions& opti
   const TextFormat format =
       options.format == TextFormat::by_extension ? format_of(path) : options.format;
   const bool csv = format == TextFormat::csv;
-  const std::string bytes = detail::read_file(kRead, path);
-  detail::check_not_binary(kRead, path, bytes);
+  std::string bytes = detail::read_file(kRead, path);
+  std::size_t replaced = 0;
+  detail::check_text(kRead, path, bytes, options.invalid_utf8, &replaced, true);
   const std::vector<Record> records =
       parse_records(bytes, csv ? ',' : '\t', csv || options.tsv_quotes, path);
   if (records.empty()) throw value_error(fmt::format("{}: '{}' is empty", kRead, path));
@@ -311,6 +312,7 @@ LabelledText read_labelled_text(const std::string& path, const ReadOptions& opti
 
   LabelledText out;
   out.had_header = header;
+  out.replaced_utf8 = replaced;
   std::vector<std::string> names;
   for (std::size_t r = header ? 1 : 0; r < records.size(); ++r) {
     const Record& record = records[r];

@@ -18,14 +18,24 @@ Kind kind_of(unsigned char c) {
 }  // namespace
 
 std::vector<std::string> Tokenizer::operator()(std::string_view text) const {
+  return tokenize(text, options_.max_tokens);
+}
+
+bool Tokenizer::exceeds_max_tokens(std::string_view text) const {
+  return options_.max_tokens != 0 &&
+         tokenize(text, options_.max_tokens + 1).size() > options_.max_tokens;
+}
+
+std::vector<std::string> Tokenizer::tokenize(std::string_view text, std::size_t limit) const {
   std::vector<std::string> tokens;
   std::string word;
   const auto flush = [&] {
     if (!word.empty()) tokens.push_back(std::move(word));
     word.clear();
   };
+  const auto full = [&] { return limit != 0 && tokens.size() >= limit; };
   const auto at = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  for (std::size_t i = 0; i < text.size() && !full(); ++i) {
     unsigned char c = at(i);
     Kind kind = kind_of(c);
     if (kind == Kind::punct && c == '\'' && options_.inner_apostrophes && !word.empty() &&
@@ -42,12 +52,12 @@ std::vector<std::string> Tokenizer::operator()(std::string_view text) const {
       word.push_back(static_cast<char>(c));
     } else if (options_.punctuation == Punctuation::split) {
       flush();
-      tokens.emplace_back(1, static_cast<char>(c));
+      if (!full()) tokens.emplace_back(1, static_cast<char>(c));
     } else {
       flush();  // Punctuation::drop
     }
   }
-  flush();
+  if (!full()) flush();
   return tokens;
 }
 

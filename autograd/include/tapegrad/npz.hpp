@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/files.hpp"
 
 namespace tapegrad {
 
@@ -63,9 +64,5 @@ extern template Array<float> Npz::get<float>(const std::string&) const;
 extern template Array<double> Npz::get<double>(const std::string&) const;
 extern template Array<float> Npz::get_as<float>(const std::string&) const;
 extern template Array<double> Npz::get_as<double>(const std::string&) const;
-
-/// Writes `data` to `path` atomically (temporary file in the same folder, flush, fsync,
-/// rename). On failure the temporary file is removed and `path` is unchanged.
-void write_file_atomic(const std::string& path, const std::string& data);
 
 }  // namespace tapegrad

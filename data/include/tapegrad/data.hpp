@@ -7,3 +7,4 @@
 #include "tapegrad/data/progress.hpp"
 #include "tapegrad/data/split.hpp"
 #include "tapegrad/data/text.hpp"
+#include "tapegrad/data/utf8.hpp"

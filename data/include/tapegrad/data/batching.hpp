@@ -35,8 +35,9 @@ struct Batch {
   std::size_t size() const { return lengths.size(); }
 };
 
-/// Pads `sequences` into a batch (targets and indices left empty). No sequences, or an empty
-/// sequence (a recurrent layer needs at least one step), is a value_error naming it.
+/// Pads `sequences` into a batch (targets and indices left empty). No sequences, an empty
+/// sequence (a recurrent layer needs at least one step), or a padded batch over
+/// tapegrad::input_limits().max_array_bytes, is a value_error naming it.
 Batch pad_sequences(const std::vector<std::vector<Index>>& sequences,
                     const PadOptions& options = {});
 
@@ -53,13 +54,18 @@ struct BatchOptions {
   std::size_t bucket_batches = 0;
   /// Leave out the last batch when it is smaller than batch_size.
   bool drop_last = false;
+  /// The budget of a batch's padded size, in tokens: batch size times its longest sequence
+  /// (after pad.max_length). A batch over it is split into smaller ones of consecutive
+  /// examples, so memory is set by this setting, not by the longest text in the data; a
+  /// single sequence longer than the budget is a value_error naming it. 0: no budget.
+  std::size_t max_tokens = 0;
   std::uint64_t seed = 0;  ///< BatchIterator's generator
   PadOptions pad;          ///< BatchIterator's padding
 };
 
 /// The batches of one epoch, as example indices, for examples of the given lengths (lengths
-/// matter only for bucketing). Draws from `generator` when shuffling, so consecutive calls
-/// give the epochs of one seeded run. A zero batch_size is a value_error.
+/// matter for bucketing and the max_tokens budget). Draws from `generator` when shuffling, so
+/// consecutive calls give the epochs of one seeded run. A zero batch_size is a value_error.
 std::vector<std::vector<std::size_t>> batch_indices(const std::vector<std::size_t>& lengths,
                                                     const BatchOptions& options,
                                                     Generator& generator);
@@ -125,7 +131,7 @@ class BatchIterator {
 
   /// The next epoch (a new order when shuffling).
   Epoch epoch();
-  /// Batches per epoch.
+  /// Batches per epoch (with a max_tokens budget: those of the next epoch).
   std::size_t num_batches() const;
   std::size_t num_examples() const { return sequences_->size(); }
   const BatchOptions& options() const { return options_; }

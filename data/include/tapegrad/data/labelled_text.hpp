@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/data/utf8.hpp"
 
 namespace tapegrad::data {
 
@@ -78,6 +79,8 @@ struct ReadOptions {
   std::optional<LabelSet> labels;
   /// TSV fields may be quoted as in CSV (what pandas' to_csv(sep="\t") writes).
   bool tsv_quotes = false;
+  /// Bytes that are not UTF-8: an error naming the line and byte offset, or U+FFFD.
+  InvalidUtf8 invalid_utf8 = InvalidUtf8::error;
 };
 
 /// The examples of a file, in file order.
@@ -87,6 +90,8 @@ struct LabelledText {
   LabelSet label_set;
   std::vector<std::size_t> lines;  ///< the line each example starts on (1-based)
   bool had_header = false;
+  /// Invalid UTF-8 sequences replaced by U+FFFD (ReadOptions::invalid_utf8 = replace).
+  std::size_t replaced_utf8 = 0;
   std::size_t size() const { return texts.size(); }
 };
 
@@ -100,8 +105,12 @@ struct LabelledText {
 /// text, sentence, review, ...) or every other label is an integer and it is not. Pass
 /// Header::present or Header::absent when in doubt.
 ///
+/// The text must be UTF-8 (ReadOptions::invalid_utf8 says what else happens), and the file no
+/// larger than tapegrad::input_limits().max_text_bytes.
+///
 /// Errors are value_errors naming the file, and the line when there is one: a missing or
-/// empty file, a folder, a binary file (a NUL byte), an unknown extension, a missing column, a
+/// empty file, a folder, a binary file (a NUL byte), bytes that are not UTF-8 (with their byte
+/// offset), a file over the size limit, an unknown extension, a missing column, a
 /// wrong number of fields, an unterminated quote, a character after a closing quote, an empty
 /// label, an unknown label (with a fixed label set), a file with no examples.
 LabelledText read_labelled_text(const std::string& path, const ReadOptions& options = {});

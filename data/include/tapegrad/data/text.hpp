@@ -25,6 +25,10 @@ struct TokenizerOptions {
   /// An apostrophe between two word characters stays in the word ("didn't"); otherwise it is
   /// punctuation like any other.
   bool inner_apostrophes = true;
+  /// Stop after this many tokens and leave the rest of the text unread (0: every token), so
+  /// that a text of any length costs at most this many tokens: what PyTorch/Keras users know
+  /// as max_length / maxlen, applied before the tokens are made.
+  std::size_t max_tokens = 0;
 };
 
 /// A word tokenizer over bytes. Word characters are ASCII letters, digits, '_' and every byte
@@ -37,12 +41,17 @@ struct TokenizerOptions {
 class Tokenizer {
  public:
   explicit Tokenizer(TokenizerOptions options = {}) : options_(options) {}
+  /// The tokens of `text`, at most options().max_tokens of them when that is set.
   std::vector<std::string> operator()(std::string_view text) const;
+  /// True when `text` has more tokens than options().max_tokens (always false without a
+  /// limit); reads only as far as the first token past the limit.
+  bool exceeds_max_tokens(std::string_view text) const;
   /// One token list per text.
   std::vector<std::vector<std::string>> tokenize_all(const std::vector<std::string>& texts) const;
   const TokenizerOptions& options() const { return options_; }
 
  private:
+  std::vector<std::string> tokenize(std::string_view text, std::size_t limit) const;
   TokenizerOptions options_;
 };
 
