@@ -8,6 +8,8 @@
 #                        (the README's example) against the installed package
 #   5. asan              Debug build with ASan + UBSan in build-asan/, ctest, the demo and
 #                        tape_graph
+#   6. fuzz              scripts/fuzz.sh --seconds 20: each libFuzzer harness of the file readers
+#                        (fuzz/) for 20 s on its seed corpus, clang + ASan + UBSan in build-fuzz/
 #
 # Works from any directory. Uses Ninja, and ccache when installed (keyed relative to the repo
 # root, so clones at other paths share the cache). TAPEGRAD_JOBS sets the parallelism (2).
@@ -150,4 +152,12 @@ begin_stage "asan examples"
 # A few epochs: the point is a clean sanitizer run, not the learning curve.
 build-asan/bin/demo --epochs 5
 build-asan/bin/tape_graph >/dev/null
+end_stage
+
+# ---- 6. coverage-guided fuzzing of the file readers (clang, libFuzzer, ASan + UBSan) ----
+
+begin_stage "fuzz"
+# A short run per harness: a crash, a sanitizer report, a leak, a timeout or more than 1 GB of
+# memory on any input fails the stage (the input is kept in build-fuzz/fuzz-runs/).
+bash scripts/fuzz.sh --seconds 20
 end_stage

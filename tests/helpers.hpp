@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstddef>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "tapegrad/tapegrad.hpp"
@@ -156,6 +158,30 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
   f << bytes;
 }
 
+/// While alive, no file of this process can grow past `bytes` (RLIMIT_FSIZE, with SIGXFSZ
+/// ignored): a write past it fails with EFBIG, "File too large", a real write failure that
+/// needs neither a full disk nor privileges. The earlier limit is restored at scope exit.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+  void (*old_handler_)(int) = nullptr;
+};
+
 /// True when `text` contains `part`.
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -169,7 +195,7 @@ std::string message_of(Fn&& fn) {
   } catch (const E& e) {
     return e.what();
   } catch (const std::exception& e) {
-    FAIL_CHECK("threw the wrong exception type: ", e.what());
+    FAIL_CHECK((std::string("threw the wrong exception type: ") + e.what()));
     return {};
   }
   FAIL_CHECK("did not throw");
@@ -184,7 +210,14 @@ std::string message_of(Fn&& fn) {
                 ::tapegrad_test::describe(actual), "\nexpected ",                     \
                 ::tapegrad_test::describe(expected))
 
-/// CHECKs that `message` contains `part`, printing the message on failure.
-#define TG_CHECK_CONTAINS(message, part)                                                \
-  CHECK_MESSAGE(::tapegrad_test::contains((message), (part)), "message: \"", (message), \
-                "\" lacks \"", std::string(part), "\"")
+/// CHECKs that `message` contains `part`, printing the message on failure. Each argument is
+/// evaluated once: CHECK_MESSAGE evaluates its message again when the check fails, and a
+/// `message_of(...)` there would run a failing check inside doctest's reporter, which then
+/// waits forever on its own lock.
+#define TG_CHECK_CONTAINS(message, part)                                                        \
+  do {                                                                                          \
+    const std::string tg_message_(message);                                                     \
+    const std::string tg_part_(part);                                                           \
+    CHECK_MESSAGE(::tapegrad_test::contains(tg_message_, tg_part_), "message: \"", tg_message_, \
+                  "\" lacks \"", tg_part_, "\"");                                               \
+  } while (false)

@@ -941,6 +941,14 @@ TEST_CASE("vocabulary and label set files and entries must be UTF-8") {
                       LabelSet({"pos", "n\xE9g"});
                     }),
                     "LabelSet: label 1 'n\\xe9g' is not valid UTF-8");
+  // A first label that starts with a byte order mark would lose it on save and load.
+  TG_CHECK_CONTAINS(message_of<value_error>([&] {
+                      LabelSet({"\xEF\xBB\xBFpos", "neg"});
+                    }),
+                    "LabelSet: label 0 '\xEF\xBB\xBFpos' starts with a UTF-8 byte order mark");
+  const std::string bom_twice = dir.write("bom.txt", "\xEF\xBB\xBF\xEF\xBB\xBF\n");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { LabelSet::load(bom_twice); }),
+                    "starts with a UTF-8 byte order mark");
   const std::string labels = dir.write("labels.txt", "pos\n\xFEneg\n");
   TG_CHECK_CONTAINS(message_of<value_error>([&] { LabelSet::load(labels); }),
                     "line 2: invalid UTF-8 at byte offset 4");

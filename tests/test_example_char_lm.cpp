@@ -224,13 +224,35 @@ TEST_CASE("char_lm: sampling with a seed is reproducible, save and load keep the
   SUBCASE("a failed save leaves the saved pair as it was") {
     const std::string model_bytes = read_bytes(path);
     const std::string vocab_bytes = read_bytes(char_lm::vocab_path_for(path));
-    // A folder where the save writes its temporary model file makes the save fail.
-    std::filesystem::create_directories(path + ".saving.npz/blocked");
     const auto other = make_model(o, corpus.vocab.size());
-    TG_CHECK_CONTAINS(message_of<value_error>([&] { char_lm::save(*other, corpus.vocab, path); }),
-                      path);
+    std::string m;
+    {
+      // Files cannot grow past 2000 bytes: the model (over 10 KB) cannot be written.
+      const tapegrad_test::FileSizeLimit limit(2000);
+      m = message_of<value_error>([&] { char_lm::save(*other, corpus.vocab, path); });
+    }
+    TG_CHECK_CONTAINS(m, path);
+    TG_CHECK_CONTAINS(m, "File too large");
     CHECK(read_bytes(path) == model_bytes);
     CHECK(read_bytes(char_lm::vocab_path_for(path)) == vocab_bytes);
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
+                        std::filesystem::directory_iterator()) == 2);  // no temporary left
+  }
+
+  SUBCASE("outputs of a run replace the saved pair only when it commits") {
+    const std::string model_bytes = read_bytes(path);
+    const auto other = make_model(o, corpus.vocab.size());
+    {
+      tapegrad::OutputFiles out;
+      char_lm::save(out, *other, corpus.vocab, path);
+      CHECK(read_bytes(path) == model_bytes);
+    }  // the run failed: no commit
+    CHECK(read_bytes(path) == model_bytes);
+    tapegrad::OutputFiles out;
+    char_lm::save(out, *other, corpus.vocab, path);
+    out.commit();
+    CHECK(read_bytes(path) != model_bytes);
+    CHECK(logits_of(*char_lm::load(path).model, ids) == logits_of(*other, ids));
   }
 
   SUBCASE("files that are not a pair, or not a char_lm model, are value_errors") {
@@ -292,6 +314,23 @@ TEST_CASE("char_lm: bad options and inputs are value_errors naming the value") {
   TG_CHECK_CONTAINS(message_of<value_error>([&] { char_lm::read_text(empty); }), "is empty");
   TG_CHECK_CONTAINS(message_of<value_error>([&] { char_lm::read_text(dir.path.string()); }),
                     "folder");
+  // Files that are not text: refused with the offset, unless any bytes are asked for.
+  const std::string binary = dir.write("binary.bin", std::string("PK\x03\x04"
+                                                                 "ab\ncd\0ef",
+                                                                 12));
+  std::string text_error = message_of<value_error>([&] { char_lm::read_text(binary); });
+  TG_CHECK_CONTAINS(text_error,
+                    "binary.bin' is not a text file: byte 9 (line 2) is 0x00, a NUL byte");
+  TG_CHECK_CONTAINS(text_error, "--bytes");
+  CHECK(char_lm::read_text(binary, /*any_bytes=*/true).size() == 12);
+  const std::string latin1 = dir.write("latin1.txt", "un caf\xe9 noir\n");
+  text_error = message_of<value_error>([&] { char_lm::read_text(latin1); });
+  TG_CHECK_CONTAINS(text_error, "byte 6 (line 1) is 0xe9, not UTF-8");
+  const std::string utf8 =
+      dir.write("utf8.txt", "un caf\xc3\xa9 noir \xe2\x82\xac\xf0\x9f\x98\x80\n");
+  CHECK(char_lm::read_text(utf8).size() == 22);
+  const std::string cut = dir.write("cut.txt", "un caf\xc3");  // a character cut at the end
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { char_lm::read_text(cut); }), "byte 6");
 
   // A text too short for one chunk in every stream.
   const char_lm::Corpus corpus = char_lm::make_corpus("a short text, far too short", 0.1);
@@ -317,4 +356,21 @@ TEST_CASE("char_lm: bad options and inputs are value_errors naming the value") {
   TG_CHECK_CONTAINS(message_of<value_error>([&] { char_lm::CharModel m(bad, generator); }),
                     "vocab_size 0");
   TG_CHECK_CONTAINS(message_of<value_error>([&] { char_lm::make_corpus("abc", 0.1); }), "3 bytes");
+}
+
+TEST_CASE("char_lm: a run whose held-out bpc is not finite is an error naming the epoch") {
+  // A learning rate of 1e38 turns the weights into NaN: the model used to be reported ("valid
+  // nan bpc") and saved over an earlier one.
+  char_lm::Options o = tiny_options();
+  o.epochs = 2;
+  o.lr = 1e38;
+  const char_lm::Corpus corpus = char_lm::make_corpus(repetitive_text(), 0.1);
+  const auto model = make_model(o, corpus.vocab.size());
+  std::vector<char_lm::EpochStats> seen;
+  const std::string m = message_of<tapegrad::numerical_error>([&] {
+    char_lm::train(*model, corpus, o, nullptr, [&](const auto& s) { seen.push_back(s); });
+  });
+  TG_CHECK_CONTAINS(m, "the held-out bpc is nan at epoch 1");
+  TG_CHECK_CONTAINS(m, "try a lower learning rate than 1e+38");
+  CHECK(seen.size() == 1);  // the metrics log gets the epoch before the error
 }

@@ -300,3 +300,21 @@ TEST_CASE("forecast: bad options and bad files are value_errors naming the value
   message = message_of<tapegrad::value_error>([&] { forecast::read_series_csv(empty); });
   TG_CHECK_CONTAINS(message, "is empty");
 }
+
+TEST_CASE("forecast: a run with no finite validation RMSE is an error naming the epoch and value") {
+  // A learning rate of 1e38 turns the weights into NaN at the first step: no epoch can be the
+  // best (the run used to "restore" epoch 0, the untrained model, and save it).
+  forecast::SeriesOptions s;
+  s.length = 300;
+  const std::vector<double> series = forecast::make_series(s);
+  forecast::Options o = tiny_options();
+  o.epochs = 3;
+  o.lr = 1e38;
+  tapegrad::Generator gen(1);
+  forecast::Forecaster model(o.cell, o.hidden, o.layers, o.horizon, gen);
+  std::ostringstream log;
+  const std::string m = message_of<tapegrad::numerical_error>(
+      [&] { forecast::train_and_test(model, series, o, log); });
+  TG_CHECK_CONTAINS(m, "the validation RMSE is nan at epoch 1");
+  TG_CHECK_CONTAINS(m, "try a lower --lr than 1e+38");
+}

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "helpers.hpp"
@@ -85,6 +87,39 @@ TEST_CASE("sentiment: a few epochs on a toy set lower the loss and fit it") {
   const sentiment::Evaluation e = sentiment::evaluate(model, valid);
   CHECK(e.loss == doctest::Approx(r.history[r.best_epoch - 1].valid_loss).epsilon(1e-5));
   CHECK(e.confusion.accuracy() == doctest::Approx(1.0));
+}
+
+TEST_CASE("sentiment: texts are cut to 256 tokens by default, and the rest is never read") {
+  const ToyData d = toy_data();
+  const sentiment::TextEncoder encoder = toy_encoder(d);
+  CHECK(encoder.max_length == 256);
+  std::string huge;  // 1.9 million words, the 10 MB line of issue 13
+  for (std::size_t i = 0; i < 1900000; ++i) huge += i % 2 ? "lovely " : "phone ";
+  CHECK(encoder.encode(huge).size() == 256);
+  CHECK(encoder.too_long(huge));
+  CHECK_FALSE(encoder.too_long(d.texts[0]));
+  sentiment::TextEncoder uncut = encoder;
+  uncut.max_length = 0;
+  CHECK(uncut.encode(d.texts[0]) == encoder.encode(d.texts[0]));
+  CHECK_FALSE(uncut.too_long(huge));
+}
+
+TEST_CASE("sentiment: a training sentence over the batch budget is named") {
+  const ToyData d = toy_data();
+  sentiment::TextEncoder encoder = toy_encoder(d);
+  encoder.max_length = 0;
+  std::vector<std::string> texts = d.texts;
+  texts[4].clear();
+  for (int i = 0; i < 15; ++i) texts[4] += "the ";
+  const sentiment::Examples train = sentiment::make_examples(encoder, texts, d.labels);
+  sentiment::Classifier model(tiny_config(encoder.vocabulary.size(), sentiment::Pooling::max), 3);
+  sentiment::TrainConfig config;
+  config.epochs = 1;
+  config.max_batch_tokens = 12;
+  TG_CHECK_CONTAINS(
+      message_of<tapegrad::value_error>([&] { sentiment::train(model, train, train, config); }),
+      "train: training sentence 5 has 15 tokens, more than the batch budget of 12 "
+      "(--max-batch-tokens); cut sentences with --max-length");
 }
 
 TEST_CASE("sentiment: the same seed trains the same model, bit for bit") {
@@ -185,6 +220,24 @@ TEST_CASE("sentiment: save -> load -> predict gives the same probabilities") {
     TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { sentiment::Predictor::load(path); }),
                       "cannot open");
   }
+  SUBCASE("sizes and the version must be JSON integers in range (found by fuzz_model_json)") {
+    const std::string json = tapegrad_test::read_bytes(dir.file("model.json"));
+    const auto with = [&](const std::string& from, const std::string& to) {
+      const std::size_t at = json.find(from);
+      REQUIRE(at != std::string::npos);
+      tapegrad_test::write_bytes(dir.file("model.json"),
+                                 json.substr(0, at) + to + json.substr(at + from.size()));
+      return message_of<tapegrad::value_error>([&] { sentiment::Predictor::load(path); });
+    };
+    TG_CHECK_CONTAINS(with("\"embedding_dim\": 8", "\"embedding_dim\": 1e30"),
+                      "model.embedding_dim: expected a non-negative integer, got 1e+30");
+    TG_CHECK_CONTAINS(with("\"embedding_dim\": 8", "\"embedding_dim\": -3"),
+                      "model.embedding_dim: expected a non-negative integer, got -3");
+    TG_CHECK_CONTAINS(with("\"embedding_dim\": 8", "\"embedding_dim\": 8.5"),
+                      "model.embedding_dim: expected a non-negative integer, got 8.5");
+    TG_CHECK_CONTAINS(with("\"version\": 1", "\"version\": 1e30"),
+                      "format is not tapegrad-sentiment version 1");
+  }
   SUBCASE("a truncated .npz is refused") {
     const std::string bytes = tapegrad_test::read_bytes(path);
     tapegrad_test::write_bytes(path, bytes.substr(0, bytes.size() / 2));
@@ -194,12 +247,99 @@ TEST_CASE("sentiment: save -> load -> predict gives the same probabilities") {
   SUBCASE("a failed save leaves the saved files as they were") {
     const std::string npz_bytes = tapegrad_test::read_bytes(path);
     const std::string json_bytes = tapegrad_test::read_bytes(dir.file("model.json"));
-    std::filesystem::create_directories(dir.file("model.json.new"));  // blocks the .json write
-    CHECK_THROWS(after.save(path));
+    const auto count_files = [&] {
+      return std::distance(std::filesystem::directory_iterator(dir.path),
+                           std::filesystem::directory_iterator());
+    };
+    const auto files_before = count_files();
+    auto other = std::make_unique<sentiment::Classifier>(after.model().config(), 9);
+    const sentiment::Predictor next(std::move(other), encoder, data::LabelSet({"neg", "pos"}));
+    // The weights cannot be written (files cannot grow past 1000 bytes): nothing is replaced.
+    std::string m;
+    {
+      const tapegrad_test::FileSizeLimit limit(1000);
+      m = message_of<tapegrad::value_error>([&] { next.save(path); });
+    }
+    TG_CHECK_CONTAINS(m, "model.npz");
+    TG_CHECK_CONTAINS(m, "File too large");
+    // A folder in the .json's place: the weights are not replaced either.
+    std::filesystem::rename(dir.file("model.json"), dir.file("kept.json"));
+    std::filesystem::create_directories(dir.file("model.json"));
+    TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([&] { next.save(path); }),
+                      "a folder is in its place");
+    std::filesystem::remove(dir.file("model.json"));
+    std::filesystem::rename(dir.file("kept.json"), dir.file("model.json"));
     CHECK(tapegrad_test::read_bytes(path) == npz_bytes);
     CHECK(tapegrad_test::read_bytes(dir.file("model.json")) == json_bytes);
-    CHECK_FALSE(std::filesystem::exists(path + ".new"));
+    CHECK(count_files() == files_before);  // no temporary left behind
   }
+
+  SUBCASE("saved as outputs of a run, the pair is replaced only when the run commits") {
+    const std::string npz_bytes = tapegrad_test::read_bytes(path);
+    auto other = std::make_unique<sentiment::Classifier>(after.model().config(), 9);
+    const sentiment::Predictor next(std::move(other), encoder, data::LabelSet({"neg", "pos"}));
+    {
+      tapegrad::OutputFiles out;
+      next.save(out, path);
+    }  // the run failed before its commit
+    CHECK(tapegrad_test::read_bytes(path) == npz_bytes);
+    tapegrad::OutputFiles out;
+    next.save(out, path);
+    out.commit();
+    CHECK(sentiment::Predictor::load(path).predict(texts)[0].probability ==
+          next.predict(texts)[0].probability);
+  }
+}
+
+TEST_CASE("sentiment: two saves to one path at once leave one complete, loadable pair") {
+  // Once, both wrote <path>.new and <json>.new: one rename failed, or a .json was paired with
+  // the other save's weights.
+  TempDir dir;
+  const ToyData d = toy_data();
+  const sentiment::TextEncoder encoder = toy_encoder(d);
+  const std::string path = dir.file("model.npz");
+  const auto saver = [&](std::uint64_t seed, std::string* error) {
+    try {
+      auto model = std::make_unique<sentiment::Classifier>(
+          tiny_config(encoder.vocabulary.size(), sentiment::Pooling::max), seed);
+      const sentiment::Predictor p(std::move(model), encoder, data::LabelSet({"neg", "pos"}));
+      for (int i = 0; i < 20; ++i) p.save(path);
+    } catch (const std::exception& e) {
+      *error = e.what();
+    }
+  };
+  std::string error_a, error_b;
+  std::thread a(saver, 1, &error_a), b(saver, 2, &error_b);
+  a.join();
+  b.join();
+  CHECK(error_a.empty());
+  CHECK(error_b.empty());
+  CHECK_NOTHROW(sentiment::Predictor::load(path));  // the fingerprints of the pair agree
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
+                      std::filesystem::directory_iterator()) == 2);
+}
+
+TEST_CASE("sentiment: a validation loss that is not finite is an error naming the epoch") {
+  // `sentiment --lr 1e38 --epochs 1 --batch-size 100000`: one step makes every weight NaN. No
+  // epoch had a finite validation loss, so there was no best epoch: the run ended in
+  // "load_state_dict: missing embedding.weight, ..." and read history[best_epoch - 1] with
+  // best_epoch 0.
+  const ToyData d = toy_data();
+  const sentiment::TextEncoder encoder = toy_encoder(d);
+  const sentiment::Examples train = sentiment::make_examples(encoder, d.texts, d.labels);
+  sentiment::Classifier model(tiny_config(encoder.vocabulary.size(), sentiment::Pooling::max), 7);
+  sentiment::TrainConfig tc;
+  tc.epochs = 1;
+  tc.batch_size = 100000;
+  tc.lr = 1e38;
+  std::vector<sentiment::EpochStats> seen;
+  const std::string m = message_of<tapegrad::numerical_error>([&] {
+    sentiment::train(model, train, train, tc, nullptr,
+                     [&](const sentiment::EpochStats& e) { seen.push_back(e); });
+  });
+  TG_CHECK_CONTAINS(m, "the validation loss is nan at epoch 1");
+  TG_CHECK_CONTAINS(m, "try a lower learning rate than 1e+38");
+  CHECK(seen.size() == 1);  // the epoch is reported, then the error ends the run
 }
 
 TEST_CASE("sentiment: the UCI importer writes a TSV the data reader reads") {

@@ -204,7 +204,8 @@ void OutputFiles::commit() {
   for (const Staged& s : staged_) {
     const int fd = ::open(s.temporary.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      fail(s, fmt::format("its new version '{}' is gone ({})", s.temporary, std::strerror(errno)));
+      const int err = errno;
+      fail(s, fmt::format("its new version '{}' is gone ({})", s.temporary, std::strerror(err)));
     }
     const bool synced = ::fsync(fd) == 0;
     const int err = errno;
@@ -218,7 +219,10 @@ void OutputFiles::commit() {
   for (const Staged& s : staged_) {
     const std::string folder = folder_of(s.path);
     const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) fail(s, fmt::format("cannot open its folder ({})", std::strerror(errno)));
+    if (fd < 0) {
+      const int err = errno;
+      fail(s, fmt::format("cannot open its folder ({})", std::strerror(err)));
+    }
     struct stat st {};
     ::fstat(fd, &st);
     FolderLock lock(folder, fd, st.st_dev, st.st_ino);
@@ -228,9 +232,10 @@ void OutputFiles::commit() {
   std::sort(locks.begin(), locks.end());
   for (const FolderLock& lock : locks) {
     while (::flock(lock.fd(), LOCK_EX) != 0) {
-      if (errno != EINTR) {
+      const int err = errno;
+      if (err != EINTR) {
         throw value_error(fmt::format("cannot lock the folder '{}' to write the outputs ({})",
-                                      lock.folder(), std::strerror(errno)));
+                                      lock.folder(), std::strerror(err)));
       }
     }
   }

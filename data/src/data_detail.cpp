@@ -110,6 +110,11 @@ void check_list_entry(const char* op, const char* what, std::size_t position,
     throw value_error(
         fmt::format("{}: {} {} '{}' contains a NUL byte", op, what, position, printable(entry)));
   }
+  if (position == 0 && entry.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+    // A list file's reader skips a byte order mark, so a first entry cannot start with one.
+    throw value_error(fmt::format("{}: {} {} '{}' starts with a UTF-8 byte order mark", op, what,
+                                  position, printable(entry)));
+  }
   const std::size_t bad = find_invalid_utf8(entry);
   if (bad != std::string::npos) {
     throw value_error(fmt::format("{}: {} {} '{}' is not valid UTF-8 (byte {} is 0x{:02X})", op,

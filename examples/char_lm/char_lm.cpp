@@ -25,6 +25,7 @@ namespace {
 
 // A double for messages: "0.1", "3e-05", "-inf".
 std::string number(double value) {
+  if (std::isnan(value)) return "nan";  // not "-nan"
   std::ostringstream out;
   out << value;
   return out.str();
@@ -226,10 +227,15 @@ std::string decode(const data::Vocabulary& vocab, const std::vector<Index>& ids)
 
 // ---- data ----
 
-std::string read_text(const std::string& path) {
+std::string read_text(const std::string& path, bool any_bytes) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     throw value_error("--text '" + path + "' is a folder, not a text file");
+  }
+  // Refused before it is read: a file larger than the limit of text files.
+  if (const auto size = std::filesystem::file_size(path, ec); !ec) {
+    tapegrad::check_input_size("--text '" + path + "'", size,
+                               tapegrad::input_limits().max_text_bytes, "max_text_bytes");
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
@@ -238,6 +244,24 @@ std::string read_text(const std::string& path) {
   std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (file.bad()) throw value_error("--text '" + path + "': reading failed");
   if (text.empty()) throw value_error("--text '" + path + "' is empty");
+  if (any_bytes) return text;
+  // Offsets count from 0, lines from 1.
+  const auto refuse = [&](std::size_t at, const std::string& what) {
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x",
+                  static_cast<unsigned>(static_cast<unsigned char>(text[at])));
+    throw value_error("--text '" + path + "' is not a text file: byte " + std::to_string(at) +
+                      " (line " + std::to_string(line) + ") is " + hex + ", " + what +
+                      "; --bytes trains on any bytes");
+  };
+  if (const std::size_t nul = text.find('\0'); nul != std::string::npos) {
+    refuse(nul, "a NUL byte (a binary file?)");
+  }
+  if (const std::size_t bad = data::find_invalid_utf8(text); bad != std::string::npos) {
+    refuse(bad, "not UTF-8 (a binary file, or text in another encoding?)");
+  }
   return text;
 }
 
@@ -491,6 +515,12 @@ std::vector<EpochStats> train(CharModel& model, const Corpus& corpus, const Opti
     }
     log.push_back(stats);
     if (on_epoch) on_epoch(stats);
+    if (!std::isfinite(stats.valid_bpc)) {
+      throw tapegrad::numerical_error("train: the held-out bpc is " + number(stats.valid_bpc) +
+                                      " at epoch " + std::to_string(epoch) +
+                                      ": the model diverged (try a lower learning rate than " +
+                                      number(options.lr) + ")");
+    }
   }
   model.eval();
   return log;
@@ -558,32 +588,24 @@ std::string vocab_path_for(const std::string& model_path) {
   return model_path + ".vocab.txt";
 }
 
-void save(const CharModel& model, const data::Vocabulary& vocab, const std::string& model_path) {
+void save(tapegrad::OutputFiles& out, const CharModel& model, const data::Vocabulary& vocab,
+          const std::string& model_path) {
   if (vocab.size() != model.config().vocab_size) {
     throw value_error("save: the vocabulary has " + std::to_string(vocab.size()) +
                       " tokens, the model " + std::to_string(model.config().vocab_size));
   }
-  const std::string vocab_path = vocab_path_for(model_path);
-  // Both files complete under temporary names first (each written atomically), then renamed:
-  // a failure before the renames leaves the old pair as it was.
-  const std::string model_tmp = model_path + ".saving.npz";
-  const std::string vocab_tmp = vocab_path + ".saving";
-  const auto remove_temporaries = [&] {
-    std::error_code ignored;
-    std::filesystem::remove(model_tmp, ignored);
-    std::filesystem::remove(vocab_tmp, ignored);
-  };
+  optim::save_model(model, out.stage(model_path));
+  vocab.save(out.stage(vocab_path_for(model_path)));
+}
+
+void save(const CharModel& model, const data::Vocabulary& vocab, const std::string& model_path) {
+  tapegrad::OutputFiles out;
   try {
-    optim::save_model(model, model_tmp);
-    vocab.save(vocab_tmp);
-    std::filesystem::rename(vocab_tmp, vocab_path);
-    std::filesystem::rename(model_tmp, model_path);
-  } catch (const std::exception& e) {
-    remove_temporaries();
+    save(out, model, vocab, model_path);
+    out.commit();
+  } catch (const value_error& e) {
     throw value_error("save: cannot save the model to '" + model_path +
-                      "' (the files there are "
-                      "unchanged): " +
-                      e.what());
+                      "' (the files there are unchanged): " + e.what());
   }
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <tapegrad/data.hpp>
+#include <tapegrad/files.hpp>
 #include <tapegrad/nn.hpp>
 #include <tapegrad/optim.hpp>
 #include <tapegrad/tapegrad.hpp>
@@ -36,6 +37,9 @@ struct Options {
   // data
   std::string text_path = default_text_path;
   double valid_fraction = 0.1;  ///< the last part of the text, held out; in (0, 0.5]
+  /// Train on any bytes (a binary file, a text in another encoding than UTF-8); otherwise
+  /// read_text refuses a file that is not UTF-8 text.
+  bool any_bytes = false;
   // model
   std::string cell = "lstm";  ///< "lstm" or "gru"
   std::size_t embedding_size = 64;
@@ -85,8 +89,9 @@ std::string decode(const tapegrad::data::Vocabulary& vocab, const std::vector<In
 // ---- data ----
 
 /// The whole file. A missing, unreadable or empty file, or a folder, is a value_error naming
-/// the path (and the system's reason).
-std::string read_text(const std::string& path);
+/// the path (and the system's reason). Unless `any_bytes`, so is a file that is not text: a
+/// NUL byte (a binary file) or bytes that are not UTF-8, named by their offset and line.
+std::string read_text(const std::string& path, bool any_bytes = false);
 
 /// A text cut into a training part and the held-out end.
 struct Corpus {
@@ -209,7 +214,9 @@ struct EpochStats {
 /// (cosine). After each epoch, evaluates on the held-out text and, when `progress` is given,
 /// prints a data::ProgressLine there. Returns one EpochStats per epoch. The options must pass
 /// check_options; a training part too short for one chunk is a value_error naming the sizes.
-/// `on_epoch`, when given, sees each epoch's stats as soon as they are known (a metrics log).
+/// A held-out bpc that is not finite (a model that diverged) is a tapegrad::numerical_error
+/// naming the epoch and the value. `on_epoch`, when given, sees each epoch's stats as soon
+/// as they are known (a metrics log).
 std::vector<EpochStats> train(CharModel& model, const Corpus& corpus, const Options& options,
                               std::ostream* progress = nullptr,
                               const std::function<void(const EpochStats&)>& on_epoch = {});
@@ -232,9 +239,14 @@ std::string sample(CharModel& model, const tapegrad::data::Vocabulary& vocab,
 std::string vocab_path_for(const std::string& model_path);
 
 /// Writes the model (optim::save_model, .npz under PyTorch's names) to `model_path` and its
-/// vocabulary to vocab_path_for(model_path). Both are written in full to temporary files
-/// first and then renamed over the old ones, so a failed save leaves an existing pair of
-/// files as it was; errors are value_errors naming the file.
+/// vocabulary to vocab_path_for(model_path) as outputs of `out` (OutputFiles::stage): they
+/// replace the old pair when `out` commits, with the run's other outputs. Errors are
+/// value_errors naming the file.
+void save(tapegrad::OutputFiles& out, const CharModel& model,
+          const tapegrad::data::Vocabulary& vocab, const std::string& model_path);
+/// save(out, ...) with an OutputFiles of its own, committed at once: both files are written in
+/// full under temporary names before either replaces an old one, so a failed save leaves an
+/// existing pair of files as it was.
 void save(const CharModel& model, const tapegrad::data::Vocabulary& vocab,
           const std::string& model_path);
 

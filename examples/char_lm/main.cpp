@@ -19,6 +19,7 @@
 
 #include "char_lm.hpp"
 #include "cli_checks.hpp"
+#include "outputs.hpp"
 #include "plot.hpp"
 
 namespace {
@@ -42,12 +43,15 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Trains, reports, saves and plots; returns the model and vocabulary to sample from.
+// Trains, reports, and writes the model, the metrics and the plot as outputs of `out` (under
+// temporary names: main commits them once the whole run has succeeded); returns the model and
+// vocabulary to sample from. `files` gets a line for each output.
 char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Loaded> loaded,
                             const std::string& save_path, const std::string& metrics_path,
-                            const std::string& plot_path) {
+                            const std::string& plot_path, tapegrad::OutputFiles& out,
+                            std::vector<std::string>& files) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string text = char_lm::read_text(o.text_path);
+  const std::string text = char_lm::read_text(o.text_path, o.any_bytes);
   char_lm::Corpus corpus;
   tapegrad::IndexArray streams;
   try {
@@ -67,15 +71,21 @@ char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Lo
                                                      generator);
     run.vocab = corpus.vocab;
   }
-  // Mistakes that would otherwise show only after training.
+  // Mistakes that would otherwise show only after training: a prompt with unknown characters,
+  // an output folder that cannot be created or written, a folder in an output's place.
   char_lm::encode_strict(run.vocab, o.prompt, "--prompt");
-  const std::filesystem::path save_dir = std::filesystem::path(save_path).parent_path();
-  std::error_code mkdir_error;
-  if (!save_path.empty() && !save_dir.empty() &&
-      !std::filesystem::create_directories(save_dir, mkdir_error) && mkdir_error) {
-    throw tapegrad::value_error("--save '" + save_path + "': cannot create the folder '" +
-                                save_dir.string() + "' (" + mkdir_error.message() + ")");
+  std::string csv = metrics_path;
+  if (csv.empty() && !plot_path.empty()) csv = plot_path + ".csv";
+  for (const std::string& path : {save_path, csv, plot_path}) {
+    if (!path.empty()) examples::create_folder(std::filesystem::path(path).parent_path().string());
   }
+  if (!save_path.empty()) {
+    tapegrad::OutputFiles probe;  // removes its temporaries
+    probe.stage(save_path);
+    probe.stage(char_lm::vocab_path_for(save_path));
+  }
+  const std::string csv_new = csv.empty() ? "" : out.stage(csv);
+  const std::string plot_new = plot_path.empty() ? "" : out.stage(plot_path);
 
   std::printf("char_lm: %s%s\n", describe(*run.model).c_str(),
               loaded ? ", continuing from the loaded model" : "");
@@ -99,11 +109,9 @@ char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Lo
   std::fflush(stdout);
 
   std::optional<data::MetricsLog> log;
-  std::string csv = metrics_path;
-  if (csv.empty() && !plot_path.empty()) csv = plot_path + ".csv";
   if (!csv.empty()) {
     log.emplace(
-        csv,
+        csv_new,
         std::vector<std::string>{"epoch", "train_bpc", "valid_bpc", "unigram_bpc", "lr", "seconds"},
         /*append=*/false);
   }
@@ -113,6 +121,7 @@ char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Lo
           {static_cast<double>(s.epoch), s.train_bpc, s.valid_bpc, s.unigram_bpc, s.lr, s.seconds});
     }
   });
+  log.reset();  // closed before the plot reads it
   const char_lm::EpochStats& last = stats.back();
   std::printf(
       "\nfinal: valid %.3f bpc, unigram baseline %.3f bpc (%.0f%% of it); "
@@ -120,23 +129,24 @@ char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Lo
       last.valid_bpc, last.unigram_bpc, 100.0 * last.valid_bpc / last.unigram_bpc,
       seconds_since(start));
   if (!save_path.empty()) {
-    char_lm::save(*run.model, run.vocab, save_path);
-    std::printf("saved the model to %s and its vocabulary to %s\n", save_path.c_str(),
-                char_lm::vocab_path_for(save_path).c_str());
+    char_lm::save(out, *run.model, run.vocab, save_path);
+    files.push_back("saved the model to " + save_path + " and its vocabulary to " +
+                    char_lm::vocab_path_for(save_path));
   }
-  if (!csv.empty()) std::printf("wrote the per-epoch metrics to %s\n", csv.c_str());
+  if (!csv.empty()) files.push_back("wrote the per-epoch metrics to " + csv);
   if (!plot_path.empty()) {
     const examples::Panel panel{"bits per character, by epoch",
                                 "epoch",
                                 "bits per character",
-                                {{csv, 1, 2, "train (running mean)", "linespoints"},
-                                 {csv, 1, 3, "held-out", "linespoints"},
-                                 {csv, 1, 4, "unigram baseline (held-out)", "lines"}}};
-    const std::string error = examples::plot_png(plot_path, {panel});
+                                {{csv_new, 1, 2, "train (running mean)", "linespoints"},
+                                 {csv_new, 1, 3, "held-out", "linespoints"},
+                                 {csv_new, 1, 4, "unigram baseline (held-out)", "lines"}}};
+    const std::string error = examples::plot_png(plot_new, {panel});
     if (error.empty()) {
-      std::printf("plotted bpc per epoch to %s\n", plot_path.c_str());
+      files.push_back("plotted bpc per epoch to " + plot_path);
     } else {
-      std::printf("no plot: %s\n", error.c_str());
+      out.discard(plot_path);  // an earlier plot stays as it was
+      files.push_back("no plot: " + error);
     }
   }
   return run;
@@ -164,6 +174,10 @@ int main(int argc, char** argv) {
   app.add_option("--text", o.text_path, "text file to train on")
       ->capture_default_str()
       ->type_name("FILE")
+      ->group(group);
+  app.add_flag("--bytes", o.any_bytes,
+               "train on any bytes (a binary file, a text not in UTF-8); else the file must "
+               "be UTF-8 text")
       ->group(group);
   app.add_option("--valid-fraction", o.valid_fraction, "held-out end of the text")
       ->capture_default_str()
@@ -274,8 +288,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (const std::string training =
-          given({"--text", "--valid-fraction", "--epochs", "--batch-size", "--bptt", "--lr",
-                 "--clip", "--save", "--metrics", "--plot"});
+          given({"--text", "--bytes", "--valid-fraction", "--epochs", "--batch-size", "--bptt",
+                 "--lr", "--clip", "--save", "--metrics", "--plot"});
       sample_only && !training.empty()) {
     std::fprintf(stderr, "char_lm: error: %s cannot be used with --sample-only (no training)\n",
                  training.c_str());
@@ -289,21 +303,31 @@ int main(int argc, char** argv) {
     std::optional<char_lm::Loaded> loaded;
     if (!load_path.empty()) loaded = char_lm::load(load_path);
 
+    // The run's files replace earlier ones only once it has succeeded (out.commit() below): a
+    // run that fails or is interrupted leaves them as they were.
+    tapegrad::OutputFiles out;
+    std::vector<std::string> files;
     char_lm::Loaded model;
     if (sample_only) {
       model = std::move(*loaded);
       std::printf("char_lm: loaded %s from %s (vocabulary %s)\n", describe(*model.model).c_str(),
                   load_path.c_str(), char_lm::vocab_path_for(load_path).c_str());
     } else {
-      model = train_model(o, std::move(loaded), save_path, metrics_path, plot_path);
+      model = train_model(o, std::move(loaded), save_path, metrics_path, plot_path, out, files);
     }
 
     const std::string sampled = char_lm::sample(*model.model, model.vocab, o.prompt, o.temperature,
                                                 o.sample_length, o.seed);
     std::printf("\nsample (temperature %g, seed %llu):\n%s%s\n", o.temperature,
                 static_cast<unsigned long long>(o.seed), o.prompt.c_str(), sampled.c_str());
+    out.commit();
+    if (!files.empty()) std::printf("\n");
+    for (const std::string& line : files) std::printf("%s\n", line.c_str());
     return 0;
   } catch (const tapegrad::value_error& e) {
+    std::fprintf(stderr, "char_lm: error: %s\n", e.what());
+    return 1;
+  } catch (const tapegrad::numerical_error& e) {
     std::fprintf(stderr, "char_lm: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {

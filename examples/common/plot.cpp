@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace examples {
@@ -66,6 +67,18 @@ std::string plot_png(const std::string& png_path, const std::vector<Panel>& pane
     std::ostringstream text;
     text << log.rdbuf();
     error = "gnuplot failed: " + text.str();
+  } else {
+    // gnuplot can exit with 0 after a failed write (a full disk): a whole PNG must be there,
+    // from its signature to its IEND chunk.
+    std::ifstream png(png_path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(png)),
+                            std::istreambuf_iterator<char>());
+    const std::string signature = "\x89PNG\r\n\x1a\n", end = "IEND\xae\x42\x60\x82";
+    if (bytes.size() < signature.size() + end.size() ||
+        bytes.compare(0, signature.size(), signature) != 0 ||
+        bytes.compare(bytes.size() - end.size(), end.size(), end) != 0) {
+      error = "gnuplot wrote no complete PNG to " + png_path;
+    }
   }
   std::remove(script_path.c_str());
   std::remove(log_path.c_str());

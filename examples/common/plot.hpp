@@ -30,7 +30,9 @@ struct Panel {
 
 /// Writes a PNG of `panels` stacked vertically (width x 360 pixels each) to `png_path` with
 /// gnuplot. Returns an empty string on success, else why it failed (gnuplot missing, its
-/// error output); a failed plot never throws, the PNG is an extra.
+/// error output, no PNG written); a failed plot never throws, the PNG is an extra. Its
+/// script and log are `png_path` + ".gnuplot" and ".gnuplot.log", removed afterwards, so a
+/// unique `png_path` (a temporary of tapegrad::OutputFiles) gives them unique names too.
 std::string plot_png(const std::string& png_path, const std::vector<Panel>& panels,
                      int width = 900);
 

@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include <tapegrad/data.hpp>
+#include <tapegrad/files.hpp>
+#include <tapegrad/limits.hpp>
 #include <tapegrad/optim.hpp>
 
 #include "plot.hpp"
@@ -167,6 +169,11 @@ std::vector<double> read_series_csv(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     throw value_error("forecast: '" + path + "' is a folder, not a file");
+  }
+  // Refused before it is read: a file larger than the limit of text files.
+  if (const auto size = std::filesystem::file_size(path, ec); !ec) {
+    tapegrad::check_input_size("forecast: '" + path + "'", size,
+                               tapegrad::input_limits().max_text_bytes, "max_text_bytes");
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) throw value_error("forecast: cannot open '" + path + "'");
@@ -501,6 +508,14 @@ Result train_and_test(Forecaster& model, const std::vector<double>& series, cons
       metrics->write_values(
           {static_cast<double>(epoch), e.train_loss, e.valid_rmse, e.lr, e.seconds});
     }
+    if (!std::isfinite(e.valid_rmse)) {
+      // NaN compares false: without this a run with no finite RMSE would "restore" the
+      // untrained model of epoch 0, and a later divergence would train on to the patience.
+      throw tapegrad::numerical_error(
+          "the validation RMSE is " + (std::isnan(e.valid_rmse) ? "nan" : num(e.valid_rmse)) +
+          " at epoch " + std::to_string(epoch) + ": the model diverged (try a lower --lr than " +
+          num(options.lr) + ")");
+    }
     plateau.step(e.valid_rmse);
     if (e.valid_rmse < r.best_valid_rmse) {
       r.best_valid_rmse = e.valid_rmse;
@@ -513,6 +528,7 @@ Result train_and_test(Forecaster& model, const std::vector<double>& series, cons
     }
   }
 
+  TAPEGRAD_ASSERT(r.best_epoch >= 1, "forecast: every epoch had a finite RMSE, so one is the best");
   model.load_state_dict(best_state);
   model.eval();
   r.test = predict(model, series, test, r.scaler, options.ma);
@@ -529,8 +545,7 @@ void write_forecasts_csv(const std::string& path, const Forecasts& test, std::si
     throw value_error("forecast: write_forecasts_csv: steps ahead " + std::to_string(steps_ahead) +
                       " outside 1 .. " + std::to_string(horizon));
   }
-  std::ofstream file(path);
-  if (!file) throw value_error("forecast: cannot write '" + path + "'");
+  std::ostringstream file;
   file.precision(8);
   file << "time,truth,model,last_value,moving_average\n";
   const std::size_t k = steps_ahead - 1;
@@ -538,13 +553,12 @@ void write_forecasts_csv(const std::string& path, const Forecasts& test, std::si
     file << test.times[i] + steps_ahead << ',' << test.truth(i, k) << ',' << test.model(i, k) << ','
          << test.last(i, k) << ',' << test.moving(i, k) << '\n';
   }
-  if (!file) throw value_error("forecast: cannot write '" + path + "'");
+  tapegrad::write_file_atomic(path, file.str());
 }
 
 void write_series_csv(const std::string& path, const std::vector<double>& series,
                       const Parts& parts) {
-  std::ofstream file(path);
-  if (!file) throw value_error("forecast: cannot write '" + path + "'");
+  std::ostringstream file;
   file.precision(8);
   file << "time,train,valid,test\n";
   for (std::size_t t = 0; t < series.size(); ++t) {
@@ -556,7 +570,7 @@ void write_series_csv(const std::string& path, const std::vector<double>& series
     }
     file << '\n';
   }
-  if (!file) throw value_error("forecast: cannot write '" + path + "'");
+  tapegrad::write_file_atomic(path, file.str());
 }
 
 std::string plot_forecasts(const std::string& png, const std::string& series_csv,

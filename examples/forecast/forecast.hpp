@@ -184,12 +184,15 @@ struct Result {
 /// options.patience), restores its best epoch and forecasts the test part. Writes one line per
 /// epoch to `log` (tapegrad::data::ProgressLine: redrawn in place on a terminal), and the epochs to
 /// `metrics_csv` when it is not empty. `model` must be built with the options' cell, hidden,
-/// layers and horizon.
+/// layers and horizon. A validation RMSE that is not finite (a model that diverged) is a
+/// tapegrad::numerical_error naming the epoch and the value.
 Result train_and_test(Forecaster& model, const std::vector<double>& series, const Options& options,
                       std::ostream& log, const std::string& metrics_csv = {});
 
 /// Writes the test forecasts `steps_ahead` (1 .. horizon) steps ahead as CSV:
 /// time,truth,model,last_value,moving_average (time: the index of the forecast value).
+/// Written atomically (tapegrad::write_file_atomic), as is write_series_csv: a failure is a
+/// value_error naming the file and the cause, and leaves the file as it was.
 void write_forecasts_csv(const std::string& path, const Forecasts& test, std::size_t steps_ahead);
 
 /// Writes the series as CSV, time,train,valid,test: each value in its part's column, the others

@@ -9,7 +9,8 @@
 //
 // Writes to --out (default out/forecast): forecasts.csv (the test forecasts), series.csv,
 // metrics.csv (one row per epoch), model.npz (the best epoch's parameters, PyTorch's names)
-// and, when gnuplot is installed, forecast.png.
+// and, when gnuplot is installed, forecast.png, all together once the run has succeeded (a run
+// that fails or is interrupted leaves the files of an earlier run as they were).
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -19,10 +20,12 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <tapegrad/files.hpp>
 #include <tapegrad/optim.hpp>
 #include <tapegrad/tapegrad.hpp>
 
 #include "forecast.hpp"
+#include "outputs.hpp"
 
 namespace {
 
@@ -190,9 +193,23 @@ int main(int argc, char** argv) {
         o.epochs, o.patience);
     std::fflush(stdout);
 
-    fs::create_directories(out_dir);
+    // Every output is staged now, under a unique temporary name next to its final path (so an
+    // unwritable folder fails before training), and renamed into place by out.commit() only
+    // once the whole run has succeeded: a run that fails or is interrupted leaves the outputs
+    // of an earlier run as they were.
+    examples::create_folder(out_dir);
+    tapegrad::OutputFiles out;
     const std::string metrics_csv = (fs::path(out_dir) / "metrics.csv").string();
-    const forecast::Result r = forecast::train_and_test(model, series, o, std::cout, metrics_csv);
+    const std::string forecasts_csv = (fs::path(out_dir) / "forecasts.csv").string();
+    const std::string series_csv = (fs::path(out_dir) / "series.csv").string();
+    const std::string model_npz = (fs::path(out_dir) / "model.npz").string();
+    const std::string png = (fs::path(out_dir) / "forecast.png").string();
+    const std::string metrics_new = out.stage(metrics_csv);
+    const std::string forecasts_new = out.stage(forecasts_csv);
+    const std::string series_new = out.stage(series_csv);
+    const std::string model_new = out.stage(model_npz);
+    const std::string png_new = no_plot ? std::string() : out.stage(png);
+    const forecast::Result r = forecast::train_and_test(model, series, o, std::cout, metrics_new);
 
     std::printf("\nbest epoch %zu: validation RMSE %.4f", r.best_epoch, r.best_valid_rmse);
     if (r.stopped_early) {
@@ -227,12 +244,16 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
 
-    const std::string forecasts_csv = (fs::path(out_dir) / "forecasts.csv").string();
-    const std::string series_csv = (fs::path(out_dir) / "series.csv").string();
-    const std::string model_npz = (fs::path(out_dir) / "model.npz").string();
-    forecast::write_forecasts_csv(forecasts_csv, r.test, o.horizon);
-    forecast::write_series_csv(series_csv, series, r.parts);
-    tapegrad::optim::save_model(model, model_npz);
+    forecast::write_forecasts_csv(forecasts_new, r.test, o.horizon);
+    forecast::write_series_csv(series_new, series, r.parts);
+    tapegrad::optim::save_model(model, model_new);
+    const std::string plot_error =
+        no_plot ? std::string()
+                : forecast::plot_forecasts(png_new, series_new, forecasts_new, metrics_new,
+                                           o.horizon, o.ma);
+    if (!plot_error.empty()) out.discard(png);  // an earlier plot stays as it was
+    out.commit();
+
     const std::string ahead =
         o.horizon == 1 ? "" : ", " + std::to_string(o.horizon) + " steps ahead";
     std::printf("wrote %s (time,truth,model,last_value,moving_average%s)\n", forecasts_csv.c_str(),
@@ -240,15 +261,10 @@ int main(int argc, char** argv) {
     std::printf("      %s, %s, %s\n", series_csv.c_str(), metrics_csv.c_str(), model_npz.c_str());
     if (no_plot) {
       std::printf("no plot (--no-plot)\n");
+    } else if (plot_error.empty()) {
+      std::printf("plot: %s\n", png.c_str());
     } else {
-      const std::string png = (fs::path(out_dir) / "forecast.png").string();
-      const std::string error =
-          forecast::plot_forecasts(png, series_csv, forecasts_csv, metrics_csv, o.horizon, o.ma);
-      if (error.empty()) {
-        std::printf("plot: %s\n", png.c_str());
-      } else {
-        std::printf("no plot: %s\n", error.c_str());
-      }
+      std::printf("no plot: %s\n", plot_error.c_str());
     }
     std::printf("total %.1f s (training and testing %.1f s)\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),

@@ -21,6 +21,7 @@
 #include <tapegrad/npz.hpp>
 
 #include "cli_checks.hpp"
+#include "outputs.hpp"
 #include "plot.hpp"
 #include "sentiment.hpp"
 
@@ -38,7 +39,9 @@ struct Options {
   std::string text_column = "text";
   std::string label_column = "label";
   std::size_t min_frequency = 1;
-  std::size_t max_length = 0;
+  std::size_t max_length = sentiment::TextEncoder::kDefaultMaxLength;
+  std::string long_texts = "cut";
+  std::string invalid_utf8 = "error";
   // model (vocab_size and num_classes come from the data)
   sentiment::ModelConfig model;
   std::string cell = sentiment::to_string(model.cell);
@@ -89,7 +92,34 @@ data::LabelledText read_file(const std::string& path, const Options& o,
   read.text = o.text_column;
   read.label = o.label_column;
   if (labels) read.labels = *labels;
-  return data::read_labelled_text(path, read);
+  if (o.invalid_utf8 == "replace") read.invalid_utf8 = data::InvalidUtf8::replace;
+  data::LabelledText text = data::read_labelled_text(path, read);
+  if (text.replaced_utf8 > 0) {
+    std::cout << "data: " << path << ": " << text.replaced_utf8
+              << " invalid UTF-8 sequence(s) replaced by U+FFFD (--invalid-utf8 replace)\n";
+  }
+  // Texts over --max-length: cut (counted here) or refused by line.
+  sentiment::TextEncoder limit;
+  limit.max_length = o.max_length;
+  std::size_t too_long = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!limit.too_long(text.texts[i])) continue;
+    if (o.long_texts == "refuse") {
+      const std::string m = std::to_string(o.max_length);
+      throw tapegrad::value_error(path + " line " + std::to_string(text.lines[i]) +
+                                  ": a text of more than " + m + " tokens (--max-length " + m +
+                                  "); raise --max-length, or leave out --long-texts refuse to "
+                                  "cut such texts to their first " +
+                                  m + " tokens");
+    }
+    ++too_long;
+  }
+  if (too_long > 0) {
+    std::cout << "data: " << path << ": " << too_long << " text(s) longer than " << o.max_length
+              << " tokens cut to their first " << o.max_length
+              << " (--max-length; --long-texts refuse stops instead)\n";
+  }
+  return text;
 }
 
 std::string counts_by_label(const std::vector<Index>& labels, const data::LabelSet& set) {
@@ -200,11 +230,30 @@ int run_training(const Options& o) {
 
   sentiment::TextEncoder encoder;
   encoder.max_length = o.max_length;
-  const data::Tokenizer tokenizer(encoder.tokenizer);
+  const data::Tokenizer tokenizer = encoder.make_tokenizer();  // reads no text past max_length
   encoder.vocabulary =
       data::Vocabulary::build(tokenizer.tokenize_all(s.train_texts), o.min_frequency);
   std::cout << "vocabulary: " << encoder.vocabulary.size()
             << " tokens from the training sentences (min frequency " << o.min_frequency << ")\n";
+
+  // Every output is staged here, under a unique temporary name next to its final path (so an
+  // unwritable folder fails before training), written at the end, and renamed into place by
+  // out.commit() only once the whole run has succeeded: a run that fails or is interrupted
+  // leaves the outputs of an earlier run as they were.
+  examples::create_folder(o.out_dir);
+  tapegrad::OutputFiles out;
+  const std::string metrics = (fs::path(o.out_dir) / "metrics.csv").string();
+  const std::string png = (fs::path(o.out_dir) / "training.png").string();
+  const std::string metrics_new = out.stage(metrics);
+  const std::string png_new = out.stage(png);
+  const std::string model_path =
+      o.save.empty() ? (fs::path(o.out_dir) / "model.npz").string() : o.save;
+  if (!o.no_save) {
+    examples::create_folder(fs::path(model_path).parent_path().string());
+    tapegrad::OutputFiles probe;  // the model's folder too, before training; removes its files
+    probe.stage(model_path);
+    probe.stage(sentiment::metadata_path(model_path));
+  }
 
   const Examples train =
       sentiment::make_examples(encoder, std::move(s.train_texts), std::move(s.train_labels));
@@ -250,34 +299,38 @@ int run_training(const Options& o) {
     show_examples(test, e, s.labels, o.show);
   }
 
-  // Files: only now, after a successful run, and each replaced atomically.
-  std::cout << "\n";
-  fs::create_directories(o.out_dir);
-  const std::string metrics = (fs::path(o.out_dir) / "metrics.csv").string();
-  tapegrad::write_file_atomic(metrics, csv_of_history(result.history));
-  std::cout << "metrics per epoch: " << metrics << "\n";
-  const std::string png = (fs::path(o.out_dir) / "training.png").string();
+  // The outputs, under their temporary names; the plot reads the new metrics.
+  out.write(metrics, csv_of_history(result.history));
   const std::string plot_error = examples::plot_png(
-      png, {{"loss per epoch",
-             "epoch",
-             "cross-entropy",
-             {{metrics, 1, 2, "train", "linespoints"}, {metrics, 1, 4, "valid", "linespoints"}}},
-            {"accuracy per epoch",
-             "epoch",
-             "accuracy",
-             {{metrics, 1, 3, "train", "linespoints"}, {metrics, 1, 5, "valid", "linespoints"}}}});
+      png_new,
+      {{"loss per epoch",
+        "epoch",
+        "cross-entropy",
+        {{metrics_new, 1, 2, "train", "linespoints"}, {metrics_new, 1, 4, "valid", "linespoints"}}},
+       {"accuracy per epoch",
+        "epoch",
+        "accuracy",
+        {{metrics_new, 1, 3, "train", "linespoints"},
+         {metrics_new, 1, 5, "valid", "linespoints"}}}});
+  if (!plot_error.empty()) out.discard(png);  // an earlier plot stays as it was
+  if (!o.no_save) {
+    sentiment::Predictor(std::move(model), std::move(encoder), s.labels).save(out, model_path);
+  }
+  out.commit();
+
+  std::cout << "\nmetrics per epoch: " << metrics << "\n";
   if (plot_error.empty()) {
     std::cout << "plot of loss and accuracy: " << png << "\n";
   } else {
-    std::cout << "no plot: " << plot_error << "\n";
+    std::error_code ec;
+    std::cout << "no plot: " << plot_error
+              << (fs::exists(png, ec) ? " (" + png + " is an earlier run's)" : std::string())
+              << "\n";
   }
   if (!o.no_save) {
-    const std::string path = o.save.empty() ? (fs::path(o.out_dir) / "model.npz").string() : o.save;
-    if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-    sentiment::Predictor(std::move(model), std::move(encoder), s.labels).save(path);
-    std::cout << "saved model: " << path << " (weights) and " << sentiment::metadata_path(path)
-              << " (vocabulary, labels, settings)\n"
-              << "predict with it:  " << o.program << " --load " << path
+    std::cout << "saved model: " << model_path << " (weights) and "
+              << sentiment::metadata_path(model_path) << " (vocabulary, labels, settings)\n"
+              << "predict with it:  " << o.program << " --load " << model_path
               << " --predict \"the battery died after a day\"\n";
   }
   return 0;
@@ -315,8 +368,20 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(examples::positive())
       ->group(g);
-  app.add_option("--max-length", o.max_length, "cut sentences to this many tokens (0: no cut)")
+  app.add_option("--max-length", o.max_length,
+                 "cut texts to this many tokens (0: no cut), in training and prediction")
       ->capture_default_str()
+      ->group(g);
+  app.add_option("--long-texts", o.long_texts,
+                 "texts over --max-length: cut them (counted), or refuse the file (naming the "
+                 "line)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cut", "refuse"}))
+      ->group(g);
+  app.add_option("--invalid-utf8", o.invalid_utf8,
+                 "bytes that are not UTF-8: an error naming the line and byte, or U+FFFD")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"error", "replace"}))
       ->group(g);
 
   g = "Model";
@@ -372,6 +437,11 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", tc.batch_size, "sentences per step")
       ->capture_default_str()
       ->check(examples::positive())
+      ->group(g);
+  app.add_option("--max-batch-tokens", tc.max_batch_tokens,
+                 "budget of a batch's padded size (sentences x longest); larger batches are "
+                 "split (0: no budget)")
+      ->capture_default_str()
       ->group(g);
   app.add_option("--lr", tc.lr, "AdamW learning rate")
       ->capture_default_str()

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 #include <tapegrad/npz.hpp>
@@ -57,6 +58,7 @@ namespace {
 
 // A double for messages, as short as it prints: "0.1", "-1e-09", "nan".
 std::string number(double value) {
+  if (std::isnan(value)) return "nan";  // not "-nan"
   std::ostringstream out;
   out << value;
   return out.str();
@@ -199,11 +201,20 @@ Var<float> Classifier::forward(const IndexArray& ids,
 
 // ---- text ----
 
+data::Tokenizer TextEncoder::make_tokenizer() const {
+  data::TokenizerOptions options = tokenizer;
+  options.max_tokens = max_length;
+  return data::Tokenizer(options);
+}
+
 std::vector<Index> TextEncoder::encode(const std::string& text) const {
-  std::vector<Index> ids = vocabulary.encode(data::Tokenizer(tokenizer)(text));
-  if (max_length > 0 && ids.size() > max_length) ids.resize(max_length);
+  std::vector<Index> ids = vocabulary.encode(make_tokenizer()(text));
   if (ids.empty()) ids.push_back(data::Vocabulary::unk_id);
   return ids;
+}
+
+bool TextEncoder::too_long(const std::string& text) const {
+  return make_tokenizer().exceeds_max_tokens(text);
 }
 
 std::vector<std::vector<Index>> TextEncoder::encode_all(
@@ -282,6 +293,15 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
   config.check();
   if (train.size() == 0) throw value_error("train: the training set is empty");
   if (valid.size() == 0) throw value_error("train: the validation set is empty");
+  for (std::size_t i = 0; config.max_batch_tokens > 0 && i < train.size(); ++i) {
+    if (train.ids[i].size() > config.max_batch_tokens) {
+      throw value_error("train: training sentence " + std::to_string(i + 1) + " has " +
+                        std::to_string(train.ids[i].size()) +
+                        " tokens, more than the batch budget of " +
+                        std::to_string(config.max_batch_tokens) +
+                        " (--max-batch-tokens); cut sentences with --max-length");
+    }
+  }
 
   using clock = std::chrono::steady_clock;
   const auto run_start = clock::now();
@@ -290,6 +310,7 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
   batching.batch_size = config.batch_size;
   batching.bucket_batches = 8;  // similar lengths in a batch: less padding, same randomness
   batching.seed = config.seed;
+  batching.max_tokens = config.max_batch_tokens;
   data::BatchIterator batches(train.ids, train.labels, batching);
 
   optim::AdamWOptions adam;
@@ -335,9 +356,9 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
       Var<float> loss = tapegrad::cross_entropy(logits, batch.targets, loss_options);
       const double value = loss.item();
       if (!std::isfinite(value)) {
-        throw std::runtime_error("train: the loss is " + std::to_string(value) + " at epoch " +
-                                 std::to_string(epoch) + ", step " + std::to_string(step) +
-                                 " (try a lower learning rate)");
+        throw tapegrad::numerical_error(
+            "train: the training loss is " + number(value) + " at epoch " + std::to_string(epoch) +
+            ", step " + std::to_string(step) + ": the model diverged (try a lower learning rate)");
       }
       loss.backward();
       if (config.clip_norm > 0.0) optim::clip_grad_norm(model.parameters(), config.clip_norm);
@@ -372,11 +393,21 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
                        {"valid_acc", stats.valid_accuracy}});
     }
     if (on_epoch) on_epoch(stats);
+    if (!std::isfinite(stats.valid_loss)) {
+      // NaN compares false: without this the run would go on with a diverged model, and with
+      // no finite loss at all there would be no best epoch to return.
+      throw tapegrad::numerical_error("train: the validation loss is " + number(stats.valid_loss) +
+                                      " at epoch " + std::to_string(epoch) +
+                                      ": the model diverged (try a lower learning rate than " +
+                                      number(config.lr) + ")");
+    }
     if (since_best >= config.patience && epoch < config.epochs) {
       result.stopped_early = true;
       break;
     }
   }
+  TAPEGRAD_ASSERT(result.best_epoch >= 1 && result.best_epoch <= result.history.size(),
+                  "train: every epoch had a finite validation loss, so one is the best");
   model.load_state_dict(best_state);
   model.eval();
   result.seconds = std::chrono::duration<double>(clock::now() - run_start).count();
@@ -422,23 +453,27 @@ data::Punctuation parse_punctuation(const std::string& name) {
   throw value_error("unknown punctuation \"" + name + "\" (expected split, drop or keep)");
 }
 
-std::string read_text_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw value_error(path + ": is a folder, not a file");
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw value_error(path + ": cannot open the file");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// The field `key` of `object` as a T; a value_error naming "section.key" otherwise.
+// The field `key` of `object` as a T; a value_error naming "section.key" otherwise. Integers
+// must be JSON integers in T's range: nlohmann's get<std::size_t>() casts 1e30 or -3 (undefined
+// behaviour for the one, 2^64 - 3 for the other) and cuts 3.9 to 3.
 template <class T>
 T field(const nlohmann::json& object, const std::string& section, const char* key) {
   try {
-    return object.at(key).get<T>();
+    const nlohmann::json& value = object.at(key);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      const bool fits = std::is_unsigned_v<T>
+                            ? value.is_number_unsigned() &&
+                                  value.get<std::uint64_t>() <= std::numeric_limits<T>::max()
+                            : value.is_number_integer() &&
+                                  value.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
+                                  value.get<std::int64_t>() <= std::numeric_limits<T>::max();
+      if (!fits) {
+        throw value_error(section + "." + key + ": expected " +
+                          (std::is_unsigned_v<T> ? "a non-negative integer" : "an integer") +
+                          ", got " + value.dump());
+      }
+    }
+    return value.get<T>();
   } catch (const nlohmann::json::exception& e) {
     throw value_error(section + "." + key + ": " + e.what());
   }
@@ -470,7 +505,8 @@ Predictor::Predictor(std::unique_ptr<Classifier> model, TextEncoder encoder, dat
   model_->eval();
 }
 
-void Predictor::save(const std::string& path) const {
+void Predictor::save(tapegrad::OutputFiles& out, const std::string& path) const {
+  const std::string json_path = metadata_path(path);
   const ModelConfig& c = model_->config();
   nlohmann::json meta;
   meta["format"] = "tapegrad-sentiment";
@@ -492,33 +528,31 @@ void Predictor::save(const std::string& path) const {
   meta["labels"] = labels_.names();
   meta["vocabulary"] = encoder_.vocabulary.tokens();
   meta["weights_fingerprint"] = fingerprint(*model_);
-
-  // Both files are complete under temporary names before either replaces an old one.
-  const std::string json_path = metadata_path(path);
-  const std::string new_npz = path + ".new";
-  const std::string new_json = json_path + ".new";
+  std::string text;
   try {
-    optim::save_model(*model_, new_npz);
-    tapegrad::write_file_atomic(new_json, meta.dump(1) + "\n");
-    if (std::rename(new_npz.c_str(), path.c_str()) != 0) {
-      throw value_error("cannot rename " + new_npz + " to " + path);
-    }
-    if (std::rename(new_json.c_str(), json_path.c_str()) != 0) {
-      throw value_error("cannot rename " + new_json + " to " + json_path);
-    }
-  } catch (...) {
-    std::remove(new_npz.c_str());
-    std::remove(new_json.c_str());
-    throw;
+    text = meta.dump(1) + "\n";
+  } catch (const nlohmann::json::exception& e) {  // text that is not UTF-8 (type_error 316)
+    throw value_error("cannot write '" + json_path + "': " + e.what());
   }
+  // Both under temporary names in `out`; neither replaces an old file before out.commit().
+  optim::save_model(*model_, out.stage(path));
+  out.write(json_path, text);
+}
+
+void Predictor::save(const std::string& path) const {
+  tapegrad::OutputFiles out;
+  save(out, path);
+  out.commit();
 }
 
 Predictor Predictor::load(const std::string& path) {
   const std::string json_path = metadata_path(path);
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(read_text_file(json_path));
+    meta = nlohmann::json::parse(data::read_text_file(json_path));
   } catch (const nlohmann::json::exception& e) {
+    throw value_error(json_path + ": not a saved sentiment model (" + e.what() + ")");
+  } catch (const value_error& e) {  // missing, a folder, too large, binary, not UTF-8
     throw value_error(json_path + ": not a saved sentiment model (" + e.what() + ")");
   }
   ModelConfig config;
@@ -526,8 +560,10 @@ Predictor Predictor::load(const std::string& path) {
   std::vector<std::string> label_names;
   std::string expected_fingerprint;
   try {
+    const auto version = meta.is_object() ? meta.find("version") : meta.end();
     if (!meta.is_object() || meta.value("format", "") != "tapegrad-sentiment" ||
-        meta.value("version", 0) != 1) {
+        version == meta.end() || !version->is_number_unsigned() ||
+        version->get<std::uint64_t>() != 1) {
       throw value_error("format is not tapegrad-sentiment version 1");
     }
     const nlohmann::json& m = meta.at("model");
@@ -645,8 +681,10 @@ std::size_t import_uci_json(const std::vector<std::string>& json_paths,
   for (const std::string& path : json_paths) {
     nlohmann::json records;
     try {
-      records = nlohmann::json::parse(read_text_file(path));
+      records = nlohmann::json::parse(data::read_text_file(path));
     } catch (const nlohmann::json::exception& e) {
+      throw value_error(path + ": not valid JSON (" + e.what() + ")");
+    } catch (const value_error& e) {  // missing, a folder, too large, binary, not UTF-8
       throw value_error(path + ": not valid JSON (" + e.what() + ")");
     }
     if (!records.is_array()) throw value_error(path + ": expected a JSON array of records");

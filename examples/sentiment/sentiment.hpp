@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <tapegrad/data.hpp>
+#include <tapegrad/files.hpp>
 #include <tapegrad/nn.hpp>
 #include <tapegrad/tapegrad.hpp>
 
@@ -94,11 +95,18 @@ class Classifier : public tapegrad::nn::Module<float> {
 struct TextEncoder {
   tapegrad::data::TokenizerOptions tokenizer;
   tapegrad::data::Vocabulary vocabulary;
-  std::size_t max_length = 0;  ///< sentences are cut to their first max_length tokens; 0: no cut
+  /// Sentences are cut to their first max_length tokens (the tokenizer reads no further), so
+  /// one long line cannot size the batches; 0: no cut.
+  std::size_t max_length = kDefaultMaxLength;
+  static constexpr std::size_t kDefaultMaxLength = 256;
 
+  /// The tokenizer, with max_length as its max_tokens.
+  tapegrad::data::Tokenizer make_tokenizer() const;
   /// The ids of a sentence; a sentence with no tokens becomes one <unk> (a recurrent layer
   /// needs at least one step).
   std::vector<Index> encode(const std::string& text) const;
+  /// True when `text` has more than max_length tokens (it is then cut).
+  bool too_long(const std::string& text) const;
   std::vector<std::vector<Index>> encode_all(const std::vector<std::string>& texts) const;
 };
 
@@ -127,6 +135,10 @@ struct TrainConfig {
   double word_dropout = 0.2;
   bool cosine_schedule = true;  ///< cosine annealing of the learning rate over `epochs`
   std::uint64_t seed = 1;       ///< batch order and dropout masks
+  /// The budget of a training batch's padded size (sentences times the longest one's tokens):
+  /// a batch over it is split (data::BatchOptions::max_tokens). The default holds a full
+  /// batch of 32 sentences of TextEncoder::kDefaultMaxLength tokens; 0: no budget.
+  std::size_t max_batch_tokens = 8192;
 
   /// A value_error naming the first bad field.
   void check() const;
@@ -154,7 +166,9 @@ struct TrainResult {
 /// every epoch, stops after `patience` epochs without a lower validation loss, and leaves the
 /// model with the parameters of its best epoch, in eval mode. Writes a progress line per epoch
 /// to `progress` when not null; calls `on_epoch` after each epoch when set. A non-finite
-/// training loss is a runtime_error naming the epoch and step.
+/// training loss (naming the epoch and step) or validation loss (naming the epoch) is a
+/// tapegrad::numerical_error with its value that suggests a lower learning rate: the model
+/// has diverged, and no epoch after it could be the best.
 TrainResult train(Classifier& model, const Examples& train, const Examples& valid,
                   const TrainConfig& config, std::ostream* progress = nullptr,
                   const std::function<void(const EpochStats&)>& on_epoch = {});
@@ -189,8 +203,14 @@ class Predictor {
   Predictor(std::unique_ptr<Classifier> model, TextEncoder encoder,
             tapegrad::data::LabelSet labels);
 
-  /// Writes PATH and its .json atomically (each is a temporary file renamed over the old one
-  /// only once complete); a failed save leaves existing files as they were.
+  /// Writes PATH and its .json as outputs of `out` (OutputFiles::stage): they replace the old
+  /// pair when `out` commits, together with the run's other outputs. A file that cannot be
+  /// written, or a .json that cannot be (text that is not UTF-8, which Vocabulary and LabelSet
+  /// refuse already), is a value_error naming the file.
+  void save(tapegrad::OutputFiles& out, const std::string& path) const;
+  /// save(out, path) with an OutputFiles of its own, committed at once: both files complete
+  /// under temporary names before either replaces an old one; a failed save leaves the
+  /// existing files as they were.
   void save(const std::string& path) const;
   /// Reads what save wrote. A missing, truncated, corrupt or mismatched file is a
   /// value_error naming the file.
