@@ -35,11 +35,11 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/blas.hpp"
-#include "tapegrad/ops.hpp"
-#include "tapegrad/random.hpp"
-#include "tapegrad/tape.hpp"
-#include "tapegrad/var.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/random.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/autograd/var.hpp"
 
 namespace {
 

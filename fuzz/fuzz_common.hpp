@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <string>
 
-#include <tapegrad/errors.hpp>
-#include <tapegrad/limits.hpp>
+#include <tapegrad/autograd/errors.hpp>
+#include <tapegrad/autograd/limits.hpp>
 
 namespace fuzz {
 

@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <variant>
 
-#include <tapegrad/npz.hpp>
+#include <tapegrad/autograd/npz.hpp>
 
 #include "fuzz_common.hpp"
 

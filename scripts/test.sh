@@ -5,7 +5,8 @@
 #   2. clang-format      every *.hpp/*.cpp git knows of must be formatted (.clang-format)
 #   3. release           Release build with warnings as errors in build-release/, then ctest
 #   4. install+consumer  installs into build-consumer/prefix, then builds and runs tests/consumer
-#                        (the README's example) against the installed package
+#                        (the README's example, and a program on tapegrad::autograd alone)
+#                        against the installed package
 #   5. asan              Debug build with ASan + UBSan in build-asan/, ctest, the demo and
 #                        tape_graph
 #   6. fuzz              scripts/fuzz.sh --seconds 20: each libFuzzer harness of the file readers
@@ -131,6 +132,8 @@ output="$(build-consumer/build/readme_example)" ||
   fail "the README example exited with status $?"
 echo "$output"
 grep -q 'dy/dx' <<<"$output" || fail "the README example printed no gradient (dy/dx)"
+echo "--- build-consumer/build/engine_only (links tapegrad::autograd alone):"
+build-consumer/build/engine_only || fail "engine_only (tapegrad::autograd alone) exited with status $?"
 end_stage
 
 # ---- 5. Debug build with AddressSanitizer + UndefinedBehaviorSanitizer ----

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "tapegrad/autograd/limits.hpp"
 #include "tapegrad/data.hpp"
-#include "tapegrad/limits.hpp"
 
 namespace fs = std::filesystem;
 using tapegrad::Generator;

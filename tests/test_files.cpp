@@ -1,6 +1,6 @@
-// OutputFiles and write_file_atomic (tapegrad/files.hpp): nothing at a final path changes before
-// commit; every mistake is a value_error naming the file and the cause; and each failure a run
-// can meet while it writes (a read-only folder, a full disk, a file size limit, a kill, another
+// OutputFiles and write_file_atomic (tapegrad/autograd/files.hpp): nothing at a final path changes
+// before commit; every mistake is a value_error naming the file and the cause; and each failure a
+// run can meet while it writes (a read-only folder, a full disk, a file size limit, a kill, another
 // run committing to the same folder) leaves the earlier outputs byte for byte.
 #include <doctest/doctest.h>
 
@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
-#include "tapegrad/files.hpp"
-#include "tapegrad/npz.hpp"
+#include "tapegrad/autograd/files.hpp"
+#include "tapegrad/autograd/npz.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
-#include "tapegrad/limits.hpp"
+#include "tapegrad/autograd/limits.hpp"
 
 namespace fs = std::filesystem;
 using tapegrad::Array;

@@ -49,7 +49,8 @@ std::string read_text(const std::string& path) {
 std::set<std::string> declared_in_public_headers() {
   std::set<std::string> names;
   for (const char* header : {"ops.hpp", "nn_ops.hpp", "rnn_ops.hpp"}) {
-    const std::string path = tapegrad_test::source_dir() + "/autograd/include/tapegrad/" + header;
+    const std::string path =
+        tapegrad_test::source_dir() + "/autograd/include/tapegrad/autograd/" + header;
     const auto found = declared_ops(read_text(path));
     CHECK_MESSAGE(!found.empty(), "no op declaration found in ", path);
     names.insert(found.begin(), found.end());

@@ -1,10 +1,10 @@
-// The fused recurrent steps (tapegrad/rnn_ops.hpp) and the engine's gathered outer gradients:
-// gradcheck of each op, and equality with the composed ops of the textbook equations.
+// The fused recurrent steps (tapegrad/autograd/rnn_ops.hpp) and the engine's gathered outer
+// gradients: gradcheck of each op, and equality with the composed ops of the textbook equations.
 #include <string>
 #include <vector>
 
 #include "helpers.hpp"
-#include "tapegrad/rnn_ops.hpp"
+#include "tapegrad/autograd/rnn_ops.hpp"
 
 namespace nn = tapegrad::nn;
 using tapegrad::Array;

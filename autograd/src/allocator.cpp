@@ -4,7 +4,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tapegrad/array.hpp"
+#include "tapegrad/autograd/array.hpp"
 
 namespace tapegrad {
 

@@ -1,11 +1,11 @@
 // OpenBLAS's own entry points: linking them proves the GEMMs run on OpenBLAS.
-#include "tapegrad/blas.hpp"
+#include "tapegrad/autograd/blas.hpp"
 
 #include <cblas.h>
 
 #include <fmt/format.h>
 
-#include "tapegrad/errors.hpp"
+#include "tapegrad/autograd/errors.hpp"
 
 namespace tapegrad {
 

@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/array.hpp"
-#include "tapegrad/errors.hpp"
-#include "tapegrad/var.hpp"
+#include "tapegrad/autograd/array.hpp"
+#include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/var.hpp"
 
 namespace tapegrad::detail {
 

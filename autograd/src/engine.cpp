@@ -10,7 +10,7 @@
 
 #include "detail.hpp"
 #include "gemm.hpp"
-#include "tapegrad/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tapegrad {
 

@@ -1,5 +1,5 @@
-// write_file_atomic and OutputFiles (tapegrad/files.hpp).
-#include "tapegrad/files.hpp"
+// write_file_atomic and OutputFiles (tapegrad/autograd/files.hpp).
+#include "tapegrad/autograd/files.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,11 +1,11 @@
 // gradcheck: the tape's gradients against central differences, in double precision.
-#include "tapegrad/gradcheck.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 
 #include <cmath>
 
 #include "detail.hpp"
-#include "tapegrad/ops.hpp"
-#include "tapegrad/random.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/random.hpp"
 
 namespace tapegrad {
 

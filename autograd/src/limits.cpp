@@ -1,9 +1,9 @@
-// Input limits (tapegrad/limits.hpp).
-#include "tapegrad/limits.hpp"
+// Input limits (tapegrad/autograd/limits.hpp).
+#include "tapegrad/autograd/limits.hpp"
 
 #include <fmt/format.h>
 
-#include "tapegrad/errors.hpp"
+#include "tapegrad/autograd/errors.hpp"
 
 namespace tapegrad {
 

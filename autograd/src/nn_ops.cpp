@@ -5,7 +5,7 @@
 #include <xtensor/xmath.hpp>
 
 #include "detail.hpp"
-#include "tapegrad/nn_ops.hpp"
+#include "tapegrad/autograd/nn_ops.hpp"
 
 namespace tapegrad {
 

@@ -3,7 +3,7 @@
 // and against tapegrad::input_limits() before anything is allocated, so that a truncated,
 // corrupt or crafted file is a value_error naming the file and the entry, never a crash,
 // garbage or an allocation the file's bytes cannot back.
-#include "tapegrad/npz.hpp"
+#include "tapegrad/autograd/npz.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,7 +19,7 @@
 #include <memory>
 
 #include "detail.hpp"
-#include "tapegrad/limits.hpp"
+#include "tapegrad/autograd/limits.hpp"
 
 namespace tapegrad {
 

@@ -4,7 +4,7 @@
 #include <xtensor/xoperation.hpp>
 
 #include "detail.hpp"
-#include "tapegrad/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
 

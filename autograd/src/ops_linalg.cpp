@@ -1,7 +1,7 @@
 // matmul, transpose and linear, on CBLAS: transposed operands are flags, never copies.
 #include "detail.hpp"
 #include "gemm.hpp"
-#include "tapegrad/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
 

@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "detail.hpp"
-#include "tapegrad/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
 

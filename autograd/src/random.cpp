@@ -1,4 +1,4 @@
-#include "tapegrad/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/errors.hpp"
+#include "tapegrad/autograd/errors.hpp"
 
 namespace tapegrad {
 

@@ -1,6 +1,6 @@
 // Fused recurrent steps: the step's GEMM into the gate slab, then one pass over the gates.
 // Pointwise loops run on xsimd batches over the contiguous H-wide gate blocks of each row.
-#include "tapegrad/rnn_ops.hpp"
+#include "tapegrad/autograd/rnn_ops.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -10,7 +10,7 @@
 
 #include "detail.hpp"
 #include "gemm.hpp"
-#include "tapegrad/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tapegrad {
 

@@ -18,14 +18,14 @@
 #include <vector>
 
 #include "rnn_common.hpp"
-#include "tapegrad/blas.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/nn_ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/random.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/rnn.hpp"
-#include "tapegrad/nn_ops.hpp"
-#include "tapegrad/ops.hpp"
 #include "tapegrad/optim/optimizer.hpp"
-#include "tapegrad/random.hpp"
-#include "tapegrad/tape.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "data_detail.hpp"
-#include "tapegrad/limits.hpp"
+#include "tapegrad/autograd/limits.hpp"
 
 namespace tapegrad::data {
 

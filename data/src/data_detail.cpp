@@ -1,6 +1,6 @@
 #include "data_detail.hpp"
 
-#include "tapegrad/limits.hpp"
+#include "tapegrad/autograd/limits.hpp"
 
 #include <algorithm>
 #include <cerrno>

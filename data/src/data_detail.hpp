@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/data/utf8.hpp"
-#include "tapegrad/errors.hpp"
-#include "tapegrad/random.hpp"
 
 namespace tapegrad::data::detail {
 

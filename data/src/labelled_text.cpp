@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "data_detail.hpp"
-#include "tapegrad/npz.hpp"
+#include "tapegrad/autograd/npz.hpp"
 
 namespace tapegrad::data {
 

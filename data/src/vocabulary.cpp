@@ -2,8 +2,8 @@
 #include <utility>
 
 #include "data_detail.hpp"
+#include "tapegrad/autograd/npz.hpp"
 #include "tapegrad/data/text.hpp"
-#include "tapegrad/npz.hpp"
 
 namespace tapegrad::data {
 

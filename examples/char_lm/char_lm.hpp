@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <tapegrad/autograd/files.hpp>
 #include <tapegrad/data.hpp>
-#include <tapegrad/files.hpp>
 #include <tapegrad/nn.hpp>
 #include <tapegrad/optim.hpp>
 #include <tapegrad/tapegrad.hpp>

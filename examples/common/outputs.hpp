@@ -6,7 +6,7 @@
 #include <string>
 #include <system_error>
 
-#include <tapegrad/errors.hpp>
+#include <tapegrad/autograd/errors.hpp>
 
 namespace examples {
 

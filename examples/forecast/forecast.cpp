@@ -11,9 +11,9 @@
 #include <memory>
 #include <sstream>
 
+#include <tapegrad/autograd/files.hpp>
+#include <tapegrad/autograd/limits.hpp>
 #include <tapegrad/data.hpp>
-#include <tapegrad/files.hpp>
-#include <tapegrad/limits.hpp>
 #include <tapegrad/optim.hpp>
 
 #include "plot.hpp"

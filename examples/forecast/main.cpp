@@ -20,7 +20,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <tapegrad/files.hpp>
+#include <tapegrad/autograd/files.hpp>
 #include <tapegrad/optim.hpp>
 #include <tapegrad/tapegrad.hpp>
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <tapegrad/npz.hpp>
+#include <tapegrad/autograd/npz.hpp>
 
 #include "cli_checks.hpp"
 #include "outputs.hpp"

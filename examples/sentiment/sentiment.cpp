@@ -13,7 +13,7 @@
 #include <type_traits>
 
 #include <nlohmann/json.hpp>
-#include <tapegrad/npz.hpp>
+#include <tapegrad/autograd/npz.hpp>
 #include <tapegrad/optim.hpp>
 
 namespace sentiment {

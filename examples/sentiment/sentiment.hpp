@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include <tapegrad/autograd/files.hpp>
 #include <tapegrad/data.hpp>
-#include <tapegrad/files.hpp>
 #include <tapegrad/nn.hpp>
 #include <tapegrad/tapegrad.hpp>
 

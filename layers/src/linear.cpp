@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "checks.hpp"
-#include "tapegrad/errors.hpp"
+#include "tapegrad/autograd/errors.hpp"
 
 namespace tapegrad::nn {
 

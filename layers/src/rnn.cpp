@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "checks.hpp"
-#include "tapegrad/errors.hpp"
-#include "tapegrad/rnn_ops.hpp"
+#include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/rnn_ops.hpp"
 
 namespace tapegrad::nn {
 
@@ -159,7 +159,7 @@ struct Direction {
     return {stack(outputs, 0), s.h, s.c};
   }
 
-  // The same with one fused op per step (tapegrad/rnn_ops.hpp). The LSTM's state is one
+  // The same with one fused op per step (tapegrad/autograd/rnn_ops.hpp). The LSTM's state is one
   // array [2, B, H] (h then c); b_hh joins b_ih in the input GEMM, except the GRU's.
   RecurrentOutput<T> fused(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
     const bool lstm = kind == CellKind::lstm;

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/errors.hpp"
-#include "tapegrad/npz.hpp"
+#include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/npz.hpp"
 
 namespace tapegrad::optim {
 

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/errors.hpp"
-#include "tapegrad/tape.hpp"
+#include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tapegrad::optim {
 

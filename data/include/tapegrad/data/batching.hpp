@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/array.hpp"
-#include "tapegrad/random.hpp"
+#include "tapegrad/autograd/array.hpp"
+#include "tapegrad/autograd/random.hpp"
 
 namespace tapegrad::data {
 

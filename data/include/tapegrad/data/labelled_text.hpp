@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/array.hpp"
+#include "tapegrad/autograd/array.hpp"
 #include "tapegrad/data/utf8.hpp"
 
 namespace tapegrad::data {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/array.hpp"
-#include "tapegrad/errors.hpp"
+#include "tapegrad/autograd/array.hpp"
+#include "tapegrad/autograd/errors.hpp"
 
 namespace tapegrad::data {
 

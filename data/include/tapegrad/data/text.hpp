@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tapegrad/array.hpp"
+#include "tapegrad/autograd/array.hpp"
 
 namespace tapegrad::data {
 

@@ -1,9 +1,9 @@
 // Linear, Embedding, Softmax, LogSoftmax, Dropout.
 #pragma once
 
+#include "tapegrad/autograd/nn_ops.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn_ops.hpp"
-#include "tapegrad/random.hpp"
 
 namespace tapegrad::nn {
 

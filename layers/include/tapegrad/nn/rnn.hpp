@@ -1,7 +1,7 @@
 // Recurrent layers: RNN (tanh or relu), LSTM and GRU, their cells, and the functional forms
 // they are built on. Each time step is an op on the tape (by default one fused op per step,
-// tapegrad/rnn_ops.hpp; or the composed ops of the equations), so backpropagation through time
-// is the tape walked backwards; no layer has a hand-written BPTT.
+// tapegrad/autograd/rnn_ops.hpp; or the composed ops of the equations), so backpropagation through
+// time is the tape walked backwards; no layer has a hand-written BPTT.
 //
 // Parameter names, shapes, gate order, formulas and initialisation are PyTorch's:
 //   weight_ih_l{k}[_reverse] [G*H, in], weight_hh_l{k}[_reverse] [G*H, H],
@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/autograd/nn_ops.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn_ops.hpp"
-#include "tapegrad/random.hpp"
 
 namespace tapegrad::nn {
 
@@ -76,7 +76,7 @@ struct RecurrentOptions {
   double dropout = 0.0;  // on the outputs of every layer but the last, in training
   bool training = true;
   Generator* generator = nullptr;  // for dropout; the default generator when null
-  // true: one fused op per step (tapegrad/rnn_ops.hpp); false: the textbook equations as
+  // true: one fused op per step (tapegrad/autograd/rnn_ops.hpp); false: the textbook equations as
   // composed ops (slower; the same values and gradients up to rounding; for reading and tests).
   bool fused = true;
 };

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/errors.hpp"
+#include "tapegrad/autograd/errors.hpp"
 #include "tapegrad/nn/module.hpp"
 
 namespace tapegrad::nn {

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/schedule.hpp"
-#include "tapegrad/random.hpp"
 
 namespace tapegrad::optim {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/var.hpp"
+#include "tapegrad/autograd/var.hpp"
 
 namespace tapegrad::optim {
 

@@ -3,8 +3,8 @@
 
 #include <cstdint>
 
-#include "tapegrad/ops.hpp"
-#include "tapegrad/random.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/random.hpp"
 
 namespace tapegrad {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tapegrad {
 

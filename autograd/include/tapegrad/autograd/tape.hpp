@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/var.hpp"
+#include "tapegrad/autograd/var.hpp"
 
 namespace tapegrad {
 

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/array.hpp"
-#include "tapegrad/errors.hpp"
+#include "tapegrad/autograd/array.hpp"
+#include "tapegrad/autograd/errors.hpp"
 
 namespace tapegrad {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <random>
 
-#include "tapegrad/array.hpp"
+#include "tapegrad/autograd/array.hpp"
 
 namespace tapegrad {
 

@@ -4,7 +4,7 @@
 #include <unordered_map>
 
 #include "detail.hpp"
-#include "tapegrad/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tapegrad {
 

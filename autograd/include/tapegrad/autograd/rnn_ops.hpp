@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "tapegrad/var.hpp"
+#include "tapegrad/autograd/var.hpp"
 
 namespace tapegrad {
 

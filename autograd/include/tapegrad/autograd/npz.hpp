@@ -6,8 +6,8 @@
 #include <variant>
 #include <vector>
 
-#include "tapegrad/array.hpp"
-#include "tapegrad/files.hpp"
+#include "tapegrad/autograd/array.hpp"
+#include "tapegrad/autograd/files.hpp"
 
 namespace tapegrad {
 
