@@ -772,3 +772,56 @@ TEST_CASE("optim: default options are PyTorch's") {
                 tapegrad_test::describe(a.value()), ", with weight_decay 0.01 ",
                 tapegrad_test::describe(b.value()));
 }
+
+TEST_CASE("optimizer state is kept and saved under PyTorch's names") {
+  using tapegrad::Array;
+  using tapegrad::Var;
+  const auto keys_after_a_step = [](auto& optimizer, Var<float>& w) {
+    optimizer.zero_grad();
+    tapegrad::sum(w * w).backward();
+    optimizer.step();
+    std::set<std::string> keys;
+    for (const auto& [name, value] : optimizer.state_dict()) keys.insert(name);
+    return keys;
+  };
+  const auto fresh = [] { return tapegrad::parameter<float>(Array<float>{1.0f, -2.0f}, "w"); };
+  {
+    Var<float> w = fresh();
+    tapegrad::optim::SGDOptions o;
+    o.lr = 0.1;
+    o.momentum = 0.9;
+    tapegrad::optim::SGD<float> sgd({w}, o);
+    CHECK(keys_after_a_step(sgd, w) ==
+          std::set<std::string>{"steps", "state.0.step", "state.0.momentum_buffer", "group.0.lr"});
+  }
+  {
+    Var<float> w = fresh();
+    tapegrad::optim::AdamOptions o;
+    o.amsgrad = true;
+    tapegrad::optim::Adam<float> adam({w}, o);
+    CHECK(keys_after_a_step(adam, w) ==
+          std::set<std::string>{"steps", "state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq",
+                                "state.0.max_exp_avg_sq", "group.0.lr"});
+  }
+  {
+    Var<float> w = fresh();
+    tapegrad::optim::RMSpropOptions o;
+    o.centered = true;
+    o.momentum = 0.5;
+    tapegrad::optim::RMSprop<float> rms({w}, o);
+    CHECK(keys_after_a_step(rms, w) ==
+          std::set<std::string>{"steps", "state.0.step", "state.0.square_avg", "state.0.grad_avg",
+                                "state.0.momentum_buffer", "group.0.lr"});
+  }
+  {
+    Var<float> w = fresh();
+    tapegrad::optim::Adagrad<float> adagrad({w}, tapegrad::optim::AdagradOptions{});
+    CHECK(keys_after_a_step(adagrad, w) ==
+          std::set<std::string>{"steps", "state.0.step", "state.0.sum", "group.0.lr"});
+  }
+  tapegrad::optim::ParamState<float> state;
+  state.add("exp_avg", Array<float>{1.0f});
+  CHECK(state["exp_avg"](0) == 1.0f);
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::usage_error>([&] { state["momentum"]; }),
+                    "ParamState: no buffer 'momentum'");
+}

@@ -104,16 +104,15 @@ std::vector<std::pair<std::string, Array<T>>> Optimizer<T>::state_dict() const {
   Array<T> steps = Array<T>::from_shape({});
   steps() = static_cast<T>(steps_);
   out.emplace_back("steps", steps);
-  const auto names = state_names();
   for (std::size_t k = 0; k < state_.size(); ++k) {
     if (param_steps_[k] > 0) {
       Array<T> s = Array<T>::from_shape({});
       s() = static_cast<T>(param_steps_[k]);
       out.emplace_back(fmt::format("state.{}.step", k), s);
     }
-    for (std::size_t b = 0; b < state_[k].size() && b < names.size(); ++b) {
-      if (state_[k][b].size() == 0) continue;  // absent buffer
-      out.emplace_back(fmt::format("state.{}.{}", k, names[b]), state_[k][b]);
+    for (const auto& [name, buffer] : state_[k].buffers()) {
+      if (buffer.size() == 0) continue;  // absent buffer
+      out.emplace_back(fmt::format("state.{}.{}", k, name), buffer);
     }
   }
   for (std::size_t g = 0; g < groups_.size(); ++g) {
@@ -147,7 +146,7 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
   };
   // Build the new state completely before touching this optimizer's.
   const auto steps = static_cast<std::int64_t>(number("steps", need("steps")));
-  std::vector<std::vector<Array<T>>> fresh(state_.size());
+  std::vector<ParamState<T>> fresh(state_.size());
   std::vector<std::int64_t> fresh_steps(state_.size(), 0);
   const auto names = state_names();
   std::size_t k = 0, found = 0;
@@ -161,7 +160,7 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
       for (std::size_t b = 0; b < names.size(); ++b) {
         const auto it = given.find(fmt::format("state.{}.{}", k, names[b]));
         if (it == given.end()) {
-          fresh[k].push_back(absent<T>());
+          fresh[k].add(names[b], absent<T>());
           continue;
         }
         if (it->second->shape() != p.shape()) {
@@ -169,12 +168,12 @@ void Optimizer<T>::load_state_dict(const std::vector<std::pair<std::string, Arra
               fmt::format("{}: load_state_dict: '{}' has shape {}, parameter {} has {}", name_,
                           it->first, shape_str(it->second->shape()), k, shape_str(p.shape())));
         }
-        fresh[k].push_back(*it->second);
+        fresh[k].add(names[b], *it->second);
         ++found;
       }
       bool any = false;
-      for (const auto& a : fresh[k]) any = any || a.size() > 0;
-      if (!any) fresh[k].clear();  // no state yet for this parameter
+      for (const auto& [name, buffer] : fresh[k].buffers()) any = any || buffer.size() > 0;
+      if (!any) fresh[k] = ParamState<T>();  // no state yet for this parameter
       if (any && step_it == given.end()) {
         throw value_error(fmt::format("{}: load_state_dict: missing 'state.{}.step'", name_, k));
       }
@@ -223,13 +222,13 @@ SGD<T>::SGD(std::vector<ParamGroup<T>> groups, SGDOptions options)
 
 template <class T>
 void SGD<T>::update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t,
-                    std::vector<Array<T>>& state) {
+                    ParamState<T>& state) {
   const T wd = static_cast<T>(o_.weight_decay), mom = static_cast<T>(o_.momentum);
   const T damp = static_cast<T>(o_.dampening), step = static_cast<T>(lr);
   const bool first = state.empty();
-  if (first) state.push_back(o_.momentum != 0.0 ? zeros_like(grad) : absent<T>());
+  if (first) state.add("momentum_buffer", o_.momentum != 0.0 ? zeros_like(grad) : absent<T>());
   Array<T>& p = param.mutable_value();
-  T* buf = state[0].data();
+  T* buf = state["momentum_buffer"].data();
   for (std::size_t i = 0; i < p.size(); ++i) {
     T g = grad.data()[i];
     if (wd != T(0)) g = g + wd * p.data()[i];
@@ -264,11 +263,11 @@ Adam<T>::Adam(std::vector<ParamGroup<T>> groups, AdamOptions options, bool decou
 
 template <class T>
 void Adam<T>::update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step_count,
-                     std::vector<Array<T>>& state) {
+                     ParamState<T>& state) {
   if (state.empty()) {
-    state.push_back(zeros_like(grad));
-    state.push_back(zeros_like(grad));
-    state.push_back(o_.amsgrad ? zeros_like(grad) : absent<T>());
+    state.add("exp_avg", zeros_like(grad));
+    state.add("exp_avg_sq", zeros_like(grad));
+    state.add("max_exp_avg_sq", o_.amsgrad ? zeros_like(grad) : absent<T>());
   }
   const double t = static_cast<double>(step_count);
   const T b1 = static_cast<T>(o_.beta1), b2 = static_cast<T>(o_.beta2);
@@ -277,9 +276,9 @@ void Adam<T>::update(Var<T>& param, const Array<T>& grad, double lr, std::int64_
   const T bias2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(o_.beta2, t)));
   const T step_size = static_cast<T>(lr) / bias1;
   Array<T>& p = param.mutable_value();
-  T* m = state[0].data();
-  T* v = state[1].data();
-  T* vmax = o_.amsgrad ? state[2].data() : nullptr;
+  T* m = state["exp_avg"].data();
+  T* v = state["exp_avg_sq"].data();
+  T* vmax = o_.amsgrad ? state["max_exp_avg_sq"].data() : nullptr;
   for (std::size_t i = 0; i < p.size(); ++i) {
     T g = grad.data()[i];
     if (decoupled_) {
@@ -326,19 +325,19 @@ RMSprop<T>::RMSprop(std::vector<ParamGroup<T>> groups, RMSpropOptions options)
 
 template <class T>
 void RMSprop<T>::update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t,
-                        std::vector<Array<T>>& state) {
+                        ParamState<T>& state) {
   if (state.empty()) {
-    state.push_back(zeros_like(grad));
-    state.push_back(o_.centered ? zeros_like(grad) : absent<T>());
-    state.push_back(o_.momentum > 0.0 ? zeros_like(grad) : absent<T>());
+    state.add("square_avg", zeros_like(grad));
+    state.add("grad_avg", o_.centered ? zeros_like(grad) : absent<T>());
+    state.add("momentum_buffer", o_.momentum > 0.0 ? zeros_like(grad) : absent<T>());
   }
   const T alpha = static_cast<T>(o_.alpha), eps = static_cast<T>(o_.eps);
   const T wd = static_cast<T>(o_.weight_decay), mom = static_cast<T>(o_.momentum);
   const T step = static_cast<T>(lr);
   Array<T>& p = param.mutable_value();
-  T* sq = state[0].data();
-  T* ga = state[1].data();
-  T* buf = state[2].data();
+  T* sq = state["square_avg"].data();
+  T* ga = state["grad_avg"].data();
+  T* buf = state["momentum_buffer"].data();
   for (std::size_t i = 0; i < p.size(); ++i) {
     T g = grad.data()[i];
     if (wd != T(0)) g = g + wd * p.data()[i];
@@ -377,16 +376,16 @@ Adagrad<T>::Adagrad(std::vector<ParamGroup<T>> groups, AdagradOptions options)
 
 template <class T>
 void Adagrad<T>::update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step_count,
-                        std::vector<Array<T>>& state) {
+                        ParamState<T>& state) {
   if (state.empty()) {
     Array<T> s = Array<T>::from_shape(grad.shape());
     s.fill(static_cast<T>(o_.initial_accumulator_value));
-    state.push_back(std::move(s));
+    state.add("sum", std::move(s));
   }
   const T wd = static_cast<T>(o_.weight_decay), eps = static_cast<T>(o_.eps);
   const T clr = static_cast<T>(lr / (1.0 + static_cast<double>(step_count - 1) * o_.lr_decay));
   Array<T>& p = param.mutable_value();
-  T* sum = state[0].data();
+  T* sum = state["sum"].data();
   for (std::size_t i = 0; i < p.size(); ++i) {
     T g = grad.data()[i];
     if (wd != T(0)) g = g + wd * p.data()[i];

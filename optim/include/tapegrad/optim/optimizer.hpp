@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "tapegrad/autograd/errors.hpp"
 #include "tapegrad/autograd/var.hpp"
 
 namespace tapegrad::optim {
@@ -15,6 +17,32 @@ template <class T>
 struct ParamGroup {
   std::vector<Var<T>> params;
   double lr;
+};
+
+/// The buffers an optimizer keeps for one parameter, under PyTorch's names ("momentum_buffer",
+/// "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "sum"). A buffer the
+/// settings do not use is absent: an empty array.
+template <class T>
+class ParamState {
+ public:
+  /// True before the parameter's first update.
+  bool empty() const { return buffers_.empty(); }
+  /// Adds a buffer (at the first update, in the order of the optimizer's state_names()).
+  void add(std::string name, Array<T> buffer) {
+    buffers_.emplace_back(std::move(name), std::move(buffer));
+  }
+  /// The buffer `name`; a usage_error naming it when this state holds no such buffer.
+  Array<T>& operator[](std::string_view name) {
+    for (auto& [key, buffer] : buffers_) {
+      if (key == name) return buffer;
+    }
+    throw usage_error("ParamState: no buffer '" + std::string(name) + "'");
+  }
+  /// Every buffer with its name, in the order they were added.
+  const std::vector<std::pair<std::string, Array<T>>>& buffers() const { return buffers_; }
+
+ private:
+  std::vector<std::pair<std::string, Array<T>>> buffers_;
 };
 
 /// The base of every optimizer: parameter groups, zero_grad, step, and its state as named
@@ -47,10 +75,10 @@ class Optimizer {
 
  protected:
   /// Updates one parameter at its `step`-th update (1, 2, ...; counted per parameter, as
-  /// PyTorch does); `state` holds this optimizer's buffers for it (empty at first).
+  /// PyTorch does); `state` holds this optimizer's buffers for it by name (empty at first).
   virtual void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
-                      std::vector<Array<T>>& state) = 0;
-  /// Names of the per-parameter buffers, in the order update() keeps them.
+                      ParamState<T>& state) = 0;
+  /// Names of the per-parameter buffers, in the order update() adds them.
   virtual std::vector<std::string> state_names() const = 0;
 
   std::int64_t steps_ = 0;
@@ -58,8 +86,8 @@ class Optimizer {
  private:
   const char* name_;
   std::vector<ParamGroup<T>> groups_;
-  std::vector<std::vector<Array<T>>> state_;  // per parameter (over all groups)
-  std::vector<std::int64_t> param_steps_;     // updates of each parameter
+  std::vector<ParamState<T>> state_;       // per parameter (over all groups)
+  std::vector<std::int64_t> param_steps_;  // updates of each parameter
 };
 
 /// SGD: g = grad + wd p; with momentum, b = momentum b + (1 - dampening) g (b = g at the first
@@ -80,7 +108,7 @@ class SGD : public Optimizer<T> {
 
  protected:
   void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
-              std::vector<Array<T>>& state) override;
+              ParamState<T>& state) override;
   std::vector<std::string> state_names() const override { return {"momentum_buffer"}; }
 
  private:
@@ -108,7 +136,7 @@ class Adam : public Optimizer<T> {
  protected:
   Adam(std::vector<ParamGroup<T>> groups, AdamOptions options, bool decoupled, const char* name);
   void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
-              std::vector<Array<T>>& state) override;
+              ParamState<T>& state) override;
   std::vector<std::string> state_names() const override {
     return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
   }
@@ -153,7 +181,7 @@ class RMSprop : public Optimizer<T> {
 
  protected:
   void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
-              std::vector<Array<T>>& state) override;
+              ParamState<T>& state) override;
   std::vector<std::string> state_names() const override {
     return {"square_avg", "grad_avg", "momentum_buffer"};
   }
@@ -179,7 +207,7 @@ class Adagrad : public Optimizer<T> {
 
  protected:
   void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
-              std::vector<Array<T>>& state) override;
+              ParamState<T>& state) override;
   std::vector<std::string> state_names() const override { return {"sum"}; }
 
  private:
