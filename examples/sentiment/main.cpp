@@ -93,7 +93,14 @@ data::LabelledText read_file(const std::string& path, const Options& o,
   read.label = o.label_column;
   if (labels) read.labels = *labels;
   if (o.invalid_utf8 == "replace") read.invalid_utf8 = data::InvalidUtf8::replace;
-  data::LabelledText text = data::read_labelled_text(path, read);
+  data::LabelledText text;
+  try {
+    text = data::read_labelled_text(path, read);
+  } catch (const tapegrad::value_error& e) {
+    const std::string message = e.what();
+    if (message.find("invalid UTF-8") == std::string::npos) throw;
+    throw tapegrad::value_error(message + "; here: --invalid-utf8 replace");
+  }
   if (text.replaced_utf8 > 0) {
     std::cout << "data: " << path << ": " << text.replaced_utf8
               << " invalid UTF-8 sequence(s) replaced by U+FFFD (--invalid-utf8 replace)\n";
