@@ -58,9 +58,10 @@ TEST_CASE("anomaly: a NaN born in an LSTM names the layer, the direction and the
       tapegrad_test::message_of<tapegrad::numerical_error>([&] { lstm.forward(x); });
   MESSAGE(message);
   // The reverse direction starts at the last step, t = 5; the state is [2, B, H] (h, c).
-  TG_CHECK_CONTAINS(message,
-                    "anomaly: 'lstm_step' in LSTM(3, 4) / layer 0 direction 1 / step 5 computed "
-                    "NaN at [");
+  TG_CHECK_CONTAINS(
+      message,
+      "anomaly: 'fused_lstm_step' in LSTM(3, 4) / layer 0 direction 1 / step 5 computed "
+      "NaN at [");
   // Only the weight held a non-finite value before the step.
   TG_CHECK_CONTAINS(message,
                     "inputs: a value of shape [6,2,16]; a value of shape [2,2,4]; "

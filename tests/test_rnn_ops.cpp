@@ -25,7 +25,9 @@ void check_gradcheck(const tapegrad::GradcheckFn& fn, const std::vector<Var<doub
 
 }  // namespace
 
-TEST_CASE("rnn_step, lstm_step and gru_step pass gradcheck at a middle step and as one step") {
+TEST_CASE(
+    "fused_rnn_step, fused_lstm_step and fused_gru_step pass gradcheck at a middle step and as one "
+    "step") {
   tapegrad::Generator gen(3);
   const std::size_t steps = 3, batch = 2, hidden = 3;
   for (const bool sequence : {true, false}) {
@@ -39,31 +41,34 @@ TEST_CASE("rnn_step, lstm_step and gru_step pass gradcheck at a middle step and 
       CAPTURE(relu);
       check_gradcheck(
           [&](const std::vector<Var<double>>& v) {
-            return tapegrad::rnn_step(v[0], t, v[1], v[2], relu);
+            return tapegrad::fused_rnn_step(v[0], t, v[1], v[2], relu);
           },
           {leaf(gen, gx_shape(1)), leaf(gen, make_shape({batch, hidden})),
            leaf(gen, make_shape({hidden, hidden}))});
     }
     check_gradcheck(
-        [&](const std::vector<Var<double>>& v) { return tapegrad::lstm_step(v[0], t, v[1], v[2]); },
+        [&](const std::vector<Var<double>>& v) {
+          return tapegrad::fused_lstm_step(v[0], t, v[1], v[2]);
+        },
         {leaf(gen, gx_shape(4)), leaf(gen, make_shape({2, batch, hidden})),
          leaf(gen, make_shape({4 * hidden, hidden}))});
     check_gradcheck(
         [&](const std::vector<Var<double>>& v) {
-          return tapegrad::gru_step(v[0], t, v[1], v[2], v[3]);
+          return tapegrad::fused_gru_step(v[0], t, v[1], v[2], v[3]);
         },
         {leaf(gen, gx_shape(3)), leaf(gen, make_shape({batch, hidden})),
          leaf(gen, make_shape({3 * hidden, hidden})), leaf(gen, make_shape({3 * hidden}))});
     check_gradcheck(
         [&](const std::vector<Var<double>>& v) {
-          return tapegrad::gru_step(v[0], t, v[1], v[2], Var<double>());
+          return tapegrad::fused_gru_step(v[0], t, v[1], v[2], Var<double>());
         },
         {leaf(gen, gx_shape(3)), leaf(gen, make_shape({batch, hidden})),
          leaf(gen, make_shape({3 * hidden, hidden}))});
   }
 }
 
-TEST_CASE("lstm_step and gru_step pass gradcheck when they keep their activations in gx") {
+TEST_CASE(
+    "fused_lstm_step and fused_gru_step pass gradcheck when they keep their activations in gx") {
   // gx from a linear op, whose backward does not read its output: what the layers do.
   tapegrad::Generator gen(4);
   const std::size_t steps = 3, batch = 2, in = 2, hidden = 3;
@@ -76,8 +81,9 @@ TEST_CASE("lstm_step and gru_step pass gradcheck when they keep their activation
           Var<double> h = v[2];
           for (std::size_t t = 0; t < steps; ++t) {
             h = gates == 4
-                    ? tapegrad::lstm_step(gx, t, h, v[3], tapegrad::GateInput::overwrite)
-                    : tapegrad::gru_step(gx, t, h, v[3], v[4], tapegrad::GateInput::overwrite);
+                    ? tapegrad::fused_lstm_step(gx, t, h, v[3], tapegrad::GateInput::overwrite)
+                    : tapegrad::fused_gru_step(gx, t, h, v[3], v[4],
+                                               tapegrad::GateInput::overwrite);
           }
           return h;
         },
@@ -95,7 +101,7 @@ TEST_CASE("a chain of fused steps sharing W_hh passes gradcheck (W_hh's gathered
         Var<double> s = v[1];
         std::vector<Var<double>> states;
         for (std::size_t t = 0; t < steps; ++t) {
-          s = tapegrad::lstm_step(v[0], t, s, v[2]);
+          s = tapegrad::fused_lstm_step(v[0], t, s, v[2]);
           states.push_back(s);
         }
         return tapegrad::stack_index(states, 0);
@@ -126,21 +132,21 @@ TEST_CASE("fused steps reject wrong shapes and steps with messages naming them")
   const Var<double> state = leaf(gen, make_shape({2, 2, 3}));
   const Var<double> w = leaf(gen, make_shape({12, 3}));
   TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::value_error>(
-                        [&] { tapegrad::lstm_step(gx, 5, state, w); }),
-                    "lstm_step: step 5 is outside gx [5,2,12]");
+                        [&] { tapegrad::fused_lstm_step(gx, 5, state, w); }),
+                    "fused_lstm_step: step 5 is outside gx [5,2,12]");
   TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
-                      tapegrad::lstm_step(gx, 0, leaf(gen, make_shape({2, 3})), w);
+                      tapegrad::fused_lstm_step(gx, 0, leaf(gen, make_shape({2, 3})), w);
                     }),
                     "got gx [5,2,12], state [2,3], weight_hh [12,3]");
   TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
-                      tapegrad::gru_step(leaf(gen, make_shape({2, 9})), 0,
-                                         leaf(gen, make_shape({2, 3})), w, Var<double>());
+                      tapegrad::fused_gru_step(leaf(gen, make_shape({2, 9})), 0,
+                                               leaf(gen, make_shape({2, 3})), w, Var<double>());
                     }),
-                    "gru_step: expected gx [T, B, 3H]");
+                    "fused_gru_step: expected gx [T, B, 3H]");
   TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
-                      tapegrad::gru_step(leaf(gen, make_shape({2, 9})), 0,
-                                         leaf(gen, make_shape({2, 3})),
-                                         leaf(gen, make_shape({9, 3})), leaf(gen, make_shape({8})));
+                      tapegrad::fused_gru_step(
+                          leaf(gen, make_shape({2, 9})), 0, leaf(gen, make_shape({2, 3})),
+                          leaf(gen, make_shape({9, 3})), leaf(gen, make_shape({8})));
                     }),
                     "expected bias_hh [9], got [8]");
 }

@@ -268,8 +268,9 @@ Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode)
 }  // namespace
 
 template <class T>
-Var<T> rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh, bool relu) {
-  const StepDims d = check_step("rnn_step", 1, gx, t, h, 1, w_hh);
+Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
+                      bool relu) {
+  const StepDims d = check_step("fused_rnn_step", 1, gx, t, h, 1, w_hh);
   std::optional<Array<T>> pre;
   gates_of(gx, d, 1, h.value().data(), w_hh, GateInput::keep, pre);
   Array<T> y = std::move(*pre);
@@ -280,14 +281,14 @@ Var<T> rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& 
   } else {
     for_lanes<T>(n, [&](std::size_t j, auto v) { store(p + j, tanh_of(load(p + j, v))); });
   }
-  return record<T>("rnn_step", {gx, h, w_hh}, std::move(y),
+  return record<T>("fused_rnn_step", {gx, h, w_hh}, std::move(y),
                    [t, relu](const Context<T>& c) { return rnn_step_backward(c, t, relu); });
 }
 
 template <class T>
-Var<T> lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, const Var<T>& w_hh,
-                 GateInput mode) {
-  const StepDims d = check_step("lstm_step", 4, gx, t, state, 2, w_hh);
+Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, const Var<T>& w_hh,
+                       GateInput mode) {
+  const StepDims d = check_step("fused_lstm_step", 4, gx, t, state, 2, w_hh);
   const std::size_t batch = d.batch, hidden = d.hidden, bh = batch * hidden;
   // The gates, then in their place the activations [i f g o] per row, kept for backward.
   std::optional<Array<T>> own;
@@ -316,18 +317,18 @@ Var<T> lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, const Var
   std::vector<Array<T>> saved;
   if (own) saved.push_back(std::move(*own));
   return record<T>(
-      "lstm_step", {gx, state, w_hh}, std::move(next),
+      "fused_lstm_step", {gx, state, w_hh}, std::move(next),
       [t, mode](const Context<T>& c) { return lstm_step_backward(c, t, mode); }, std::move(saved));
 }
 
 template <class T>
-Var<T> gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
-                const Var<T>& b_hh, GateInput mode) {
-  const StepDims d = check_step("gru_step", 3, gx, t, h, 1, w_hh);
+Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
+                      const Var<T>& b_hh, GateInput mode) {
+  const StepDims d = check_step("fused_gru_step", 3, gx, t, h, 1, w_hh);
   const std::size_t batch = d.batch, hidden = d.hidden, width = 3 * hidden;
   if (b_hh.defined() && b_hh.shape() != make_shape({width})) {
-    throw shape_error(
-        fmt::format("gru_step: expected bias_hh [{}], got {}", width, shape_str(b_hh.shape())));
+    throw shape_error(fmt::format("fused_gru_step: expected bias_hh [{}], got {}", width,
+                                  shape_str(b_hh.shape())));
   }
   // gh = h W_hh^T + b_hh
   Array<T> gh = empty_array<T>({batch, width});
@@ -368,7 +369,7 @@ Var<T> gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& 
   saved.push_back(std::move(hn_all));
   if (own) saved.push_back(std::move(*own));
   return record<T>(
-      "gru_step", std::move(inputs), std::move(next),
+      "fused_gru_step", std::move(inputs), std::move(next),
       [t, mode](const Context<T>& c) { return gru_step_backward(c, t, mode); }, std::move(saved));
 }
 
@@ -411,11 +412,12 @@ Var<T> stack_index(const std::vector<Var<T>>& xs, std::size_t index) {
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                \
-  template Var<T> rnn_step<T>(const Var<T>&, std::size_t, const Var<T>&, const Var<T>&, bool); \
-  template Var<T> lstm_step<T>(const Var<T>&, std::size_t, const Var<T>&, const Var<T>&,       \
-                               GateInput);                                                     \
-  template Var<T> gru_step<T>(const Var<T>&, std::size_t, const Var<T>&, const Var<T>&,        \
-                              const Var<T>&, GateInput);                                       \
+  template Var<T> fused_rnn_step<T>(const Var<T>&, std::size_t, const Var<T>&, const Var<T>&,  \
+                                    bool);                                                     \
+  template Var<T> fused_lstm_step<T>(const Var<T>&, std::size_t, const Var<T>&, const Var<T>&, \
+                                     GateInput);                                               \
+  template Var<T> fused_gru_step<T>(const Var<T>&, std::size_t, const Var<T>&, const Var<T>&,  \
+                                    const Var<T>&, GateInput);                                 \
   template Var<T> stack_index<T>(const std::vector<Var<T>>&, std::size_t);
 
 TAPEGRAD_INSTANTIATE(float)

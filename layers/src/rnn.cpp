@@ -175,10 +175,11 @@ struct Direction {
       const std::size_t t = time(i);
       std::optional<Scope> scope;  // for anomaly messages
       if (detect_anomaly()) scope.emplace(fmt::format("step {}", t));
-      Var<T> next = lstm ? tapegrad::lstm_step(gx_all, t, s, w.w_hh, gates)
-                    : kind == CellKind::gru
-                        ? tapegrad::gru_step(gx_all, t, s, w.w_hh, w.b_hh, gates)
-                        : tapegrad::rnn_step(gx_all, t, s, w.w_hh, kind == CellKind::rnn_relu);
+      Var<T> next =
+          lstm ? tapegrad::fused_lstm_step(gx_all, t, s, w.w_hh, gates)
+          : kind == CellKind::gru
+              ? tapegrad::fused_gru_step(gx_all, t, s, w.w_hh, w.b_hh, gates)
+              : tapegrad::fused_rnn_step(gx_all, t, s, w.w_hh, kind == CellKind::rnn_relu);
       if (active != nullptr) {
         const auto& m = (*active)[t];
         outputs[t] = tapegrad::where(m, lstm ? select(next, 0, 0) : next, zero);

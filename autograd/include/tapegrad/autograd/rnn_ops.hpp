@@ -27,23 +27,23 @@ enum class GateInput {
 /// h' = act(gx[t] + h W_hh^T), act = tanh, or relu when `relu`. Shapes: h [B, H],
 /// w_hh [H, H] -> [B, H]. (The bias b_hh belongs in gx.)
 template <class T>
-Var<T> rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
-                bool relu = false);
+Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
+                      bool relu = false);
 
 /// LSTM step, gates in PyTorch's order [i f g o] = gx[t] + h W_hh^T:
 /// c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c').
 /// The state is one array [2, B, H]: h then c. Shapes: state [2, B, H], w_hh [4H, H] ->
 /// [2, B, H]. (The bias b_hh belongs in gx.)
 template <class T>
-Var<T> lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, const Var<T>& w_hh,
-                 GateInput mode = GateInput::keep);
+Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, const Var<T>& w_hh,
+                       GateInput mode = GateInput::keep);
 
 /// GRU step, PyTorch's formulas and gate order [r z n], with gh = h W_hh^T + b_hh:
 /// r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z + gh_z), n = tanh(gx_n + r gh_n),
 /// h' = (1 - z) n + z h. Shapes: h [B, H], w_hh [3H, H], b_hh [3H] or empty -> [B, H].
 template <class T>
-Var<T> gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
-                const Var<T>& b_hh, GateInput mode = GateInput::keep);
+Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
+                      const Var<T>& b_hh, GateInput mode = GateInput::keep);
 
 /// y[k] = xs[k][index]: the h halves of LSTM states [2, B, H] as a sequence [T, B, H], in one
 /// copy. Shapes: T inputs of equal shape [S, ...] -> [T, ...].
