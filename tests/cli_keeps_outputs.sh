@@ -42,14 +42,8 @@ before="$(state)"
 echo "before the failing run:"
 echo "$before"
 
-output="$(eval "${commands[last]}" 2>&1 </dev/null)"
-status=$?
-echo "$output" | tail -n 20
-echo "[exit status $status]"
-if ((status > 128)); then
-  echo "cli_keeps_outputs: killed by signal $((status - 128))" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+run_checked cli_keeps_outputs "tail -n 20" eval "${commands[last]}"
 failed=0
 if ((status == 0)); then
   echo "cli_keeps_outputs: expected a non-zero exit status" >&2

@@ -8,18 +8,8 @@
 set -uo pipefail
 expect="$1" pattern="$2"
 shift 2
-output="$("$@" 2>&1 </dev/null)"
-status=$?
-echo "$output" | head -n 40
-echo "[exit status $status]"
-if ((status > 128)); then
-  echo "expect_cli: killed by signal $((status - 128))" >&2
-  exit 1
-fi
-if grep -qE 'Sanitizer|runtime error:' <<<"$output"; then
-  echo "expect_cli: sanitizer report" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+run_checked expect_cli "head -n 40" "$@"
 case "$expect" in
   ok) ((status == 0)) || { echo "expect_cli: expected exit status 0" >&2; exit 1; } ;;
   fails) ((status != 0)) || { echo "expect_cli: expected a non-zero exit status" >&2; exit 1; } ;;
