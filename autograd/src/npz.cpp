@@ -1,8 +1,8 @@
-// .npy / .npz reading and writing; the ZIP container is libzip's. Every size the file states
-// (entry sizes, the .npy header's shape and dtype) is checked against the bytes really there
-// and against tapegrad::input_limits() before anything is allocated, so that a truncated,
-// corrupt or crafted file is a value_error naming the file and the entry, never a crash,
-// garbage or an allocation the file's bytes cannot back.
+// .npz archives: the zip container (libzip) around the .npy entries, and the entries by name.
+// Every size the file states (entry sizes, the .npy header's shape and dtype) is checked
+// against the bytes really there and against tapegrad::input_limits() before anything is
+// allocated, so that a truncated, corrupt or crafted file is a value_error naming the file and
+// the entry, never a crash, garbage or an allocation the file's bytes cannot back.
 #include "tapegrad/autograd/npz.hpp"
 
 #include <fcntl.h>
@@ -19,259 +19,15 @@
 #include <memory>
 
 #include "detail.hpp"
+#include "npy.hpp"
 #include "tapegrad/autograd/limits.hpp"
 
 namespace tapegrad {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw value_error(fmt::format("npz '{}': {}", path, what));
-}
-
-// ---- little-endian helpers ----
-
-std::uint64_t read_le(const std::string& b, std::size_t pos, std::size_t bytes) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(b[pos + i])) << (8 * i);
-  }
-  return v;
-}
-
-void write_le(std::string& out, std::uint64_t v, std::size_t bytes) {
-  for (std::size_t i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-// ---- .npy ----
-
-struct DType {
-  char kind;  // 'f', 'i', 'u', 'b'
-  std::size_t size;
-};
-
-std::string header_value(const std::string& header, const std::string& key) {
-  const std::string quoted = "'" + key + "'";
-  const auto k = header.find(quoted);
-  if (k == std::string::npos) return {};
-  auto p = header.find(':', k + quoted.size());
-  if (p == std::string::npos) return {};
-  ++p;
-  while (p < header.size() && header[p] == ' ') ++p;
-  if (p >= header.size()) return {};
-  if (header[p] == '\'') {
-    const auto e = header.find('\'', p + 1);
-    return e == std::string::npos ? std::string() : header.substr(p + 1, e - p - 1);
-  }
-  if (header[p] == '(') {
-    const auto e = header.find(')', p);
-    return e == std::string::npos ? std::string() : header.substr(p, e - p + 1);
-  }
-  auto e = p;
-  while (e < header.size() && header[e] != ',' && header[e] != '}') ++e;
-  return header.substr(p, e - p);
-}
-
-template <class T, class S>
-void convert_into(T* out, const char* src, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    S v;
-    std::memcpy(&v, src + i * sizeof(S), sizeof(S));
-    out[i] = static_cast<T>(v);
-  }
-}
-
-// A header's text for a message: control characters escaped, at most 200 bytes.
-std::string data_printable(const std::string& s) {
-  std::string out;
-  for (const char ch : s.substr(0, 200)) {
-    const auto c = static_cast<unsigned char>(ch);
-    out += c < 0x20 || c >= 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, ch);
-  }
-  return s.size() > 200 ? out + "..." : out;
-}
-
-// Reorders Fortran-order elements (of `shape`) into C order.
-template <class A>
-A from_fortran(const A& f, const Shape& shape) {
-  A c = A::from_shape(shape);
-  std::vector<std::size_t> idx(shape.size(), 0), fstride(shape.size(), 1);
-  for (std::size_t d = 1; d < shape.size(); ++d) fstride[d] = fstride[d - 1] * shape[d - 1];
-  for (std::size_t flat = 0; flat < c.size(); ++flat) {
-    std::size_t off = 0;
-    for (std::size_t d = 0; d < shape.size(); ++d) off += idx[d] * fstride[d];
-    c.data()[flat] = f.data()[off];
-    for (std::size_t d = shape.size(); d-- > 0;) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-  return c;
-}
-
-// The facts of an .npy header.
-struct NpyHeader {
-  std::string descr;
-  DType dtype{'?', 0};
-  bool fortran = false;
-  Shape shape;
-  std::uint64_t count = 1;       // elements
-  std::uint64_t data_bytes = 0;  // count * dtype.size
-  std::size_t header_bytes = 0;  // magic, version, length and the header text
-};
-
-// numpy writes headers of a few hundred bytes (and refuses to read those over 10,000 bytes by
-// default); this bound keeps a crafted length from sizing an allocation.
-constexpr std::size_t kMaxNpyHeader = 1 << 16;
-
-// Reads the .npy header through `read` (read(buffer, n): exactly n bytes or a value_error).
-template <class Read>
-NpyHeader read_npy_header(Read&& read, const std::string& path, const std::string& name) {
-  const auto bad = [&](const std::string& why) {
-    fail(path, fmt::format("entry '{}': {}", name, why));
-  };
-  std::string b(10, '\0');
-  read(b.data(), b.size());
-  if (b.compare(0, 6, "\x93NUMPY") != 0) bad("not an .npy array (bad magic)");
-  const int major = static_cast<unsigned char>(b[6]);
-  NpyHeader h;
-  std::size_t header_len = 0;
-  if (major == 1) {
-    header_len = read_le(b, 8, 2);
-    h.header_bytes = 10;
-  } else if (major == 2 || major == 3) {
-    b.resize(12);
-    read(b.data() + 10, 2);
-    header_len = read_le(b, 8, 4);
-    h.header_bytes = 12;
-  } else {
-    bad(fmt::format("unsupported .npy version {}", major));
-  }
-  if (header_len > kMaxNpyHeader) {
-    bad(fmt::format("the .npy header states {} bytes, more than the {} an .npy header may have",
-                    header_len, kMaxNpyHeader));
-  }
-  std::string header(header_len, '\0');
-  read(header.data(), header.size());
-  h.header_bytes += header_len;
-  h.descr = header_value(header, "descr");
-  const std::string fortran = header_value(header, "fortran_order");
-  const std::string shape_text = header_value(header, "shape");
-  if (h.descr.size() < 3 || shape_text.empty() || (fortran != "True" && fortran != "False")) {
-    bad("malformed header: " + data_printable(header));
-  }
-  h.fortran = fortran == "True";
-  if (h.descr[0] == '>') bad("big-endian data (" + h.descr + ") is not supported");
-  h.dtype.kind = h.descr[1];
-  const std::string size_text = h.descr.substr(2);
-  if (size_text.empty() || size_text.size() > 2 ||
-      size_text.find_first_not_of("0123456789") != std::string::npos) {
-    bad("unsupported dtype '" + data_printable(h.descr) + "'");
-  }
-  h.dtype.size = std::stoul(size_text);
-  if (h.dtype.size == 0 || h.dtype.size > 16) bad("unsupported dtype '" + h.descr + "'");
-  {
-    std::string digits;
-    for (char ch : shape_text.substr(1)) {
-      if (ch >= '0' && ch <= '9') {
-        digits += ch;
-      } else if (ch == ',' || ch == ')') {
-        if (digits.size() > 15) bad("shape too large: " + shape_text);
-        if (!digits.empty()) h.shape.push_back(std::stoul(digits));
-        digits.clear();
-      } else if (ch != ' ' && ch != 'L') {
-        bad("malformed shape " + data_printable(shape_text));
-      }
-    }
-    if (h.shape.size() > 32) bad(fmt::format("{} dimensions (at most 32)", h.shape.size()));
-  }
-  for (std::size_t s : h.shape) {
-    if (s != 0 && h.count > (std::uint64_t{1} << 50) / s) bad("shape too large");
-    h.count *= s;
-  }
-  h.data_bytes = h.count * h.dtype.size;
-  return h;
-}
-
-// Reads the data of an entry whose header is `h` into a new array; `read` as above.
-template <class Read>
-Npz::Entry read_npy_data(const NpyHeader& h, Read&& read, const std::string& path,
-                         const std::string& name) {
-  const auto bad = [&](const std::string& why) {
-    fail(path, fmt::format("entry '{}': {}", name, why));
-  };
-  const DType dt = h.dtype;
-  Npz::Entry entry;
-  if (dt.kind == 'f' && (dt.size == 4 || dt.size == 8)) {
-    if (dt.size == 4) {
-      Array<float> a = Array<float>::from_shape(h.shape);
-      read(reinterpret_cast<char*>(a.data()), h.data_bytes);
-      entry = std::move(a);
-    } else {
-      Array<double> a = Array<double>::from_shape(h.shape);
-      read(reinterpret_cast<char*>(a.data()), h.data_bytes);
-      entry = std::move(a);
-    }
-  } else if ((dt.kind == 'i' && (dt.size == 1 || dt.size == 2 || dt.size == 4 || dt.size == 8)) ||
-             ((dt.kind == 'u' || dt.kind == 'b') && dt.size == 1)) {
-    IndexArray a = IndexArray::from_shape(h.shape);
-    // In chunks: the integers are widened to Index as they arrive.
-    constexpr std::size_t kChunk = 1 << 16;
-    std::string chunk;
-    for (std::uint64_t done = 0; done < h.count;) {
-      const std::size_t n =
-          static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, h.count - done));
-      chunk.resize(n * dt.size);
-      read(chunk.data(), chunk.size());
-      Index* out = a.data() + done;
-      const char* src = chunk.data();
-      if (dt.kind == 'i' && dt.size == 8) {
-        convert_into<Index, std::int64_t>(out, src, n);
-      } else if (dt.kind == 'i' && dt.size == 4) {
-        convert_into<Index, std::int32_t>(out, src, n);
-      } else if (dt.kind == 'i' && dt.size == 2) {
-        convert_into<Index, std::int16_t>(out, src, n);
-      } else if (dt.kind == 'i') {
-        convert_into<Index, std::int8_t>(out, src, n);
-      } else {
-        convert_into<Index, std::uint8_t>(out, src, n);
-      }
-      done += n;
-    }
-    entry = std::move(a);
-  } else {
-    bad("unsupported dtype '" + h.descr + "'");
-  }
-  if (h.fortran && h.shape.size() > 1) {
-    std::visit([&](auto& a) { a = from_fortran(a, h.shape); }, entry);
-  }
-  return entry;
-}
-
-template <class A>
-std::string npy_bytes(const A& a, const char* descr) {
-  std::string shape = "(";
-  for (std::size_t d = 0; d < a.dimension(); ++d) {
-    shape += std::to_string(a.shape()[d]) + (a.dimension() == 1      ? ","
-                                             : d + 1 < a.dimension() ? ", "
-                                                                     : "");
-  }
-  shape += ")";
-  std::string header =
-      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
-  const std::size_t total = 10 + header.size() + 1;
-  header.append((64 - total % 64) % 64, ' ');
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out.push_back(1);
-  out.push_back(0);
-  write_le(out, header.size(), 2);
-  out += header;
-  out.append(reinterpret_cast<const char*>(a.data()), a.size() * sizeof(typename A::value_type));
-  return out;
-}
-
-// ---- zip (libzip) ----
+using detail::data_printable;
+using detail::npz_fail;
 
 // Deflate cannot expand data more than about 1032 times (258-byte matches in 2 bits); an
 // entry that states more than this from its compressed bytes is a lie.
@@ -338,9 +94,9 @@ class EntryStream {
       const zip_int64_t got = zip_fread(file_.get(), out, want);
       if (got < 0) fail_read();
       if (got == 0) {
-        fail(path_, fmt::format("entry '{}': its data ends after {} of the {} bytes it states "
-                                "(truncated or corrupt)",
-                                name_, done_, size_));
+        npz_fail(path_, fmt::format("entry '{}': its data ends after {} of the {} bytes it states "
+                                    "(truncated or corrupt)",
+                                    name_, done_, size_));
       }
       done_ += static_cast<std::uint64_t>(got);
       out += got;
@@ -354,8 +110,9 @@ class EntryStream {
     const zip_int64_t got = zip_fread(file_.get(), &extra, 1);
     if (got < 0) fail_read();
     if (got > 0) {
-      fail(path_, fmt::format("entry '{}': data after the {} bytes its .npy header accounts for",
-                              name_, done_));
+      npz_fail(path_,
+               fmt::format("entry '{}': data after the {} bytes its .npy header accounts for",
+                           name_, done_));
     }
   }
 
@@ -364,12 +121,12 @@ class EntryStream {
     const zip_error_t* e = zip_file_get_error(file_.get());
     const int code = zip_error_code_zip(e);
     if (code == ZIP_ER_CRC)
-      fail(path_, fmt::format("entry '{}': CRC mismatch (corrupt data)", name_));
+      npz_fail(path_, fmt::format("entry '{}': CRC mismatch (corrupt data)", name_));
     if (code == ZIP_ER_ZLIB || code == ZIP_ER_COMPRESSED_DATA) {
-      fail(path_, fmt::format("entry '{}': corrupt deflate data", name_));
+      npz_fail(path_, fmt::format("entry '{}': corrupt deflate data", name_));
     }
-    fail(path_, fmt::format("entry '{}': cannot read its data ({})", name_,
-                            zip_error_strerror(const_cast<zip_error_t*>(e))));
+    npz_fail(path_, fmt::format("entry '{}': cannot read its data ({})", name_,
+                                zip_error_strerror(const_cast<zip_error_t*>(e))));
   }
 
   std::unique_ptr<zip_file_t, FileCloser> file_;
@@ -384,21 +141,21 @@ class EntryStream {
 Npz Npz::load(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    fail(path, fmt::format("cannot open ({})", std::strerror(errno)));
+    npz_fail(path, fmt::format("cannot open ({})", std::strerror(errno)));
   }
-  if (S_ISDIR(st.st_mode)) fail(path, "is a folder, not an .npz file");
-  if (st.st_size == 0) fail(path, "the file is empty");
+  if (S_ISDIR(st.st_mode)) npz_fail(path, "is a folder, not an .npz file");
+  if (st.st_size == 0) npz_fail(path, "the file is empty");
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
-  if (file_size < 22) fail(path, "too short to be an .npz archive (truncated?)");
+  if (file_size < 22) npz_fail(path, "too short to be an .npz archive (truncated?)");
 
   int code = 0;
   std::unique_ptr<zip_t, ArchiveCloser> archive(
       zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
   if (!archive) {
     if (code == ZIP_ER_OPEN || code == ZIP_ER_READ || code == ZIP_ER_NOENT) {
-      fail(path, fmt::format("cannot open ({})", zip_message(code)));
+      npz_fail(path, fmt::format("cannot open ({})", zip_message(code)));
     }
-    fail(path, open_failure(code, code == ZIP_ER_NOZIP && has_end_record(path, file_size)));
+    npz_fail(path, open_failure(code, code == ZIP_ER_NOZIP && has_end_record(path, file_size)));
   }
   const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
   Npz npz;
@@ -408,53 +165,57 @@ Npz Npz::load(const std::string& path) {
     zip_stat_t info;
     zip_stat_init(&info);
     if (zip_stat_index(archive.get(), index, 0, &info) != 0) {
-      fail(path,
-           fmt::format("entry {}: corrupt central directory ({})", i, zip_strerror(archive.get())));
+      npz_fail(path, fmt::format("entry {}: corrupt central directory ({})", i,
+                                 zip_strerror(archive.get())));
     }
     const std::string member = (info.valid & ZIP_STAT_NAME) && info.name ? info.name : "";
     if (member.size() <= 4 || member.compare(member.size() - 4, 4, ".npy") != 0) {
-      fail(path, fmt::format("member '{}' is not an .npy array (corrupt archive?)",
-                             data_printable(member)));
+      npz_fail(path, fmt::format("member '{}' is not an .npy array (corrupt archive?)",
+                                 data_printable(member)));
     }
     const std::string name = member.substr(0, member.size() - 4);
-    if (npz.contains(name)) fail(path, fmt::format("entry '{}' appears twice", name));
+    if (npz.contains(name)) npz_fail(path, fmt::format("entry '{}' appears twice", name));
     if ((info.valid & ZIP_STAT_ENCRYPTION_METHOD) && info.encryption_method != ZIP_EM_NONE) {
-      fail(path, fmt::format("entry '{}' is encrypted (not supported)", name));
+      npz_fail(path, fmt::format("entry '{}' is encrypted (not supported)", name));
     }
     const std::uint64_t size = info.size, compressed = info.comp_size;
     if (compressed > file_size) {
-      fail(path, fmt::format("entry '{}': data runs past the end of the file (truncated?)", name));
+      npz_fail(path,
+               fmt::format("entry '{}': data runs past the end of the file (truncated?)", name));
     }
     if (info.comp_method == ZIP_CM_STORE) {
-      if (size != compressed) fail(path, fmt::format("entry '{}': stored sizes disagree", name));
+      if (size != compressed)
+        npz_fail(path, fmt::format("entry '{}': stored sizes disagree", name));
     } else if (info.comp_method == ZIP_CM_DEFLATE) {
       if (size / kMaxDeflateRatio > compressed + 1) {
-        fail(path, fmt::format("entry '{}': states {} bytes from {} compressed bytes, more than "
-                               "deflate can produce (corrupt or crafted archive)",
-                               name, size, compressed));
+        npz_fail(path,
+                 fmt::format("entry '{}': states {} bytes from {} compressed bytes, more than "
+                             "deflate can produce (corrupt or crafted archive)",
+                             name, size, compressed));
       }
     } else {
-      fail(path,
-           fmt::format("entry '{}': unsupported compression method {}", name, info.comp_method));
+      npz_fail(path, fmt::format("entry '{}': unsupported compression method {}", name,
+                                 info.comp_method));
     }
     zip_file_t* opened = zip_fopen_index(archive.get(), index, 0);
     if (!opened) {
-      fail(path, fmt::format("entry '{}': local header missing or corrupt ({})", name,
-                             zip_strerror(archive.get())));
+      npz_fail(path, fmt::format("entry '{}': local header missing or corrupt ({})", name,
+                                 zip_strerror(archive.get())));
     }
     EntryStream stream(opened, path, name, size);
     const auto read = [&](char* out, std::uint64_t n) { stream.read(out, n); };
-    const NpyHeader h = read_npy_header(read, path, name);
+    const detail::NpyHeader h = detail::read_npy_header(read, path, name);
     if (h.header_bytes > size || size - h.header_bytes != h.data_bytes) {
-      fail(path, fmt::format("entry '{}': shape {} of {} needs {} bytes of data, the entry has {}",
-                             name, shape_str(h.shape), h.descr, h.data_bytes,
-                             size - std::min<std::uint64_t>(size, h.header_bytes)));
+      npz_fail(path,
+               fmt::format("entry '{}': shape {} of {} needs {} bytes of data, the entry has {}",
+                           name, shape_str(h.shape), h.descr, h.data_bytes,
+                           size - std::min<std::uint64_t>(size, h.header_bytes)));
     }
     const std::uint64_t memory = h.count * (h.dtype.kind == 'f' ? h.dtype.size : sizeof(Index));
     check_input_size(
         fmt::format("npz '{}': entry '{}' ({}, shape {})", path, name, h.descr, shape_str(h.shape)),
         memory, input_limits().max_array_bytes, "max_array_bytes");
-    Npz::Entry entry = read_npy_data(h, read, path, name);
+    Npz::Entry entry = detail::read_npy_data(h, read, path, name);
     stream.finish();
     npz.put(name, std::move(entry));
   }
@@ -466,19 +227,7 @@ void Npz::save(const std::string& path) const {
   // written atomically.
   std::vector<std::string> members;
   members.reserve(order_.size());
-  for (const auto& name : order_) {
-    members.push_back(std::visit(
-        [](const auto& a) {
-          using A = std::decay_t<decltype(a)>;
-          if constexpr (std::is_same_v<A, Array<float>>)
-            return npy_bytes(a, "<f4");
-          else if constexpr (std::is_same_v<A, Array<double>>)
-            return npy_bytes(a, "<f8");
-          else
-            return npy_bytes(a, "<i8");
-        },
-        entries_.at(name)));
-  }
+  for (const auto& name : order_) members.push_back(detail::npy_bytes(entries_.at(name)));
   if (order_.empty()) {
     // libzip deletes an archive without members when it closes it; numpy writes this record.
     write_file_atomic(path, std::string("PK\x05\x06", 4) + std::string(18, '\0'));

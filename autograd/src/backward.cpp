@@ -1,0 +1,120 @@
+// The backward walk: seed the root's gradient, run each rule in reverse order, free the tape.
+#include <algorithm>
+
+#include "engine_detail.hpp"
+#include "tapegrad/autograd/tape.hpp"
+
+namespace tapegrad {
+
+template <class T>
+void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
+  auto& rn = *root.node();
+  if (!rn.requires_grad) {
+    throw usage_error(fmt::format(
+        "backward: {} does not require a gradient (no input of its computation requires one, "
+        "or it was computed under NoGrad)",
+        detail::describe(rn)));
+  }
+  if (rn.entry < 0) {  // a leaf: d(root)/d(root)
+    detail::accumulate(rn, Grad<T>(std::move(seed)), "backward", 0);
+    return;
+  }
+  if (rn.tape_serial != serial_ || static_cast<std::size_t>(rn.entry) >= entries_.size()) {
+    throw usage_error(fmt::format(
+        "backward: the tape that recorded {} was already freed (by an earlier backward() or "
+        "Tape::clear()), or it belongs to another thread; backward runs once per recorded "
+        "computation: run the forward pass again",
+        detail::describe(rn)));
+  }
+  const detail::ScopedFlushDenormals flush;
+  // Leaves that received outer gradients, settled at the end.
+  std::vector<std::shared_ptr<detail::Node<T>>> waiting;
+  // Free the tape whatever happens: a half-walked tape cannot be walked again; a failed
+  // backward adds no pending outer gradient later.
+  struct Release {
+    Tape& tape;
+    std::vector<std::shared_ptr<detail::Node<T>>>& waiting;
+    ~Release() {
+      for (auto& n : waiting) n->pending.clear();
+      tape.clear();
+    }
+  } release{*this, waiting};
+
+  detail::accumulate(rn, Grad<T>(std::move(seed)), "backward", 0);
+  for (auto i = rn.entry; i >= 0; --i) {
+    detail::Entry<T>& e = entries_[static_cast<std::size_t>(i)];
+    auto& out = *e.output.node();
+    // Its gradient is complete: every op that used it comes later on the tape.
+    detail::settle(out);
+    if (out.has_grad) {
+      for (std::size_t k = 0; k < e.inputs.size(); ++k) {
+        const auto& in = *e.inputs[k].node();
+        if (in.version != e.versions[k]) {
+          throw usage_error(fmt::format(
+              "backward of '{}': input {} ({}) was changed in place after the op recorded it; "
+              "its gradient would be wrong",
+              e.op, k, detail::describe(in)));
+        }
+      }
+      Grads<T> grads = e.rule(Context<T>(e));
+      if (grads.size() != e.inputs.size()) {
+        throw usage_error(
+            fmt::format("backward of '{}': the rule returned {} gradients for {} inputs", e.op,
+                        grads.size(), e.inputs.size()));
+      }
+      if (detail::anomaly_checks_on()) detail::check_grads(e, grads);
+      for (std::size_t k = 0; k < grads.size(); ++k) {
+        auto& in = *e.inputs[k].node();
+        if (!grads[k].present() || !in.requires_grad) continue;
+        const bool outer = grads[k].kind() == Grad<T>::Kind::outer;
+        detail::accumulate(in, std::move(grads[k]), e.op, k);
+        // A leaf with outer gradients is settled at the end (a non-leaf at its own entry).
+        if (outer && in.entry < 0 &&
+            std::find(waiting.begin(), waiting.end(), e.inputs[k].node()) == waiting.end()) {
+          waiting.push_back(e.inputs[k].node());
+        }
+      }
+      if (!out.retain_grad) {
+        out.grad.reset();
+        out.has_grad = false;
+      }
+    }
+    // This entry is done: release what only it held, so memory falls as backward proceeds.
+    e = detail::Entry<T>();
+  }
+  for (auto& n : waiting) detail::settle(*n);
+}
+
+template <class T>
+void backward(const Var<T>& root) {
+  detail::check_defined("backward", {&root});
+  if (root.size() != 1) {
+    throw usage_error(fmt::format(
+        "backward: the output has shape {}; reduce it to one element (e.g. sum or mean) or pass "
+        "its gradient",
+        shape_str(root.shape())));
+  }
+  Array<T> seed = Array<T>::from_shape(root.shape());
+  seed.fill(T(1));
+  Tape<T>::current().run_backward(root, std::move(seed));
+}
+
+template <class T>
+void backward(const Var<T>& root, const Array<T>& grad) {
+  detail::check_defined("backward", {&root});
+  if (grad.shape() != root.shape()) {
+    throw shape_error(fmt::format("backward: the gradient has shape {}, the output {}",
+                                  shape_str(grad.shape()), shape_str(root.shape())));
+  }
+  Tape<T>::current().run_backward(root, grad);
+}
+
+#define TAPEGRAD_INSTANTIATE(T)                                 \
+  template void Tape<T>::run_backward(const Var<T>&, Array<T>); \
+  template void backward<T>(const Var<T>&);                     \
+  template void backward<T>(const Var<T>&, const Array<T>&);
+
+TAPEGRAD_INSTANTIATE(float)
+TAPEGRAD_INSTANTIATE(double)
+
+}  // namespace tapegrad

@@ -1,0 +1,70 @@
+// The rule's side of the engine: the Grad kinds a rule can return, and the Context it reads.
+#include "tapegrad/autograd/grad.hpp"
+
+#include "engine_detail.hpp"
+
+namespace tapegrad {
+
+template <class T>
+Grad<T> Grad<T>::block(Array<T> value, std::size_t axis, std::size_t start) {
+  Grad g(std::move(value));
+  g.kind_ = Kind::block;
+  g.axis_ = axis;
+  g.start_ = start;
+  return g;
+}
+
+template <class T>
+Grad<T> Grad<T>::outer(Array<T> a, Array<T> b) {
+  Grad g(std::move(a));
+  g.kind_ = Kind::outer;
+  g.other_ = std::move(b);
+  return g;
+}
+
+template <class T>
+Grad<T> Grad<T>::at(Array<T> value, std::size_t axis, std::size_t index) {
+  Grad g = block(std::move(value), axis, index);  // a block of length 1 without its axis
+  g.kind_ = Kind::index;
+  return g;
+}
+
+// ---- Context ----
+
+template <class T>
+const Array<T>& Context<T>::grad_output() const {
+  return *entry_.output.node()->grad;
+}
+template <class T>
+const Array<T>& Context<T>::output() const {
+  return entry_.output.node()->value;
+}
+template <class T>
+const Array<T>& Context<T>::input(std::size_t i) const {
+  TAPEGRAD_ASSERT(i < entry_.inputs.size(), "Context::input out of range in " + entry_.op);
+  return entry_.inputs[i].node()->value;
+}
+template <class T>
+std::size_t Context<T>::num_inputs() const {
+  return entry_.inputs.size();
+}
+template <class T>
+bool Context<T>::needs_grad(std::size_t i) const {
+  return i < entry_.inputs.size() && entry_.inputs[i].node()->requires_grad;
+}
+template <class T>
+const Array<T>& Context<T>::saved(std::size_t i) const {
+  TAPEGRAD_ASSERT(i < entry_.saved.size(), "Context::saved out of range in " + entry_.op);
+  return entry_.saved[i];
+}
+template <class T>
+const std::string& Context<T>::op() const {
+  return entry_.op;
+}
+
+template class Grad<float>;
+template class Grad<double>;
+template class Context<float>;
+template class Context<double>;
+
+}  // namespace tapegrad

@@ -1,0 +1,106 @@
+// Recording: each thread's Tape (its life, its size) and record(), which appends an op to it.
+#include <atomic>
+#include <unordered_set>
+
+#include "engine_detail.hpp"
+#include "tapegrad/autograd/tape.hpp"
+
+namespace tapegrad {
+
+namespace {
+
+std::atomic<std::uint64_t> next_tape_serial{1};
+
+}  // namespace
+
+template <class T>
+Tape<T>::Tape() : serial_(next_tape_serial.fetch_add(1)) {}
+
+template <class T>
+Tape<T>& Tape<T>::current() {
+  thread_local Tape<T> tape;
+  return tape;
+}
+
+template <class T>
+void Tape<T>::clear() {
+  entries_.clear();
+  serial_ = next_tape_serial.fetch_add(1);
+}
+
+template <class T>
+std::size_t Tape<T>::bytes() const {
+  std::unordered_set<const void*> seen;
+  std::size_t total = 0;
+  auto count_node = [&](const Var<T>& v) {
+    const auto& n = *v.node();
+    if (!seen.insert(&n).second) return;
+    if (n.entry < 0 && n.requires_grad) return;  // a parameter: owned by the model
+    total += n.value.size() * sizeof(T);
+    if (n.has_grad) total += n.grad->size() * sizeof(T);
+    for (const auto& p : n.pending) total += (p.first.size() + p.second.size()) * sizeof(T);
+  };
+  for (const auto& e : entries_) {
+    if (!e.output.defined()) continue;
+    count_node(e.output);
+    for (const auto& in : e.inputs) count_node(in);
+    for (const auto& s : e.saved) total += s.size() * sizeof(T);
+  }
+  return total;
+}
+
+template <class T>
+Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
+                     BackwardRule<T>&& rule, std::vector<Array<T>>&& saved) {
+  auto node = std::make_shared<detail::Node<T>>(std::move(output));
+  node->requires_grad = true;
+  node->entry = static_cast<std::int64_t>(entries_.size());
+  node->tape_serial = serial_;
+  detail::Entry<T>& e = entries_.emplace_back();
+  e.op = std::move(op);
+  for (const auto& in : inputs) e.versions.push_back(in.node()->version);
+  e.inputs = std::move(inputs);
+  e.output = Var<T>::from_node(std::move(node));
+  e.saved = std::move(saved);
+  e.rule = std::move(rule);
+  if (detail::anomaly_checks_on()) e.scope = scope_path();
+  return e.output;
+}
+
+template <class T>
+Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
+              std::vector<Array<T>> saved) {
+  bool any = false;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (!inputs[k].defined()) {
+      throw usage_error(fmt::format("{}: input {} is an empty Var", op, k));
+    }
+    any = any || inputs[k].node()->requires_grad;
+  }
+  if (detail::anomaly_checks_on()) detail::check_output(op, inputs, output);
+  if (!is_grad_enabled() || !any) return Var<T>(std::move(output));
+  if (!rule) throw usage_error(fmt::format("{}: recorded without a backward rule", op));
+  Tape<T>& t = Tape<T>::current();
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const auto& n = *inputs[k].node();
+    if (n.requires_grad && n.entry >= 0 && n.tape_serial != t.serial()) {
+      throw usage_error(fmt::format(
+          "{}: input {} ({}) was computed on a tape that has been freed (by backward() or "
+          "Tape::clear()) or on another thread; detach() it to use it as a constant, as between "
+          "chunks of truncated BPTT",
+          op, k, detail::describe(n)));
+    }
+  }
+  return t.push(std::move(op), std::move(inputs), std::move(output), std::move(rule),
+                std::move(saved));
+}
+
+#define TAPEGRAD_INSTANTIATE(T)                                                          \
+  template class Tape<T>;                                                                \
+  template Var<T> record<T>(std::string, std::vector<Var<T>>, Array<T>, BackwardRule<T>, \
+                            std::vector<Array<T>>);
+
+TAPEGRAD_INSTANTIATE(float)
+TAPEGRAD_INSTANTIATE(double)
+
+}  // namespace tapegrad
