@@ -437,33 +437,45 @@ void add_nn(std::vector<OpCase>& r) {
                }});
 }
 
-// The fused recurrent steps (rnn_ops.hpp): gx [T,B,G*H] read at step 1, or [B,G*H].
+// The recurrent cell steps (tapegrad/nn/cells.hpp): the fused ones with gx [T,B,G*H] read at
+// step 1, or [B,G*H]; the composed rnn_step and gru_step with gx [B,G*H].
 void add_recurrent(std::vector<OpCase>& r) {
   r.push_back({"fused_rnn_step",
                "tanh, gx [3,2,4], h [2,4], W [4,4], t 1",
                {s({3, 2, 4}), s({2, 4}), s({4, 4})},
                {},
-               [](const Vs& x) { return tapegrad::fused_rnn_step(x[0], 1, x[1], x[2]); }});
+               [](const Vs& x) { return tapegrad::nn::fused_rnn_step(x[0], 1, x[1], x[2]); }});
   r.push_back({"fused_rnn_step",
                "tanh, gx [2,4] (one step), h [2,4], W [4,4]",
                {s({2, 4}), s({2, 4}), s({4, 4})},
                {},
-               [](const Vs& x) { return tapegrad::fused_rnn_step(x[0], 0, x[1], x[2]); }});
+               [](const Vs& x) { return tapegrad::nn::fused_rnn_step(x[0], 0, x[1], x[2]); }});
   r.push_back({"fused_lstm_step",
                "gx [3,2,12], state [2,2,3], W [12,3], t 1",
                {s({3, 2, 12}), s({2, 2, 3}), s({12, 3})},
                {},
-               [](const Vs& x) { return tapegrad::fused_lstm_step(x[0], 1, x[1], x[2]); }});
-  r.push_back({"fused_gru_step",
-               "gx [3,2,9], h [2,3], W [9,3], b [9], t 2",
-               {s({3, 2, 9}), s({2, 3}), s({9, 3}), s({9})},
-               {},
-               [](const Vs& x) { return tapegrad::fused_gru_step(x[0], 2, x[1], x[2], x[3]); }});
+               [](const Vs& x) { return tapegrad::nn::fused_lstm_step(x[0], 1, x[1], x[2]); }});
+  r.push_back(
+      {"fused_gru_step",
+       "gx [3,2,9], h [2,3], W [9,3], b [9], t 2",
+       {s({3, 2, 9}), s({2, 3}), s({9, 3}), s({9})},
+       {},
+       [](const Vs& x) { return tapegrad::nn::fused_gru_step(x[0], 2, x[1], x[2], x[3]); }});
   r.push_back({"fused_gru_step",
                "gx [2,9], h [2,3], W [9,3], no bias",
                {s({2, 9}), s({2, 3}), s({9, 3})},
                {},
-               [](const Vs& x) { return tapegrad::fused_gru_step(x[0], 0, x[1], x[2], V()); }});
+               [](const Vs& x) { return tapegrad::nn::fused_gru_step(x[0], 0, x[1], x[2], V()); }});
+  r.push_back({"rnn_step",
+               "composed, tanh, gx [2,4], h [2,4], W [4,4], b [4]",
+               {s({2, 4}), s({2, 4}), s({4, 4}), s({4})},
+               {},
+               [](const Vs& x) { return tapegrad::nn::rnn_step(x[0], x[1], x[2], x[3]); }});
+  r.push_back({"gru_step",
+               "composed, gx [2,9], h [2,3], W [9,3], b [9]",
+               {s({2, 9}), s({2, 3}), s({9, 3}), s({9})},
+               {},
+               [](const Vs& x) { return tapegrad::nn::gru_step(x[0], x[1], x[2], x[3]); }});
   r.push_back({"stack_index",
                "3 x [2,2,3], index 1",
                {s({2, 2, 3}), s({2, 2, 3}), s({2, 2, 3})},

@@ -1,6 +1,8 @@
 // nn:: layers: the Module system, every layer gradchecked in double against its inputs and
 // parameters, the semantics of variable-length batches, truncated BPTT, and the errors.
 #include <cmath>
+#include <memory>
+#include <type_traits>
 
 #include "helpers.hpp"
 #include "tapegrad/nn.hpp"
@@ -422,4 +424,24 @@ TEST_CASE("default initialisation is PyTorch's: U(-1/sqrt(H), 1/sqrt(H)) and N(0
   }
   CHECK(std::abs(mean) < 0.05);
   CHECK(std::abs(sq - 1.0) < 0.05);
+}
+
+TEST_CASE("RNNBase is abstract, and make_recurrent picks RNN, LSTM or GRU at run time") {
+  // Only RNN, LSTM and GRU construct one (its constructor is protected).
+  static_assert(!std::is_constructible_v<nn::RNNBase<float>, nn::CellKind, const nn::RNNOptions&,
+                                         tapegrad::Generator&>);
+  static_assert(std::is_base_of_v<nn::RNNBase<float>, nn::GRU<float>>);
+  const auto options = nn::RNNOptions(3, 4).num_layers(2);
+  for (const nn::CellKind kind :
+       {nn::CellKind::rnn_tanh, nn::CellKind::rnn_relu, nn::CellKind::lstm, nn::CellKind::gru}) {
+    CAPTURE(static_cast<int>(kind));
+    const std::shared_ptr<nn::RNNBase<float>> layer = nn::make_recurrent<float>(kind, options);
+    CHECK(layer->kind() == kind);
+    CHECK(layer->options().num_layers() == 2);
+    const bool rnn = kind == nn::CellKind::rnn_tanh || kind == nn::CellKind::rnn_relu;
+    CHECK((dynamic_cast<nn::RNN<float>*>(layer.get()) != nullptr) == rnn);
+    CHECK((dynamic_cast<nn::LSTM<float>*>(layer.get()) != nullptr) == (kind == nn::CellKind::lstm));
+    CHECK((dynamic_cast<nn::GRU<float>*>(layer.get()) != nullptr) == (kind == nn::CellKind::gru));
+    CHECK(layer->weights(1, 0).w_hh.shape()[0] == nn::gate_count(kind) * 4);
+  }
 }

@@ -199,7 +199,7 @@ void check_recurrent(const Npz& f) {
                      .batch_first(meta(f, "batch_first") != 0)
                      .bias(meta(f, "bias") != 0)
                      .nonlinearity(kind == 1 ? nn::Nonlinearity::relu : nn::Nonlinearity::tanh);
-  std::unique_ptr<nn::RecurrentBase<T>> module;
+  std::unique_ptr<nn::RNNBase<T>> module;
   if (kind == 0 || kind == 1) {
     module = std::make_unique<nn::RNN<T>>(options);
   } else if (kind == 2) {

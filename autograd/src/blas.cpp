@@ -1,10 +1,12 @@
-// OpenBLAS's own entry points: linking them proves the GEMMs run on OpenBLAS.
+// OpenBLAS's own entry points (linking them proves the GEMMs run on OpenBLAS), and the GEMM
+// on raw buffers for kernels outside autograd.
 #include "tapegrad/autograd/blas.hpp"
 
 #include <cblas.h>
 
 #include <fmt/format.h>
 
+#include "gemm.hpp"
 #include "tapegrad/autograd/errors.hpp"
 
 namespace tapegrad {
@@ -22,5 +24,16 @@ void set_num_threads(int threads) {
 int num_threads() {
   return openblas_get_num_threads();
 }
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  detail::gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*,
+                          std::size_t, const float*, std::size_t, float, float*, std::size_t);
+template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
+                           std::size_t, const double*, std::size_t, double, double*, std::size_t);
 
 }  // namespace tapegrad

@@ -1,4 +1,4 @@
-// Shape ops: reshape, narrow, select, chunk, concat, stack, index_rows.
+// Shape ops: reshape, narrow, select, chunk, concat, stack, stack_index, index_rows.
 // Slicing ops return block gradients, so backward never builds a full-size array per slice.
 #include <algorithm>
 
@@ -228,6 +228,44 @@ Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx)
                    });
 }
 
+template <class T>
+Var<T> stack_index(const std::vector<Var<T>>& xs, std::size_t index) {
+  if (xs.empty()) throw value_error("stack_index: no inputs");
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    if (!xs[k].defined())
+      throw usage_error(fmt::format("stack_index: input {} is an empty Var", k));
+    if (xs[k].shape() != xs[0].shape()) {
+      throw shape_error(fmt::format("stack_index: input {} has shape {}, input 0 {}", k,
+                                    shape_str(xs[k].shape()), shape_str(xs[0].shape())));
+    }
+  }
+  const Shape& s0 = xs[0].shape();
+  if (s0.empty() || index >= s0[0]) {
+    throw value_error(
+        fmt::format("stack_index: index {} is outside the first axis of {}", index, shape_str(s0)));
+  }
+  Shape ys = s0;
+  ys[0] = xs.size();
+  Array<T> y = detail::empty_array<T>(ys);
+  const std::size_t inner = xs[0].size() / s0[0];
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    const T* src = xs[k].value().data() + index * inner;
+    std::copy(src, src + inner, y.data() + k * inner);
+  }
+  return record<T>("stack_index", xs, std::move(y), [index, inner](const Context<T>& c) {
+    const Array<T>& g = c.grad_output();
+    Shape part(g.shape().begin() + 1, g.shape().end());
+    Grads<T> grads(c.num_inputs());
+    for (std::size_t k = 0; k < c.num_inputs(); ++k) {
+      if (!c.needs_grad(k)) continue;
+      Array<T> gk = detail::empty_array<T>(part);
+      std::copy(g.data() + k * inner, g.data() + (k + 1) * inner, gk.data());
+      grads[k] = Grad<T>::at(std::move(gk), 0, index);
+    }
+    return grads;
+  });
+}
+
 #define TAPEGRAD_INSTANTIATE(T)                                            \
   template Var<T> reshape<T>(const Var<T>&, const Shape&);                 \
   template Var<T> narrow<T>(const Var<T>&, int, std::size_t, std::size_t); \
@@ -239,5 +277,8 @@ Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx)
 
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
+
+template Var<float> stack_index<float>(const std::vector<Var<float>>&, std::size_t);
+template Var<double> stack_index<double>(const std::vector<Var<double>>&, std::size_t);
 
 }  // namespace tapegrad

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -56,7 +57,9 @@ int main(int argc, char** argv) {
   const bool fused = composed == nullptr || std::string(composed) != "1";
 
   tapegrad::Generator gen(c.seed);
-  nn::RecurrentBase<float> rnn(cell_kind(c.cell), nn::RNNOptions(input, hidden).fused(fused), gen);
+  const std::shared_ptr<nn::RNNBase<float>> layer =
+      nn::make_recurrent<float>(cell_kind(c.cell), nn::RNNOptions(input, hidden).fused(fused), gen);
+  const nn::RNNBase<float>& rnn = *layer;
   nn::Linear<float> head(hidden, kClasses, true, gen);
   std::vector<Var<float>> params = rnn.parameters();
   for (const auto& p : head.parameters()) params.push_back(p);

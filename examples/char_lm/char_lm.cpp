@@ -359,11 +359,11 @@ Chunk chunk_at(const IndexArray& streams, std::size_t start, std::size_t k) {
 CharModel::CharModel(const ModelConfig& config, tapegrad::Generator& generator)
     : config_(checked(config)),
       embed_(config.vocab_size, config.embedding_size, -1, generator),
-      rnn_(config.cell,
-           nn::RNNOptions(config.embedding_size, config.hidden_size)
-               .num_layers(config.num_layers)
-               .dropout(config.num_layers > 1 ? config.dropout : 0.0),
-           generator),
+      rnn_(nn::make_recurrent<float>(config.cell,
+                                     nn::RNNOptions(config.embedding_size, config.hidden_size)
+                                         .num_layers(config.num_layers)
+                                         .dropout(config.num_layers > 1 ? config.dropout : 0.0),
+                                     generator)),
       dropout_(config.dropout, generator.engine()()),
       head_(config.hidden_size, config.vocab_size, true, generator) {
   register_module("embed", embed_);
@@ -373,7 +373,7 @@ CharModel::CharModel(const ModelConfig& config, tapegrad::Generator& generator)
 
 Output CharModel::forward(const IndexArray& ids, const nn::RecurrentState<float>& state) const {
   const Var<float> x = dropout_(embed_(ids));  // [T, B, E]
-  const nn::RecurrentOutput<float> out = rnn_(x, state);
+  const nn::RecurrentOutput<float> out = rnn_->forward(x, state);
   return {head_(dropout_(out.output)), {out.h_n, out.c_n}};  // [T, B, V]
 }
 

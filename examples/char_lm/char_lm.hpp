@@ -168,7 +168,7 @@ class CharModel : public tapegrad::nn::Module<float> {
  private:
   ModelConfig config_;
   tapegrad::nn::Embedding<float> embed_;
-  tapegrad::nn::RecurrentBase<float> rnn_;
+  std::shared_ptr<tapegrad::nn::RNNBase<float>> rnn_;  // LSTM or GRU
   tapegrad::nn::Dropout<float> dropout_;
   tapegrad::nn::Linear<float> head_;
 };

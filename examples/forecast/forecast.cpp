@@ -345,8 +345,9 @@ Windows make_windows(const std::vector<double>& series, const std::vector<std::s
 
 Forecaster::Forecaster(tapegrad::nn::CellKind cell, std::size_t hidden, std::size_t layers,
                        std::size_t horizon, tapegrad::Generator& generator)
-    : rnn_(cell, tapegrad::nn::RNNOptions(1, hidden).num_layers(layers).batch_first(true),
-           generator),
+    : rnn_(tapegrad::nn::make_recurrent<float>(
+          cell, tapegrad::nn::RNNOptions(1, hidden).num_layers(layers).batch_first(true),
+          generator)),
       head_(hidden, horizon, true, generator) {
   register_module("rnn", rnn_);
   register_module("head", head_);
@@ -356,9 +357,9 @@ Var<float> Forecaster::forward(const Var<float>& windows) const {
   const std::size_t batch = windows.size(0);
   const std::size_t steps = windows.size(1);
   const Var<float> x = tapegrad::reshape(windows, make_shape({batch, steps, 1}));  // [B, w, 1]
-  const tapegrad::nn::RecurrentOutput<float> out = rnn_(x);
+  const tapegrad::nn::RecurrentOutput<float> out = rnn_->forward(x);
   // h_n [layers, B, H]: the last layer's state after the window's last value.
-  return head_(tapegrad::select(out.h_n, 0, rnn_.options().num_layers() - 1));
+  return head_(tapegrad::select(out.h_n, 0, rnn_->options().num_layers() - 1));
 }
 
 Forecasts predict(const Forecaster& model, const std::vector<double>& series, const Windows& w,

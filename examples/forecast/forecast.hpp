@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -130,7 +131,7 @@ class Forecaster : public tapegrad::nn::Module<float> {
   }
 
  private:
-  tapegrad::nn::RecurrentBase<float> rnn_;
+  std::shared_ptr<tapegrad::nn::RNNBase<float>> rnn_;  // LSTM or GRU, or RNN
   tapegrad::nn::Linear<float> head_;
 };
 

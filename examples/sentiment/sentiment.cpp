@@ -143,8 +143,9 @@ Classifier::Classifier(const ModelConfig& config, std::uint64_t seed)
     : config_(checked(config)),
       init_(seed),
       embedding_(config_.vocab_size, config_.embedding_dim, data::Vocabulary::pad_id, init_),
-      rnn_(config_.cell == Cell::lstm ? nn::CellKind::lstm : nn::CellKind::gru,
-           recurrent_options(config_), init_),
+      rnn_(nn::make_recurrent<float>(
+          config_.cell == Cell::lstm ? nn::CellKind::lstm : nn::CellKind::gru,
+          recurrent_options(config_), init_)),
       embedding_dropout_(config_.embedding_dropout, seed + 1),
       dropout_(config_.dropout, seed + 2),
       head_(directions(config_) * config_.hidden_size, config_.num_classes, true, init_) {
@@ -165,7 +166,7 @@ Classifier::Classifier(const ModelConfig& config, std::uint64_t seed)
 Var<float> Classifier::forward(const IndexArray& ids,
                                const std::vector<std::size_t>& lengths) const {
   const Var<float> words = embedding_dropout_(embedding_(ids));  // [T, B, E]
-  const tapegrad::nn::RecurrentOutput<float> out = rnn_(words, lengths);
+  const tapegrad::nn::RecurrentOutput<float> out = rnn_->forward(words, lengths);
   const std::size_t d = directions(config_);
   Var<float> pooled;  // [B, D*H]
   switch (config_.pooling) {

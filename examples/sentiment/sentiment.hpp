@@ -85,7 +85,7 @@ class Classifier : public tapegrad::nn::Module<float> {
   ModelConfig config_;
   tapegrad::Generator init_;  // parameter initialisation (declared first: members use it)
   tapegrad::nn::Embedding<float> embedding_;
-  tapegrad::nn::RecurrentBase<float> rnn_;
+  std::shared_ptr<tapegrad::nn::RNNBase<float>> rnn_;  // LSTM or GRU
   tapegrad::nn::Dropout<float> embedding_dropout_;
   tapegrad::nn::Dropout<float> dropout_;
   tapegrad::nn::Linear<float> head_;

@@ -15,6 +15,5 @@
 #include "tapegrad/autograd/npz.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/random.hpp"
-#include "tapegrad/autograd/rnn_ops.hpp"
 #include "tapegrad/autograd/tape.hpp"
 #include "tapegrad/autograd/var.hpp"

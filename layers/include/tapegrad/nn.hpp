@@ -1,6 +1,7 @@
 // Umbrella header of the layers: tapegrad::nn.
 #pragma once
 
+#include "tapegrad/nn/cells.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/rnn.hpp"

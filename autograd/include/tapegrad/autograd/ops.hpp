@@ -121,6 +121,11 @@ Var<T> concat(const std::vector<Var<T>>& xs, int axis);
 /// Joins along a new axis; all shapes must agree. Shapes: n x [s] -> [.., n, ..].
 template <class T>
 Var<T> stack(const std::vector<Var<T>>& xs, int axis);
+/// y[k] = xs[k][index]: one index of the first axis of each input, stacked, in one copy (the
+/// h halves of LSTM states [2, B, H] as a sequence [T, B, H]). Shapes: T inputs of equal shape
+/// [S, ...] -> [T, ...].
+template <class T>
+Var<T> stack_index(const std::vector<Var<T>>& xs, std::size_t index);
 /// y[i..., :] = table[ids[i...], :] (an embedding lookup). Shapes: table [n, d], ids [s...]
 /// -> [s..., d]. Backward scatter-adds rows; rows whose id equals `padding_idx` (when >= 0)
 /// get no gradient. An id outside [0, n) is a value_error.

@@ -1,7 +1,7 @@
 // Recurrent layers: RNN (tanh or relu), LSTM and GRU, their cells, and the functional forms
-// they are built on. Each time step is an op on the tape (by default one fused op per step,
-// tapegrad/autograd/rnn_ops.hpp; or the composed ops of the equations), so backpropagation through
-// time is the tape walked backwards; no layer has a hand-written BPTT.
+// they are built on. Each time step is a cell step of tapegrad/nn/cells.hpp on the tape (by
+// default one fused op per step; or the composed ops of the equations), so backpropagation
+// through time is the tape walked backwards; no layer has a hand-written BPTT.
 //
 // Parameter names, shapes, gate order, formulas and initialisation are PyTorch's:
 //   weight_ih_l{k}[_reverse] [G*H, in], weight_hh_l{k}[_reverse] [G*H, H],
@@ -10,27 +10,21 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "tapegrad/autograd/nn_ops.hpp"
 #include "tapegrad/autograd/random.hpp"
+#include "tapegrad/nn/cells.hpp"
 #include "tapegrad/nn/module.hpp"
 
 namespace tapegrad::nn {
 
-enum class Nonlinearity { tanh, relu };
 enum class CellKind { rnn_tanh, rnn_relu, lstm, gru };
 
 /// Gates per cell kind: 1, 1, 4, 3.
 std::size_t gate_count(CellKind kind);
-
-/// A recurrent state: h, and c for an LSTM (empty otherwise).
-template <class T>
-struct RecurrentState {
-  Var<T> h;
-  Var<T> c;
-};
 
 /// What a recurrent layer returns, laid out as PyTorch's:
 /// output [T, B, D*H] ([B, T, D*H] when batch_first), zero past each sequence's length;
@@ -43,6 +37,9 @@ struct RecurrentOutput {
 };
 
 namespace functional {
+
+// The cells from x: rnn_step, lstm_step and gru_step (tapegrad/nn/cells.hpp) of
+// gx = x W_ih^T + b_ih, after checking every shape.
 
 /// h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu). Shapes: x [B, in], h [B, H].
 /// Biases may be empty Vars (no bias).
@@ -76,8 +73,9 @@ struct RecurrentOptions {
   double dropout = 0.0;  // on the outputs of every layer but the last, in training
   bool training = true;
   Generator* generator = nullptr;  // for dropout; the default generator when null
-  // true: one fused op per step (tapegrad/autograd/rnn_ops.hpp); false: the textbook equations as
-  // composed ops (slower; the same values and gradients up to rounding; for reading and tests).
+  // true: one fused op per step (fused_lstm_step, ...); false: the textbook equations as composed
+  // ops (lstm_step, ...; slower; the same values and gradients up to rounding; for reading and
+  // tests). Both in tapegrad/nn/cells.hpp.
   bool fused = true;
 };
 
@@ -126,13 +124,18 @@ class RNNOptions {
 #undef TAPEGRAD_OPTION
 };
 
-/// The common body of RNN, LSTM and GRU: parameters by PyTorch's names, forward over a
-/// padded batch with optional lengths and initial state.
+/// The common body of RNN, LSTM and GRU (PyTorch's RNNBase): parameters by PyTorch's names,
+/// forward over a padded batch with optional lengths and initial state.
+///
+/// An abstract base: its constructor is protected, so every RNNBase is an RNN, an LSTM or a
+/// GRU, and the type of a layer says which cell it runs; a program never builds a "base".
+/// Code that picks the cell at run time, from a --cell option say, holds an RNNBase made by
+/// make_recurrent. The three layers differ only in data (the cell kind, the gate count), not
+/// in behaviour: forward is one function for all three, so the base has no virtual methods to
+/// override and a step costs no virtual call.
 template <class T = float>
-class RecurrentBase : public Module<T> {
+class RNNBase : public Module<T> {
  public:
-  RecurrentBase(CellKind kind, const RNNOptions& options, Generator& generator);
-
   /// See functional::recurrent for shapes and the meaning of `lengths`.
   RecurrentOutput<T> forward(const Var<T>& x, const RecurrentState<T>& initial = {},
                              const std::vector<std::size_t>& lengths = {}) const;
@@ -154,6 +157,9 @@ class RecurrentBase : public Module<T> {
   /// The generator used for dropout between layers.
   Generator& generator() const { return generator_; }
 
+ protected:
+  RNNBase(CellKind kind, const RNNOptions& options, Generator& generator);
+
  private:
   CellKind kind_;
   RNNOptions options_;
@@ -163,26 +169,34 @@ class RecurrentBase : public Module<T> {
 
 /// Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
 template <class T = float>
-class RNN : public RecurrentBase<T> {
+class RNN : public RNNBase<T> {
  public:
   explicit RNN(const RNNOptions& options, Generator& generator = default_generator());
 };
 
-/// LSTM with gates i, f, g, o (see functional::lstm_cell); returns c_n too.
+/// LSTM with gates i, f, g, o (the equations: lstm_step in tapegrad/nn/cells.hpp); returns c_n
+/// too.
 template <class T = float>
-class LSTM : public RecurrentBase<T> {
+class LSTM : public RNNBase<T> {
  public:
   explicit LSTM(const RNNOptions& options, Generator& generator = default_generator())
-      : RecurrentBase<T>(CellKind::lstm, options, generator) {}
+      : RNNBase<T>(CellKind::lstm, options, generator) {}
 };
 
-/// GRU with gates r, z, n (see functional::gru_cell).
+/// GRU with gates r, z, n (the equations: gru_step in tapegrad/nn/cells.hpp).
 template <class T = float>
-class GRU : public RecurrentBase<T> {
+class GRU : public RNNBase<T> {
  public:
   explicit GRU(const RNNOptions& options, Generator& generator = default_generator())
-      : RecurrentBase<T>(CellKind::gru, options, generator) {}
+      : RNNBase<T>(CellKind::gru, options, generator) {}
 };
+
+/// An RNN (rnn_tanh, rnn_relu: the kind sets the nonlinearity), LSTM or GRU chosen at run time,
+/// shared so that a model can register_module it: `rnn_ = register_module("rnn",
+/// make_recurrent<float>(CellKind::gru, RNNOptions(32, 64)))`.
+template <class T = float>
+std::shared_ptr<RNNBase<T>> make_recurrent(CellKind kind, const RNNOptions& options,
+                                           Generator& generator = default_generator());
 
 /// One step of an RNN: parameters weight_ih [H, in], weight_hh [H, H], bias_ih, bias_hh [H].
 template <class T = float>
@@ -233,8 +247,8 @@ class GRUCell : public Module<T> {
   functional::RecurrentWeights<T> w_;
 };
 
-extern template class RecurrentBase<float>;
-extern template class RecurrentBase<double>;
+extern template class RNNBase<float>;
+extern template class RNNBase<double>;
 extern template class RNN<float>;
 extern template class RNN<double>;
 extern template class RNNCell<float>;

@@ -1,0 +1,216 @@
+// What the cell files (rnn_cell.cpp, lstm_cell.cpp, gru_cell.cpp) share: argument checks, and
+// the helpers of the fused kernels (not installed). A fused step does its GEMM into the gate
+// slab, then one pass over the gates; the pointwise loops run on xsimd batches over the
+// contiguous H-wide gate blocks of each row.
+#pragma once
+
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/nn/cells.hpp"
+
+namespace tapegrad::nn::detail {
+
+// ---- argument checks ----
+
+/// Checks the operands of a composed step (rnn_step, lstm_step, gru_step): gx [B, G*H],
+/// h [B, H] (and the LSTM's c [B, H] when given), w_hh [G*H, H], b_hh [G*H] or empty.
+template <class T>
+void check_step_args(const char* op, std::size_t gates, const Var<T>& gx, const Var<T>& h,
+                     const Var<T>& w_hh, const Var<T>& b_hh, const Var<T>* c = nullptr) {
+  if (!gx.defined() || !h.defined() || !w_hh.defined() || (c != nullptr && !c->defined())) {
+    throw usage_error(
+        fmt::format("{}: gx, h{} and weight_hh must be given", op, c != nullptr ? ", c" : ""));
+  }
+  const std::size_t hidden = w_hh.ndim() == 2 ? w_hh.shape()[1] : 0;
+  const std::size_t width = gates * hidden;
+  const bool ok = hidden > 0 && w_hh.shape()[0] == width && h.ndim() == 2 &&
+                  h.shape()[1] == hidden && gx.ndim() == 2 && gx.shape()[0] == h.shape()[0] &&
+                  gx.shape()[1] == width && (c == nullptr || c->shape() == h.shape()) &&
+                  (!b_hh.defined() || b_hh.shape() == make_shape({width}));
+  if (!ok) {
+    throw shape_error(fmt::format(
+        "{}: expected gx [B, {}H], h{} [B, H], weight_hh [{}H, H], bias_hh [{}H]; got gx {}, "
+        "h {}{}, weight_hh {}, bias_hh {}",
+        op, gates, c != nullptr ? " and c" : "", gates, gates, shape_str(gx.shape()),
+        shape_str(h.shape()), c != nullptr ? ", c " + shape_str(c->shape()) : "",
+        shape_str(w_hh.shape()), b_hh.defined() ? shape_str(b_hh.shape()) : "none"));
+  }
+}
+
+/// Checks a cell's operands (rnn_cell, lstm_cell, gru_cell) and returns H.
+template <class T>
+std::size_t check_cell(const char* op, std::size_t gates, const Var<T>& x, const Var<T>& h,
+                       const Var<T>& w_ih, const Var<T>& w_hh, const Var<T>& b_ih,
+                       const Var<T>& b_hh) {
+  if (!x.defined() || !w_ih.defined() || !w_hh.defined()) {
+    throw usage_error(fmt::format("{}: x, weight_ih and weight_hh must be given", op));
+  }
+  const std::size_t hidden = w_hh.ndim() == 2 ? w_hh.shape()[1] : 0;
+  const auto describe = [&] {
+    return fmt::format("x {}, h {}, weight_ih {}, weight_hh {}, bias_ih {}, bias_hh {}",
+                       shape_str(x.shape()), h.defined() ? shape_str(h.shape()) : "none",
+                       shape_str(w_ih.shape()), shape_str(w_hh.shape()),
+                       b_ih.defined() ? shape_str(b_ih.shape()) : "none",
+                       b_hh.defined() ? shape_str(b_hh.shape()) : "none");
+  };
+  const bool ok =
+      hidden > 0 && x.ndim() == 2 && w_ih.ndim() == 2 && w_hh.shape()[0] == gates * hidden &&
+      w_ih.shape()[0] == gates * hidden && w_ih.shape()[1] == x.shape()[1] &&
+      (!h.defined() || (h.ndim() == 2 && h.shape()[0] == x.shape()[0] && h.shape()[1] == hidden)) &&
+      (!b_ih.defined() || (b_ih.ndim() == 1 && b_ih.shape()[0] == gates * hidden)) &&
+      (!b_hh.defined() || (b_hh.ndim() == 1 && b_hh.shape()[0] == gates * hidden));
+  if (!ok) {
+    throw shape_error(fmt::format(
+        "{}: expected x [B, in], h [B, H], weight_ih [{}H, in], weight_hh [{}H, H], biases [{}H]; "
+        "got {}",
+        op, gates, gates, gates, describe()));
+  }
+  return hidden;
+}
+
+// ---- helpers of the fused kernels ----
+
+/// An uninitialised array of the given shape.
+template <class T>
+Array<T> empty_array(const Shape& shape) {
+  return Array<T>::from_shape(shape);
+}
+
+template <class T>
+using Batch = xsimd::batch<T>;
+
+// Calls f(j, V()) for j in [0, n): V = Batch<T> on full batches, then V = T on the tail.
+template <class T, class F>
+void for_lanes(std::size_t n, F&& f) {
+  constexpr std::size_t width = Batch<T>::size;
+  std::size_t j = 0;
+  for (; j + width <= n; j += width) f(j, Batch<T>());
+  for (; j < n; ++j) f(j, T());
+}
+
+template <class T>
+T load(const T* p, T) {
+  return *p;
+}
+template <class T>
+Batch<T> load(const T* p, Batch<T>) {
+  return Batch<T>::load_unaligned(p);
+}
+template <class T>
+void store(T* p, T v) {
+  *p = v;
+}
+template <class T>
+void store(T* p, const Batch<T>& v) {
+  v.store_unaligned(p);
+}
+
+// The same formulas as the sigmoid and tanh ops.
+template <class V>
+V sigmoid_of(const V& x) {
+  using std::exp;
+  return V(1) / (V(1) + exp(-x));
+}
+template <class V>
+V tanh_of(const V& x) {
+  using std::tanh;
+  return tanh(x);
+}
+
+struct StepDims {
+  std::size_t batch, hidden, offset;  // offset of gx[t] in gx's data
+};
+
+// Checks a fused step's operands: gx [T, B, G*H] with t < T, or [B, G*H] with t = 0; the state
+// [states..., B, H] (states = 2 for the LSTM's [2, B, H]); w_hh [G*H, H].
+template <class T>
+StepDims check_step(const char* op, std::size_t gates, const Var<T>& gx, std::size_t t,
+                    const Var<T>& state, std::size_t states, const Var<T>& w_hh) {
+  std::size_t argument = 0;
+  for (const Var<T>* v : {&gx, &state, &w_hh}) {
+    if (!v->defined()) {
+      throw usage_error(fmt::format("{}: argument {} is an empty Var", op, argument));
+    }
+    ++argument;
+  }
+  const Shape& gs = gx.shape();
+  const Shape& ss = state.shape();
+  const Shape& ws = w_hh.shape();
+  const std::size_t hidden = ws.size() == 2 ? ws[1] : 0;
+  const std::size_t batch = ss.size() >= 2 ? ss[ss.size() - 2] : 0;
+  const bool state_ok = states == 1 ? ss.size() == 2 : ss.size() == 3 && ss[0] == states;
+  const bool ok = state_ok && ws.size() == 2 && ws[0] == gates * hidden && ss.back() == hidden &&
+                  (gs.size() == 2 || gs.size() == 3) && gs[gs.size() - 2] == batch &&
+                  gs.back() == gates * hidden;
+  if (!ok) {
+    throw shape_error(fmt::format(
+        "{}: expected gx [T, B, {}H] or [B, {}H], {} and weight_hh [{}H, H]; got gx {}, state "
+        "{}, weight_hh {}",
+        op, gates, gates, states == 1 ? "h [B, H]" : "state [2, B, H] (h then c)", gates,
+        shape_str(gs), shape_str(ss), shape_str(ws)));
+  }
+  const std::size_t steps = gs.size() == 3 ? gs[0] : 1;
+  if (t >= steps) {
+    throw value_error(
+        fmt::format("{}: step {} is outside gx {} ({} steps)", op, t, shape_str(gs), steps));
+  }
+  return {batch, hidden, t * batch * gates * hidden};
+}
+
+// The rows of gx[t] a step writes its gates into: gx[t] itself when overwriting, else a copy
+// of it made in `own`.
+template <class T>
+T* gate_rows(const Var<T>& gx, const StepDims& d, std::size_t width, GateInput mode,
+             std::optional<Array<T>>& own) {
+  T* rows = gx.node()->value.data() + d.offset;
+  if (mode == GateInput::overwrite) return rows;
+  own = empty_array<T>({d.batch, width});
+  std::copy(rows, rows + d.batch * width, own->data());
+  return own->data();
+}
+
+// pre = gx[t] + h W_hh^T, [B, G*H], in the rows gate_rows gives. Returns where pre is.
+template <class T>
+T* gates_of(const Var<T>& gx, const StepDims& d, std::size_t gates, const T* h, const Var<T>& w_hh,
+            GateInput mode, std::optional<Array<T>>& own) {
+  const std::size_t width = gates * d.hidden;
+  T* pre = gate_rows(gx, d, width, mode, own);
+  gemm<T>(false, true, d.batch, width, d.hidden, T(1), h, d.hidden, w_hh.value().data(), d.hidden,
+          T(1), pre, width);
+  return pre;
+}
+
+// The gradient of gx from the gradient of gx[t].
+template <class T>
+Grad<T> gx_grad(const Context<T>& c, Array<T> dgx, std::size_t t) {
+  return c.input(0).dimension() == 3 ? Grad<T>::at(std::move(dgx), 0, t) : Grad<T>(std::move(dgx));
+}
+
+// dh (+)= dpre W_hh, [B, H]; beta = 1 adds to dh's contents.
+template <class T>
+void add_state_grad(const Array<T>& dpre, const Array<T>& w_hh, T beta, T* dh, std::size_t batch,
+                    std::size_t hidden) {
+  const std::size_t width = w_hh.shape()[0];
+  gemm<T>(false, false, batch, hidden, width, T(1), dpre.data(), width, w_hh.data(), hidden, beta,
+          dh, hidden);
+}
+
+// The h rows of a state as their own array (the b factor of W_hh's outer gradient).
+template <class T>
+Array<T> rows_of(const T* h, std::size_t batch, std::size_t hidden) {
+  Array<T> out = empty_array<T>({batch, hidden});
+  std::copy(h, h + batch * hidden, out.data());
+  return out;
+}
+
+}  // namespace tapegrad::nn::detail

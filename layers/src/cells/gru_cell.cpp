@@ -1,0 +1,173 @@
+// The GRU cell, gates r, z, n in this order, as in torch.nn.GRU:
+//   r = σ(W_ir x + b_ir + W_hr h + b_hr)     z = σ(W_iz x + b_iz + W_hz h + b_hz)
+//   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+//   h' = (1 - z) ⊙ n + z ⊙ h
+// The reset gate multiplies W_hn h + b_hn after the product (PyTorch's and cuDNN's form), so the
+// input and hidden parts stay separate slabs. The composed step is the reference; the fused
+// step is the same as one op.
+#include <optional>
+
+#include "common.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/cells.hpp"
+#include "tapegrad/nn/rnn.hpp"
+
+namespace tapegrad::nn {
+
+using namespace detail;  // the kernels' helpers, common.hpp
+
+// ---- the textbook equations ----
+
+template <class T>
+Var<T> gru_step(const Var<T>& gx, const Var<T>& h, const Var<T>& w_hh, const Var<T>& b_hh) {
+  detail::check_step_args("gru_step", 3, gx, h, w_hh, b_hh);
+  std::vector<Var<T>> gi = chunk(gx, 3, 1);                     // W_i{r,z,n} x + b_i{r,z,n}
+  std::vector<Var<T>> gh = chunk(linear(h, w_hh, b_hh), 3, 1);  // W_h{r,z,n} h + b_h{r,z,n}
+  Var<T> r = sigmoid(gi[0] + gh[0]);                            // reset gate
+  Var<T> z = sigmoid(gi[1] + gh[1]);                            // update gate
+  Var<T> n = tanh(gi[2] + r * gh[2]);  // n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+  return (T(1) - z) * n + z * h;       // h' = (1 - z) * n + z * h
+}
+
+// ---- the fused op ----
+
+namespace {
+
+template <class T>
+Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode) {
+  const std::size_t batch = ctx.output().shape()[0], hidden = ctx.output().shape()[1];
+  const std::size_t width = 3 * hidden;
+  // r, z, n per row, where the forward left them, and h W_hn^T + b_hn.
+  const T* act =
+      mode == GateInput::keep ? ctx.saved(1).data() : ctx.input(0).data() + t * batch * width;
+  const T* hn_all = ctx.saved(0).data();
+  const T* g = ctx.grad_output().data();
+  const T* h_old = ctx.input(1).data();
+  Array<T> dgx = empty_array<T>({batch, width});
+  Array<T> dgh = empty_array<T>({batch, width});
+  Array<T> dh = empty_array<T>({batch, hidden});
+  for (std::size_t b = 0; b < batch; ++b) {
+    const T* a = act + b * width;
+    const T* hn_row = hn_all + b * hidden;
+    const T* gb = g + b * hidden;
+    const T* hb = h_old + b * hidden;
+    T* dx = dgx.data() + b * width;
+    T* dhh = dgh.data() + b * width;
+    T* dhb = dh.data() + b * hidden;
+    for_lanes<T>(hidden, [&](std::size_t j, auto v) {
+      using V = decltype(v);
+      const V r = load(a + j, v), z = load(a + hidden + j, v);
+      const V nn = load(a + 2 * hidden + j, v), hn = load(hn_row + j, v);
+      const V dy = load(gb + j, v);
+      const V dn = dy * (V(1) - z) * (V(1) - nn * nn);  // d(pre-activation of n)
+      const V dr = dn * hn * r * (V(1) - r);
+      const V dz = dy * (load(hb + j, v) - nn) * z * (V(1) - z);
+      store(dx + j, dr);
+      store(dx + hidden + j, dz);
+      store(dx + 2 * hidden + j, dn);
+      store(dhh + j, dr);
+      store(dhh + hidden + j, dz);
+      store(dhh + 2 * hidden + j, dn * r);
+      store(dhb + j, dy * z);
+    });
+  }
+  Grads<T> grads(ctx.num_inputs());
+  if (ctx.needs_grad(1)) {
+    detail::add_state_grad(dgh, ctx.input(2), T(1), dh.data(), batch, hidden);
+    grads[1] = std::move(dh);
+  }
+  if (ctx.num_inputs() == 4 && ctx.needs_grad(3)) {
+    Array<T> db = empty_array<T>({width});
+    std::fill(db.begin(), db.end(), T(0));
+    for (std::size_t b = 0; b < batch; ++b) {
+      const T* row = dgh.data() + b * width;
+      for (std::size_t j = 0; j < width; ++j) db.data()[j] += row[j];
+    }
+    grads[3] = std::move(db);
+  }
+  if (ctx.needs_grad(2)) {
+    grads[2] = Grad<T>::outer(std::move(dgh), detail::rows_of(h_old, batch, hidden));
+  }
+  if (ctx.needs_grad(0)) grads[0] = detail::gx_grad(ctx, std::move(dgx), t);
+  return grads;
+}
+
+}  // namespace
+
+template <class T>
+Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
+                      const Var<T>& b_hh, GateInput mode) {
+  const detail::StepDims d = detail::check_step("fused_gru_step", 3, gx, t, h, 1, w_hh);
+  const std::size_t batch = d.batch, hidden = d.hidden, width = 3 * hidden;
+  if (b_hh.defined() && b_hh.shape() != make_shape({width})) {
+    throw shape_error(fmt::format("fused_gru_step: expected bias_hh [{}], got {}", width,
+                                  shape_str(b_hh.shape())));
+  }
+  // gh = h W_hh^T + b_hh
+  Array<T> gh = empty_array<T>({batch, width});
+  if (b_hh.defined()) {
+    for (std::size_t b = 0; b < batch; ++b) {
+      std::copy(b_hh.value().data(), b_hh.value().data() + width, gh.data() + b * width);
+    }
+  }
+  gemm<T>(false, true, batch, width, hidden, T(1), h.value().data(), hidden, w_hh.value().data(),
+          hidden, b_hh.defined() ? T(1) : T(0), gh.data(), width);
+  // r, z, n per row in place of gx[t] (or of its copy), and h W_hn^T + b_hn: kept for backward.
+  std::optional<Array<T>> own;
+  T* x_all = detail::gate_rows(gx, d, width, mode, own);
+  Array<T> hn_all = empty_array<T>({batch, hidden});
+  Array<T> next = empty_array<T>({batch, hidden});
+  for (std::size_t b = 0; b < batch; ++b) {
+    T* x = x_all + b * width;
+    const T* hh = gh.data() + b * width;
+    const T* h_in = h.value().data() + b * hidden;
+    T* hn_row = hn_all.data() + b * hidden;
+    T* h_out = next.data() + b * hidden;
+    for_lanes<T>(hidden, [&](std::size_t j, auto v) {
+      using V = decltype(v);
+      const V r = sigmoid_of(load(x + j, v) + load(hh + j, v));
+      const V z = sigmoid_of(load(x + hidden + j, v) + load(hh + hidden + j, v));
+      const V hn = load(hh + 2 * hidden + j, v);
+      const V nn = tanh_of(load(x + 2 * hidden + j, v) + r * hn);
+      store(x + j, r);
+      store(x + hidden + j, z);
+      store(x + 2 * hidden + j, nn);
+      store(hn_row + j, hn);
+      store(h_out + j, (V(1) - z) * nn + z * load(h_in + j, v));
+    });
+  }
+  std::vector<Var<T>> inputs{gx, h, w_hh};
+  if (b_hh.defined()) inputs.push_back(b_hh);
+  std::vector<Array<T>> saved;
+  saved.push_back(std::move(hn_all));
+  if (own) saved.push_back(std::move(*own));
+  return record<T>(
+      "fused_gru_step", std::move(inputs), std::move(next),
+      [t, mode](const Context<T>& c) { return gru_step_backward(c, t, mode); }, std::move(saved));
+}
+
+// ---- the cell from x ----
+
+template <class T>
+Var<T> functional::gru_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih,
+                            const Var<T>& w_hh, const Var<T>& b_ih, const Var<T>& b_hh) {
+  detail::check_cell("gru_cell", 3, x, h, w_ih, w_hh, b_ih, b_hh);
+  return gru_step(linear(x, w_ih, b_ih), h, w_hh, b_hh);
+}
+
+template Var<float> gru_step<float>(const Var<float>&, const Var<float>&, const Var<float>&,
+                                    const Var<float>&);
+template Var<double> gru_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,
+                                      const Var<double>&);
+template Var<float> fused_gru_step<float>(const Var<float>&, std::size_t, const Var<float>&,
+                                          const Var<float>&, const Var<float>&, GateInput);
+template Var<double> fused_gru_step<double>(const Var<double>&, std::size_t, const Var<double>&,
+                                            const Var<double>&, const Var<double>&, GateInput);
+template Var<float> functional::gru_cell<float>(const Var<float>&, const Var<float>&,
+                                                const Var<float>&, const Var<float>&,
+                                                const Var<float>&, const Var<float>&);
+template Var<double> functional::gru_cell<double>(const Var<double>&, const Var<double>&,
+                                                  const Var<double>&, const Var<double>&,
+                                                  const Var<double>&, const Var<double>&);
+
+}  // namespace tapegrad::nn

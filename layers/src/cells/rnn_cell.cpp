@@ -1,0 +1,100 @@
+// The Elman RNN cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu), as in
+// torch.nn.RNN. The composed step is the reference; the fused step is the same as one op.
+#include <optional>
+
+#include "common.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/cells.hpp"
+#include "tapegrad/nn/rnn.hpp"
+
+namespace tapegrad::nn {
+
+using namespace detail;  // the kernels' helpers, common.hpp
+
+// ---- the textbook equations ----
+
+template <class T>
+Var<T> rnn_step(const Var<T>& gx, const Var<T>& h, const Var<T>& w_hh, const Var<T>& b_hh,
+                Nonlinearity nonlinearity) {
+  detail::check_step_args("rnn_step", 1, gx, h, w_hh, b_hh);
+  // h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)
+  Var<T> pre = gx + linear(h, w_hh, b_hh);
+  return nonlinearity == Nonlinearity::tanh ? tanh(pre) : relu(pre);
+}
+
+// ---- the fused op ----
+
+namespace {
+
+template <class T>
+Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
+  const Array<T>& y = c.output();
+  const Array<T>& g = c.grad_output();
+  const std::size_t batch = y.shape()[0], hidden = y.shape()[1];
+  Array<T> dpre = empty_array<T>(y.shape());
+  const T* py = y.data();
+  const T* pg = g.data();
+  T* pd = dpre.data();
+  for (std::size_t j = 0; j < y.size(); ++j) {
+    pd[j] = relu ? (py[j] > T(0) ? pg[j] : T(0)) : pg[j] * (T(1) - py[j] * py[j]);
+  }
+  Grads<T> grads(3);
+  if (c.needs_grad(1)) {
+    Array<T> dh = empty_array<T>(y.shape());
+    detail::add_state_grad(dpre, c.input(2), T(0), dh.data(), batch, hidden);
+    grads[1] = std::move(dh);
+  }
+  if (c.needs_grad(2)) {
+    grads[2] = Grad<T>::outer(dpre, detail::rows_of(c.input(1).data(), batch, hidden));
+  }
+  if (c.needs_grad(0)) grads[0] = detail::gx_grad(c, std::move(dpre), t);
+  return grads;
+}
+
+}  // namespace
+
+template <class T>
+Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
+                      bool relu) {
+  const detail::StepDims d = detail::check_step("fused_rnn_step", 1, gx, t, h, 1, w_hh);
+  std::optional<Array<T>> pre;
+  detail::gates_of(gx, d, 1, h.value().data(), w_hh, GateInput::keep, pre);
+  Array<T> y = std::move(*pre);
+  T* p = y.data();
+  const std::size_t n = y.size();
+  if (relu) {
+    for (std::size_t j = 0; j < n; ++j) p[j] = p[j] > T(0) ? p[j] : T(0);
+  } else {
+    for_lanes<T>(n, [&](std::size_t j, auto v) { store(p + j, tanh_of(load(p + j, v))); });
+  }
+  return record<T>("fused_rnn_step", {gx, h, w_hh}, std::move(y),
+                   [t, relu](const Context<T>& c) { return rnn_step_backward(c, t, relu); });
+}
+
+// ---- the cell from x ----
+
+template <class T>
+Var<T> functional::rnn_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih,
+                            const Var<T>& w_hh, const Var<T>& b_ih, const Var<T>& b_hh,
+                            Nonlinearity nonlinearity) {
+  detail::check_cell("rnn_cell", 1, x, h, w_ih, w_hh, b_ih, b_hh);
+  return rnn_step(linear(x, w_ih, b_ih), h, w_hh, b_hh, nonlinearity);
+}
+
+template Var<float> rnn_step<float>(const Var<float>&, const Var<float>&, const Var<float>&,
+                                    const Var<float>&, Nonlinearity);
+template Var<double> rnn_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,
+                                      const Var<double>&, Nonlinearity);
+template Var<float> fused_rnn_step<float>(const Var<float>&, std::size_t, const Var<float>&,
+                                          const Var<float>&, bool);
+template Var<double> fused_rnn_step<double>(const Var<double>&, std::size_t, const Var<double>&,
+                                            const Var<double>&, bool);
+template Var<float> functional::rnn_cell<float>(const Var<float>&, const Var<float>&,
+                                                const Var<float>&, const Var<float>&,
+                                                const Var<float>&, const Var<float>&, Nonlinearity);
+template Var<double> functional::rnn_cell<double>(const Var<double>&, const Var<double>&,
+                                                  const Var<double>&, const Var<double>&,
+                                                  const Var<double>&, const Var<double>&,
+                                                  Nonlinearity);
+
+}  // namespace tapegrad::nn

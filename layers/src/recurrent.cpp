@@ -1,0 +1,262 @@
+// The functional form of the recurrent layers: layers, directions and variable lengths around
+// one cell step per time step (the composed or the fused step of layers/src/cells/). The
+// forward pass is the steps in order; the backward pass (BPTT) is the tape's.
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "recurrent.hpp"
+#include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/nn/cells.hpp"
+#include "tapegrad/nn/rnn.hpp"
+
+namespace tapegrad::nn {
+
+std::size_t gate_count(CellKind kind) {
+  switch (kind) {
+    case CellKind::lstm:
+      return 4;
+    case CellKind::gru:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+const char* detail::kind_name(CellKind kind) {
+  switch (kind) {
+    case CellKind::rnn_tanh:
+    case CellKind::rnn_relu:
+      return "RNN";
+    case CellKind::lstm:
+      return "LSTM";
+    default:
+      return "GRU";
+  }
+}
+
+namespace {
+
+using detail::kind_name;
+using detail::zeros;
+
+// One direction of one layer over the whole sequence.
+template <class T>
+struct Direction {
+  CellKind kind;
+  const functional::RecurrentWeights<T>& w;
+  std::size_t steps;
+  bool reverse;
+  const std::vector<xt::xarray<bool>>* active;  // per step [B, 1], or null: no padding
+  Var<T> zero;
+
+  std::size_t time(std::size_t i) const { return reverse ? steps - 1 - i : i; }
+
+  // The textbook equations as composed ops (rnn_step, lstm_step, gru_step), step after step.
+  RecurrentOutput<T> composed(const Var<T>& input, RecurrentState<T> s) const {
+    // x_t W_ih^T + b_ih for every t in one GEMM: [T, B, in] -> [T, B, G*H]
+    const Var<T> gx_all = linear(input, w.w_ih, w.b_ih);
+    std::vector<Var<T>> outputs(steps);
+    for (std::size_t i = 0; i < steps; ++i) {
+      const std::size_t t = time(i);
+      std::optional<Scope> scope;  // for anomaly messages
+      if (detect_anomaly()) scope.emplace(fmt::format("step {}", t));
+      const Var<T> gx = select(gx_all, 0, t);
+      RecurrentState<T> next;
+      switch (kind) {
+        case CellKind::lstm:
+          next = lstm_step(gx, s, w.w_hh, w.b_hh);
+          break;
+        case CellKind::gru:
+          next.h = gru_step(gx, s.h, w.w_hh, w.b_hh);
+          break;
+        default:
+          next.h = rnn_step(gx, s.h, w.w_hh, w.b_hh,
+                            kind == CellKind::rnn_relu ? Nonlinearity::relu : Nonlinearity::tanh);
+      }
+      if (active != nullptr) {
+        const auto& m = (*active)[t];
+        outputs[t] = tapegrad::where(m, next.h, zero);
+        next.h = tapegrad::where(m, next.h, s.h);
+        if (kind == CellKind::lstm) next.c = tapegrad::where(m, next.c, s.c);
+      } else {
+        outputs[t] = next.h;
+      }
+      s = next;
+    }
+    return {stack(outputs, 0), s.h, s.c};
+  }
+
+  // The same with one fused op per step (fused_rnn_step, ... of tapegrad/nn/cells.hpp). The
+  // LSTM's state is one array [2, B, H] (h then c); b_hh joins b_ih in the input GEMM, except the
+  // GRU's.
+  RecurrentOutput<T> fused(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
+    const bool lstm = kind == CellKind::lstm;
+    Var<T> bias = w.b_ih;
+    if (kind != CellKind::gru && w.b_hh.defined()) bias = bias.defined() ? bias + w.b_hh : w.b_hh;
+    const Var<T> gx_all = linear(input, w.w_ih, bias);
+    // gx_all is this loop's own: each step leaves its gate activations there, except under
+    // anomaly detection, whose messages show a step's inputs as they were.
+    const GateInput gates = detect_anomaly() ? GateInput::keep : GateInput::overwrite;
+    Var<T> s = lstm ? stack({h0, c0}, 0) : h0;
+    std::vector<Var<T>> outputs(steps);
+    for (std::size_t i = 0; i < steps; ++i) {
+      const std::size_t t = time(i);
+      std::optional<Scope> scope;  // for anomaly messages
+      if (detect_anomaly()) scope.emplace(fmt::format("step {}", t));
+      Var<T> next = lstm ? fused_lstm_step(gx_all, t, s, w.w_hh, gates)
+                    : kind == CellKind::gru
+                        ? fused_gru_step(gx_all, t, s, w.w_hh, w.b_hh, gates)
+                        : fused_rnn_step(gx_all, t, s, w.w_hh, kind == CellKind::rnn_relu);
+      if (active != nullptr) {
+        const auto& m = (*active)[t];
+        outputs[t] = tapegrad::where(m, lstm ? select(next, 0, 0) : next, zero);
+        next = tapegrad::where(m, next, s);
+      } else {
+        outputs[t] = next;
+      }
+      s = next;
+    }
+    const bool states = lstm && active == nullptr;  // outputs are whole LSTM states
+    return {states ? stack_index(outputs, 0) : stack(outputs, 0), lstm ? select(s, 0, 0) : s,
+            lstm ? select(s, 0, 1) : Var<T>()};
+  }
+};
+
+}  // namespace
+
+namespace functional {
+
+template <class T>
+RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights<T>>& weights,
+                             const RecurrentOptions& o, const RecurrentState<T>& initial,
+                             const std::vector<std::size_t>& lengths) {
+  const char* op = kind_name(o.kind);
+  const std::size_t dirs = o.bidirectional ? 2 : 1;
+  const std::size_t gates = gate_count(o.kind);
+  const bool is_lstm = o.kind == CellKind::lstm;
+  if (!x.defined()) throw usage_error(fmt::format("{}: the input is an empty Var", op));
+  if (o.num_layers == 0 || weights.size() != o.num_layers * dirs) {
+    throw value_error(fmt::format("{}: {} layers x {} directions need {} weight sets, got {}", op,
+                                  o.num_layers, dirs, o.num_layers * dirs, weights.size()));
+  }
+  if (x.ndim() != 3) {
+    throw shape_error(fmt::format("{}: expected input {} , got {}", op,
+                                  o.batch_first ? "[B, T, in] (batch_first)" : "[T, B, in]",
+                                  shape_str(x.shape())));
+  }
+  const Var<T> seq = o.batch_first ? transpose(x, 0, 1) : x;  // [T, B, in]
+  const std::size_t steps = seq.shape()[0], batch = seq.shape()[1];
+  const std::size_t hidden = weights[0].w_hh.shape()[1];
+  if (steps == 0 || batch == 0) {
+    throw shape_error(fmt::format("{}: the input {} has no time steps or no sequences", op,
+                                  shape_str(x.shape())));
+  }
+  for (std::size_t k = 0; k < weights.size(); ++k) {
+    const std::size_t in = k < dirs ? seq.shape()[2] : hidden * dirs;
+    const auto& w = weights[k];
+    const bool ok = w.w_ih.defined() && w.w_hh.defined() && w.w_ih.ndim() == 2 &&
+                    w.w_hh.ndim() == 2 && w.w_ih.shape()[0] == gates * hidden &&
+                    w.w_ih.shape()[1] == in && w.w_hh.shape()[0] == gates * hidden &&
+                    w.w_hh.shape()[1] == hidden &&
+                    (!w.b_ih.defined() || w.b_ih.shape() == make_shape({gates * hidden})) &&
+                    (!w.b_hh.defined() || w.b_hh.shape() == make_shape({gates * hidden}));
+    if (!ok) {
+      throw shape_error(
+          fmt::format("{}: layer {} direction {}: expected weight_ih [{}, {}], weight_hh [{}, {}], "
+                      "biases [{}]; "
+                      "got weight_ih {}, weight_hh {} (input {})",
+                      op, k / dirs, k % dirs, gates * hidden, in, gates * hidden, hidden,
+                      gates * hidden, w.w_ih.defined() ? shape_str(w.w_ih.shape()) : "none",
+                      w.w_hh.defined() ? shape_str(w.w_hh.shape()) : "none", shape_str(x.shape())));
+    }
+  }
+  const Shape state_shape = make_shape({o.num_layers * dirs, batch, hidden});
+  for (const auto* s : {&initial.h, &initial.c}) {
+    if (s == &initial.c && !is_lstm && s->defined()) {
+      throw usage_error(
+          fmt::format("{}: an initial cell state c is given, but only an LSTM has one", op));
+    }
+    if (s->defined() && s->shape() != state_shape) {
+      throw shape_error(
+          fmt::format("{}: expected initial {} of shape {} (layers*directions, batch, "
+                      "hidden) for input {}, got {}",
+                      op, s == &initial.h ? "h" : "c", shape_str(state_shape), shape_str(x.shape()),
+                      shape_str(s->shape())));
+    }
+  }
+  bool masked = false;
+  if (!lengths.empty()) {
+    if (lengths.size() != batch) {
+      throw value_error(fmt::format("{}: {} lengths given for a batch of {} sequences", op,
+                                    lengths.size(), batch));
+    }
+    for (std::size_t b = 0; b < batch; ++b) {
+      if (lengths[b] == 0 || lengths[b] > steps) {
+        throw value_error(
+            fmt::format("{}: length {} of sequence {} is outside [1, {}] (the padded "
+                        "length of the input {})",
+                        op, lengths[b], b, steps, shape_str(x.shape())));
+      }
+      masked = masked || lengths[b] != steps;
+    }
+  }
+  if (o.dropout < 0.0 || o.dropout >= 1.0) {
+    throw value_error(fmt::format("{}: dropout {} is outside [0, 1)", op, o.dropout));
+  }
+  // active[t][b]: step t belongs to sequence b. Past a sequence's end its state stays as it
+  // was (so h_n is taken at its own last step, and the reverse direction starts there from the
+  // initial state) and its output is zero, as with PyTorch's packed sequences.
+  std::vector<xt::xarray<bool>> active;
+  if (masked) {
+    for (std::size_t t = 0; t < steps; ++t) {
+      xt::xarray<bool> m = xt::xarray<bool>::from_shape({batch, 1});
+      for (std::size_t b = 0; b < batch; ++b) m(b, 0) = t < lengths[b];
+      active.push_back(std::move(m));
+    }
+  }
+  const Var<T> zero = Var<T>::scalar(T(0));
+
+  Var<T> layer_input = seq;
+  std::vector<Var<T>> h_n(weights.size()), c_n(weights.size());
+  for (std::size_t layer = 0; layer < o.num_layers; ++layer) {
+    std::vector<Var<T>> direction_outputs;
+    for (std::size_t d = 0; d < dirs; ++d) {
+      const std::size_t k = layer * dirs + d;
+      std::optional<Scope> scope;
+      if (detect_anomaly()) scope.emplace(fmt::format("layer {} direction {}", layer, d));
+      Direction<T> run{o.kind, weights[k], steps, d == 1, masked ? &active : nullptr, zero};
+      Var<T> h0 = initial.h.defined() ? select(initial.h, 0, k) : zeros<T>(batch, hidden);
+      Var<T> c0;
+      if (is_lstm) c0 = initial.c.defined() ? select(initial.c, 0, k) : zeros<T>(batch, hidden);
+      RecurrentOutput<T> r =
+          o.fused ? run.fused(layer_input, h0, c0) : run.composed(layer_input, {h0, c0});
+      direction_outputs.push_back(r.output);  // [T, B, H]
+      h_n[k] = r.h_n;
+      c_n[k] = r.c_n;
+    }
+    layer_input = dirs == 2 ? concat(direction_outputs, 2) : direction_outputs[0];
+    if (layer + 1 < o.num_layers && o.dropout > 0.0 && o.training) {
+      layer_input = dropout(layer_input, o.dropout, true,
+                            o.generator != nullptr ? *o.generator : default_generator());
+    }
+  }
+  RecurrentOutput<T> out;
+  out.output = o.batch_first ? transpose(layer_input, 0, 1) : layer_input;
+  out.h_n = stack(h_n, 0);
+  if (is_lstm) out.c_n = stack(c_n, 0);
+  return out;
+}
+
+}  // namespace functional
+
+template RecurrentOutput<float> functional::recurrent<float>(
+    const Var<float>&, const std::vector<functional::RecurrentWeights<float>>&,
+    const functional::RecurrentOptions&, const RecurrentState<float>&,
+    const std::vector<std::size_t>&);
+template RecurrentOutput<double> functional::recurrent<double>(
+    const Var<double>&, const std::vector<functional::RecurrentWeights<double>>&,
+    const functional::RecurrentOptions&, const RecurrentState<double>&,
+    const std::vector<std::size_t>&);
+
+}  // namespace tapegrad::nn

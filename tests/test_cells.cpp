@@ -1,0 +1,379 @@
+// The recurrent cells (tapegrad/nn/cells.hpp): the fused steps equal the composed textbook steps
+// in values and gradients, in layers of every cell, shape, length and direction; gradcheck of
+// each fused op and of the composed steps; their argument checks. Also the engine's gathered
+// outer gradients (Grad::outer, which the fused steps return for W_hh) and stack_index (which
+// the layers use for LSTM outputs).
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "helpers.hpp"
+#include "tapegrad/nn/cells.hpp"
+#include "tapegrad/nn/rnn.hpp"
+
+namespace nn = tapegrad::nn;
+using tapegrad::Array;
+using tapegrad::make_shape;
+using tapegrad::Var;
+
+namespace {
+
+Var<double> leaf(tapegrad::Generator& gen, tapegrad::Shape shape, double stddev = 0.5) {
+  return tapegrad::parameter(gen.normal<double>(shape, 0.0, stddev));
+}
+
+void check_gradcheck(const tapegrad::GradcheckFn& fn, const std::vector<Var<double>>& inputs) {
+  const tapegrad::GradcheckReport report = tapegrad::gradcheck(fn, inputs);
+  CHECK_MESSAGE(report.passed, report.message());
+  CHECK(report.elements_checked > 0);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "fused_rnn_step, fused_lstm_step and fused_gru_step pass gradcheck at a middle step and as one "
+    "step") {
+  tapegrad::Generator gen(3);
+  const std::size_t steps = 3, batch = 2, hidden = 3;
+  for (const bool sequence : {true, false}) {
+    CAPTURE(sequence);
+    const auto gx_shape = [&](std::size_t gates) {
+      return sequence ? make_shape({steps, batch, gates * hidden})
+                      : make_shape({batch, gates * hidden});
+    };
+    const std::size_t t = sequence ? 1 : 0;
+    for (const bool relu : {false, true}) {
+      CAPTURE(relu);
+      check_gradcheck(
+          [&](const std::vector<Var<double>>& v) {
+            return nn::fused_rnn_step(v[0], t, v[1], v[2], relu);
+          },
+          {leaf(gen, gx_shape(1)), leaf(gen, make_shape({batch, hidden})),
+           leaf(gen, make_shape({hidden, hidden}))});
+    }
+    check_gradcheck(
+        [&](const std::vector<Var<double>>& v) { return nn::fused_lstm_step(v[0], t, v[1], v[2]); },
+        {leaf(gen, gx_shape(4)), leaf(gen, make_shape({2, batch, hidden})),
+         leaf(gen, make_shape({4 * hidden, hidden}))});
+    check_gradcheck(
+        [&](const std::vector<Var<double>>& v) {
+          return nn::fused_gru_step(v[0], t, v[1], v[2], v[3]);
+        },
+        {leaf(gen, gx_shape(3)), leaf(gen, make_shape({batch, hidden})),
+         leaf(gen, make_shape({3 * hidden, hidden})), leaf(gen, make_shape({3 * hidden}))});
+    check_gradcheck(
+        [&](const std::vector<Var<double>>& v) {
+          return nn::fused_gru_step(v[0], t, v[1], v[2], Var<double>());
+        },
+        {leaf(gen, gx_shape(3)), leaf(gen, make_shape({batch, hidden})),
+         leaf(gen, make_shape({3 * hidden, hidden}))});
+  }
+}
+
+TEST_CASE(
+    "fused_lstm_step and fused_gru_step pass gradcheck when they keep their activations in gx") {
+  // gx from a linear op, whose backward does not read its output: what the layers do.
+  tapegrad::Generator gen(4);
+  const std::size_t steps = 3, batch = 2, in = 2, hidden = 3;
+  const auto x = leaf(gen, make_shape({steps, batch, in}));
+  for (const std::size_t gates : {3, 4}) {
+    CAPTURE(gates);
+    check_gradcheck(
+        [&](const std::vector<Var<double>>& v) {
+          const Var<double> gx = tapegrad::linear(v[0], v[1]);
+          Var<double> h = v[2];
+          for (std::size_t t = 0; t < steps; ++t) {
+            h = gates == 4 ? nn::fused_lstm_step(gx, t, h, v[3], nn::GateInput::overwrite)
+                           : nn::fused_gru_step(gx, t, h, v[3], v[4], nn::GateInput::overwrite);
+          }
+          return h;
+        },
+        {x, leaf(gen, make_shape({gates * hidden, in})),
+         leaf(gen, gates == 4 ? make_shape({2, batch, hidden}) : make_shape({batch, hidden})),
+         leaf(gen, make_shape({gates * hidden, hidden})), leaf(gen, make_shape({gates * hidden}))});
+  }
+}
+
+TEST_CASE("a chain of fused steps sharing W_hh passes gradcheck (W_hh's gathered gradient)") {
+  tapegrad::Generator gen(5);
+  const std::size_t steps = 4, batch = 2, hidden = 3;
+  check_gradcheck(
+      [&](const std::vector<Var<double>>& v) {
+        Var<double> s = v[1];
+        std::vector<Var<double>> states;
+        for (std::size_t t = 0; t < steps; ++t) {
+          s = nn::fused_lstm_step(v[0], t, s, v[2]);
+          states.push_back(s);
+        }
+        return tapegrad::stack_index(states, 0);
+      },
+      {leaf(gen, make_shape({steps, batch, 4 * hidden})), leaf(gen, make_shape({2, batch, hidden})),
+       leaf(gen, make_shape({4 * hidden, hidden}))});
+}
+
+TEST_CASE("stack_index passes gradcheck and checks its inputs") {
+  tapegrad::Generator gen(7);
+  check_gradcheck([](const std::vector<Var<double>>& v) { return tapegrad::stack_index(v, 1); },
+                  {leaf(gen, make_shape({2, 3, 2})), leaf(gen, make_shape({2, 3, 2})),
+                   leaf(gen, make_shape({2, 3, 2}))});
+  const Var<double> a = leaf(gen, make_shape({2, 3}));
+  const Var<double> b = leaf(gen, make_shape({3, 3}));
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
+                      tapegrad::stack_index<double>({a, b}, 0);
+                    }),
+                    "input 1 has shape [3,3]");
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::value_error>(
+                        [&] { tapegrad::stack_index<double>({a}, 2); }),
+                    "index 2");
+}
+
+TEST_CASE("fused steps reject wrong shapes and steps with messages naming them") {
+  tapegrad::Generator gen(9);
+  const Var<double> gx = leaf(gen, make_shape({5, 2, 12}));
+  const Var<double> state = leaf(gen, make_shape({2, 2, 3}));
+  const Var<double> w = leaf(gen, make_shape({12, 3}));
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::value_error>(
+                        [&] { nn::fused_lstm_step(gx, 5, state, w); }),
+                    "fused_lstm_step: step 5 is outside gx [5,2,12]");
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
+                      nn::fused_lstm_step(gx, 0, leaf(gen, make_shape({2, 3})), w);
+                    }),
+                    "got gx [5,2,12], state [2,3], weight_hh [12,3]");
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
+                      nn::fused_gru_step(leaf(gen, make_shape({2, 9})), 0,
+                                         leaf(gen, make_shape({2, 3})), w, Var<double>());
+                    }),
+                    "fused_gru_step: expected gx [T, B, 3H]");
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
+                      nn::fused_gru_step(leaf(gen, make_shape({2, 9})), 0,
+                                         leaf(gen, make_shape({2, 3})),
+                                         leaf(gen, make_shape({9, 3})), leaf(gen, make_shape({8})));
+                    }),
+                    "expected bias_hh [9], got [8]");
+}
+
+namespace {
+
+// Draws n in [lo, hi].
+std::size_t draw(std::mt19937_64& rng, std::size_t lo, std::size_t hi) {
+  return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+}
+
+// Lengths in [1, steps] in no order, with 1 and `steps` among them when batch > 1.
+std::vector<std::size_t> draw_lengths(std::mt19937_64& rng, std::size_t batch, std::size_t steps) {
+  std::vector<std::size_t> lengths(batch);
+  for (auto& n : lengths) n = draw(rng, 1, steps);
+  lengths[0] = steps;
+  if (batch > 1) lengths[1] = 1;
+  std::shuffle(lengths.begin(), lengths.end(), rng);
+  return lengths;
+}
+
+// What one run of a layer gives, by name: output, h_n, c_n (an LSTM's), then the gradients of a
+// random scalar loss with respect to x, h_0, c_0 and every parameter.
+using Run = std::vector<std::pair<std::string, Array<double>>>;
+
+Run run_layer(nn::CellKind kind, const nn::RNNOptions& options, std::uint64_t seed,
+              const Var<double>& x, const nn::RecurrentState<double>& initial,
+              const std::vector<std::size_t>& lengths, const std::vector<Array<double>>& r) {
+  tapegrad::Generator gen(seed);  // the same seed: the same weights, fused or not
+  const std::shared_ptr<nn::RNNBase<double>> layer = nn::make_recurrent<double>(kind, options, gen);
+  for (Var<double> v : {x, initial.h, initial.c}) {  // handles: the same leaves
+    if (v.defined()) v.zero_grad();
+  }
+  const nn::RecurrentOutput<double> y = layer->forward(x, initial, lengths);
+  Var<double> loss =
+      tapegrad::sum(y.output * Var<double>(r[0])) + tapegrad::sum(y.h_n * Var<double>(r[1]));
+  if (y.c_n.defined()) loss = loss + tapegrad::sum(y.c_n * Var<double>(r[2]));
+  loss.backward();
+  Run run;
+  run.emplace_back("output", y.output.value());
+  run.emplace_back("h_n", y.h_n.value());
+  if (y.c_n.defined()) run.emplace_back("c_n", y.c_n.value());
+  run.emplace_back("d x", x.grad());
+  run.emplace_back("d h_0", initial.h.grad());
+  if (initial.c.defined()) run.emplace_back("d c_0", initial.c.grad());
+  for (const auto& [name, p] : layer->named_parameters()) run.emplace_back("d " + name, p.grad());
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("fused cells equal the composed textbook cells") {
+  // For every cell, random shapes, lengths and layouts: the layer run with the fused steps
+  // (fused_rnn_step, ...) and with the composed ones (rnn_step, ...) gives the same outputs, final
+  // states and gradients of a random scalar loss with respect to the input, the initial state
+  // and every weight. Under anomaly detection the fused LSTM and GRU steps keep their gate
+  // activations in arrays of their own (GateInput::keep), otherwise in the input projection
+  // (GateInput::overwrite): both are run.
+  std::size_t compared = 0;
+  for (const nn::CellKind kind :
+       {nn::CellKind::rnn_tanh, nn::CellKind::rnn_relu, nn::CellKind::lstm, nn::CellKind::gru}) {
+    for (const std::uint64_t seed : {1u, 2u, 3u, 4u}) {
+      std::mt19937_64 rng(seed * 977 + static_cast<std::uint64_t>(kind));
+      const std::size_t steps = draw(rng, 1, 7), batch = draw(rng, 1, 5);
+      const std::size_t in = draw(rng, 1, 5), hidden = draw(rng, 1, 6);
+      const std::size_t layers = draw(rng, 1, 2);
+      const bool batch_first = draw(rng, 0, 1) == 1, bias = seed != 2;
+      for (const bool bidirectional : {false, true}) {
+        for (const bool padded : {false, true}) {
+          for (const bool anomaly : {false, true}) {
+            CAPTURE(static_cast<int>(kind));
+            CAPTURE(seed);
+            CAPTURE(steps);
+            CAPTURE(batch);
+            CAPTURE(in);
+            CAPTURE(hidden);
+            CAPTURE(layers);
+            CAPTURE(bidirectional);
+            CAPTURE(padded);
+            CAPTURE(anomaly);
+            tapegrad::Generator gen(seed + 100);
+            const std::size_t states = layers * (bidirectional ? 2 : 1);
+            const Var<double> x = leaf(
+                gen, batch_first ? make_shape({batch, steps, in}) : make_shape({steps, batch, in}),
+                1.0);
+            nn::RecurrentState<double> initial;
+            initial.h = leaf(gen, make_shape({states, batch, hidden}));
+            if (kind == nn::CellKind::lstm)
+              initial.c = leaf(gen, make_shape({states, batch, hidden}));
+            const std::vector<std::size_t> lengths =
+                padded ? draw_lengths(rng, batch, steps) : std::vector<std::size_t>{};
+            std::string lengths_text;
+            for (const std::size_t n : lengths) lengths_text += std::to_string(n) + " ";
+            CAPTURE(lengths_text);
+            const std::size_t width = (bidirectional ? 2 : 1) * hidden;
+            const std::vector<Array<double>> r{
+                gen.normal<double>(batch_first ? make_shape({batch, steps, width})
+                                               : make_shape({steps, batch, width})),
+                gen.normal<double>(make_shape({states, batch, hidden})),
+                gen.normal<double>(make_shape({states, batch, hidden}))};
+            const auto options = nn::RNNOptions(in, hidden)
+                                     .num_layers(layers)
+                                     .bias(bias)
+                                     .batch_first(batch_first)
+                                     .bidirectional(bidirectional);
+            std::optional<tapegrad::DetectAnomaly> detect;
+            if (anomaly) detect.emplace();
+            const Run fused =
+                run_layer(kind, nn::RNNOptions(options).fused(true), seed, x, initial, lengths, r);
+            const Run composed =
+                run_layer(kind, nn::RNNOptions(options).fused(false), seed, x, initial, lengths, r);
+            REQUIRE(fused.size() == composed.size());
+            for (std::size_t i = 0; i < fused.size(); ++i) {
+              CAPTURE(fused[i].first);
+              CHECK(fused[i].first == composed[i].first);
+              TG_CHECK_CLOSE(fused[i].second, composed[i].second, 1e-12);
+              ++compared;
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(compared > 500);
+}
+
+TEST_CASE("the composed steps pass gradcheck, and check their arguments") {
+  tapegrad::Generator gen(21);
+  const std::size_t batch = 2, hidden = 3;
+  check_gradcheck(
+      [](const std::vector<Var<double>>& v) {
+        const nn::RecurrentState<double> next = nn::lstm_step(v[0], {v[1], v[2]}, v[3], v[4]);
+        return tapegrad::concat({next.h, next.c}, 1);
+      },
+      {leaf(gen, make_shape({batch, 4 * hidden})), leaf(gen, make_shape({batch, hidden})),
+       leaf(gen, make_shape({batch, hidden})), leaf(gen, make_shape({4 * hidden, hidden})),
+       leaf(gen, make_shape({4 * hidden}))});
+  check_gradcheck(
+      [](const std::vector<Var<double>>& v) {
+        return nn::rnn_step(v[0], v[1], v[2], Var<double>(), nn::Nonlinearity::tanh);
+      },
+      {leaf(gen, make_shape({batch, hidden})), leaf(gen, make_shape({batch, hidden})),
+       leaf(gen, make_shape({hidden, hidden}))});
+  const Var<double> w = leaf(gen, make_shape({9, 3}));
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
+                      nn::gru_step(leaf(gen, make_shape({2, 8})), leaf(gen, make_shape({2, 3})), w,
+                                   Var<double>());
+                    }),
+                    "gru_step: expected gx [B, 3H], h [B, H], weight_hh [3H, H], bias_hh [3H]; "
+                    "got gx [2,8], h [2,3], weight_hh [9,3], bias_hh none");
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
+                      nn::lstm_step(leaf(gen, make_shape({2, 12})),
+                                    {leaf(gen, make_shape({2, 3})), leaf(gen, make_shape({2, 4}))},
+                                    leaf(gen, make_shape({12, 3})), Var<double>());
+                    }),
+                    "lstm_step: expected gx [B, 4H], h and c [B, H]");
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::shape_error>([&] {
+                      nn::rnn_step(leaf(gen, make_shape({2, 3})), leaf(gen, make_shape({2, 3})),
+                                   leaf(gen, make_shape({3, 3})), leaf(gen, make_shape({4})));
+                    }),
+                    "got gx [2,3], h [2,3], weight_hh [3,3], bias_hh [4]");
+  TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::usage_error>([&] {
+                      nn::rnn_step(Var<double>(), leaf(gen, make_shape({2, 3})),
+                                   leaf(gen, make_shape({3, 3})), Var<double>());
+                    }),
+                    "rnn_step: gx, h and weight_hh must be given");
+}
+
+TEST_CASE(
+    "Grad::outer: gathered products equal the sum of the products and wrong shapes are named") {
+  tapegrad::Generator gen(13);
+  Var<double> w = leaf(gen, make_shape({3, 2}));
+  const Array<double> a1 = gen.normal<double>(make_shape({4, 3}));
+  const Array<double> b1 = gen.normal<double>(make_shape({4, 2}));
+  const Array<double> a2 = gen.normal<double>(make_shape({1, 3}));
+  const Array<double> b2 = gen.normal<double>(make_shape({1, 2}));
+  // An op y = sum(w) whose rule returns its gradient (ones) plus a^T b as outer factors, used
+  // twice: the gradient of w is 2 + a1^T b1 + a2^T b2.
+  const auto op = [&](const Array<double>& a, const Array<double>& b) {
+    Array<double> y = Array<double>::from_shape({});
+    y() = 0.0;
+    return tapegrad::record<double>(
+        "outer_test", {w}, std::move(y), [a, b](const tapegrad::Context<double>&) {
+          return tapegrad::Grads<double>{tapegrad::Grad<double>::outer(a, b)};
+        });
+  };
+  w.zero_grad();
+  (op(a1, b1) + op(a2, b2) + tapegrad::sum(w)).backward();
+  Array<double> expected = Array<double>::from_shape({3, 2});
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t j = 0; j < 2; ++j) {
+      double s = 1.0;
+      for (std::size_t k = 0; k < 4; ++k) s += a1(k, i) * b1(k, j);
+      s += a2(0, i) * b2(0, j);
+      expected(i, j) = s;
+    }
+  }
+  TG_CHECK_CLOSE(w.grad(), expected, 1e-12);
+
+  // 150 uses of 4 rows: past the engine's 512 gathered rows, it adds what it has mid-backward.
+  w.zero_grad();
+  Var<double> total = tapegrad::sum(w);
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t j = 0; j < 2; ++j) expected(i, j) = 1.0;
+  }
+  for (int use = 0; use < 150; ++use) {
+    const Array<double> a = gen.normal<double>(make_shape({4, 3}));
+    const Array<double> b = gen.normal<double>(make_shape({4, 2}));
+    total = total + op(a, b);
+    for (std::size_t i = 0; i < 3; ++i) {
+      for (std::size_t j = 0; j < 2; ++j) {
+        for (std::size_t k = 0; k < 4; ++k) expected(i, j) += a(k, i) * b(k, j);
+      }
+    }
+  }
+  total.backward();
+  TG_CHECK_CLOSE(w.grad(), expected, 1e-12);
+
+  w.zero_grad();
+  const std::string message = tapegrad_test::message_of<tapegrad::shape_error>([&] {
+    op(gen.normal<double>(make_shape({4, 2})), b1).backward();
+  });
+  TG_CHECK_CONTAINS(message, "backward of 'outer_test': the outer gradient a^T b for input 0");
+  TG_CHECK_CONTAINS(message, "a [4,2] and b [4,2]");
+  CHECK_FALSE(w.has_grad());
+}
