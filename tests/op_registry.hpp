@@ -1,11 +1,15 @@
-// The one registry of every public op, with inputs it is checked at. test_ops_gradcheck.cpp
-// gradchecks each entry and fails when an op declared in ops.hpp or nn_ops.hpp has no entry, so
-// a new op cannot be added without a gradient check.
+// The one registry of every op, with the inputs it is checked at. The op tests run each entry:
+// gradcheck (test_ops_gradcheck.cpp), forward in float and double, empty and mis-shaped
+// arguments (test_ops_registry.cpp); and they fail when an op in tapegrad::registered_ops() (the
+// ops defined with TAPEGRAD_OP) has no entry here, so a new op cannot go untested.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/tapegrad.hpp"
@@ -21,15 +25,49 @@ enum class Domain {
              // 0.05 from a multiple of 0.1 (the kinks of relu at 0, clamp bounds at -0.3 and 0.4)
 };
 
-using OpFn = std::function<tapegrad::Var<double>(const std::vector<tapegrad::Var<double>>&)>;
+template <class T>
+using OpFnOf = std::function<tapegrad::Var<T>(const std::vector<tapegrad::Var<T>>&)>;
+
+/// A case's call of its op, in double (gradcheck) and float, made from one generic lambda
+/// `[](const auto& x) { return tapegrad::add(x[0], x[1]); }`.
+class OpFn {
+ public:
+  OpFn() = default;
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, OpFn>>>
+  OpFn(F f) : f64_(f), f32_(std::move(f)) {}  // NOLINT(google-explicit-constructor): from a lambda
+  tapegrad::Var<double> operator()(const std::vector<tapegrad::Var<double>>& x) const {
+    return f64_(x);
+  }
+  tapegrad::Var<float> operator()(const std::vector<tapegrad::Var<float>>& x) const {
+    return f32_(x);
+  }
+  explicit operator bool() const { return f64_ && f32_; }
+
+ private:
+  OpFnOf<double> f64_;
+  OpFnOf<float> f32_;
+};
+
+/// The scalar type of a generic case lambda's inputs: `scalar_of<decltype(x)>`.
+template <class Inputs>
+using scalar_of = typename std::decay_t<Inputs>::value_type::value_type;
 
 /// One way of calling one op.
 struct OpCase {
-  std::string op;                       // the name declared in ops.hpp / nn_ops.hpp
+  std::string op;                       // the op's name, as TAPEGRAD_OP registers it
   std::string variant;                  // what this case covers (shapes, options)
   std::vector<tapegrad::Shape> shapes;  // one per input; all inputs require a gradient
   std::vector<Domain> domains;          // one per input; the last repeats; empty means real
-  OpFn fn;                              // builds the op from the inputs
+  OpFn fn;                              // calls the op on the inputs
+  /// Input shapes the op must reject with a shape_error naming it (each set one call).
+  std::vector<std::vector<tapegrad::Shape>> bad_shapes = {};
+  /// Inputs that may be an empty Var (linear's bias: none); every other input, empty, is a
+  /// usage_error naming the op.
+  std::vector<std::size_t> optional_inputs = {};
+  /// The op name of the tape entries the call records, when not `op` (chunk records narrow).
+  std::string tape_op = {};
+  /// The op returns its input itself and records nothing (dropout in eval or with p = 0).
+  bool returns_input = false;
 
   /// "matmul [b,m,k] x [k,n]".
   std::string label() const { return op + " " + variant; }

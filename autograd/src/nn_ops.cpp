@@ -6,6 +6,7 @@
 
 #include "detail.hpp"
 #include "tapegrad/autograd/nn_ops.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 
 namespace tapegrad {
 
@@ -118,6 +119,7 @@ Var<T> softmax(const Var<T>& x, int axis) {
     return Grads<T>{std::move(g)};
   });
 }
+TAPEGRAD_OP(softmax);
 
 template <class T>
 Var<T> log_softmax(const Var<T>& x, int axis) {
@@ -142,6 +144,7 @@ Var<T> log_softmax(const Var<T>& x, int axis) {
     return Grads<T>{std::move(g)};
   });
 }
+TAPEGRAD_OP(log_softmax);
 
 template <class T>
 Var<T> cross_entropy(const Var<T>& logits, const IndexArray& targets, LossOptions options) {
@@ -190,6 +193,7 @@ Var<T> cross_entropy(const Var<T>& logits, const IndexArray& targets, LossOption
                    },
                    {std::move(logp)});
 }
+TAPEGRAD_OP(cross_entropy);
 
 template <class T>
 Var<T> nll_loss(const Var<T>& log_probs, const IndexArray& targets, LossOptions options) {
@@ -223,6 +227,7 @@ Var<T> nll_loss(const Var<T>& log_probs, const IndexArray& targets, LossOptions 
                      return Grads<T>{std::move(g)};
                    });
 }
+TAPEGRAD_OP(nll_loss);
 
 template <class T>
 Var<T> mse_loss(const Var<T>& a, const Var<T>& b, Reduction reduction) {
@@ -262,6 +267,7 @@ Var<T> mse_loss(const Var<T>& a, const Var<T>& b, Reduction reduction) {
                    },
                    {std::move(d)});
 }
+TAPEGRAD_OP(mse_loss);
 
 template <class T>
 Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets, Reduction reduction) {
@@ -303,6 +309,7 @@ Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets, Reduction re
         return grads;
       });
 }
+TAPEGRAD_OP(bce_with_logits);
 
 template <class T>
 Var<T> dropout(const Var<T>& x, double p, bool training, Generator& generator) {
@@ -320,23 +327,12 @@ Var<T> dropout(const Var<T>& x, double p, bool training, Generator& generator) {
       [](const Context<T>& c) { return Grads<T>{Array<T>(c.grad_output() * c.saved(0))}; },
       {std::move(mask)});
 }
+TAPEGRAD_OP_OVERLOAD(dropout, Var<T>(const Var<T>&, double, bool, Generator&));
 
 template <class T>
 Var<T> dropout(const Var<T>& x, double p, bool training) {
   return dropout(x, p, training, default_generator());
 }
-
-#define TAPEGRAD_INSTANTIATE(T)                                                    \
-  template Var<T> softmax<T>(const Var<T>&, int);                                  \
-  template Var<T> log_softmax<T>(const Var<T>&, int);                              \
-  template Var<T> cross_entropy<T>(const Var<T>&, const IndexArray&, LossOptions); \
-  template Var<T> nll_loss<T>(const Var<T>&, const IndexArray&, LossOptions);      \
-  template Var<T> mse_loss<T>(const Var<T>&, const Var<T>&, Reduction);            \
-  template Var<T> bce_with_logits<T>(const Var<T>&, const Var<T>&, Reduction);     \
-  template Var<T> dropout<T>(const Var<T>&, double, bool, Generator&);             \
-  template Var<T> dropout<T>(const Var<T>&, double, bool);
-
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
+TAPEGRAD_OP_OVERLOAD(dropout, Var<T>(const Var<T>&, double, bool));
 
 }  // namespace tapegrad

@@ -4,6 +4,7 @@
 #include <xtensor/xoperation.hpp>
 
 #include "detail.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
@@ -30,6 +31,7 @@ Var<T> add(const Var<T>& a, const Var<T>& b) {
     return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, c.grad_output())};
   });
 }
+TAPEGRAD_OP(add);
 
 template <class T>
 Var<T> sub(const Var<T>& a, const Var<T>& b) {
@@ -41,6 +43,7 @@ Var<T> sub(const Var<T>& a, const Var<T>& b) {
     return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, -c.grad_output())};
   });
 }
+TAPEGRAD_OP(sub);
 
 template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
@@ -53,6 +56,7 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
                     if_needed(c, 1, c.grad_output() * c.input(0))};
   });
 }
+TAPEGRAD_OP(mul);
 
 template <class T>
 Var<T> div(const Var<T>& a, const Var<T>& b) {
@@ -65,6 +69,7 @@ Var<T> div(const Var<T>& a, const Var<T>& b) {
                     if_needed(c, 1, -c.grad_output() * c.output() / c.input(1))};
   });
 }
+TAPEGRAD_OP(div);
 
 // ---- with a scalar ----
 
@@ -76,6 +81,7 @@ Var<T> add_scalar(const Var<T>& a, Scalar<T> s) {
     return Grads<T>{c.grad_output()};  // dz/da = 1
   });
 }
+TAPEGRAD_OP(add_scalar);
 
 template <class T>
 Var<T> mul_scalar(const Var<T>& a, Scalar<T> s) {
@@ -85,6 +91,7 @@ Var<T> mul_scalar(const Var<T>& a, Scalar<T> s) {
     return Grads<T>{Array<T>(c.grad_output() * s)};  // dz/da = s
   });
 }
+TAPEGRAD_OP(mul_scalar);
 
 template <class T>
 Var<T> rsub_scalar(const Var<T>& a, Scalar<T> s) {
@@ -94,6 +101,7 @@ Var<T> rsub_scalar(const Var<T>& a, Scalar<T> s) {
     return Grads<T>{Array<T>(-c.grad_output())};  // dz/da = -1
   });
 }
+TAPEGRAD_OP(rsub_scalar);
 
 template <class T>
 Var<T> rdiv_scalar(const Var<T>& a, Scalar<T> s) {
@@ -103,6 +111,7 @@ Var<T> rdiv_scalar(const Var<T>& a, Scalar<T> s) {
     return Grads<T>{Array<T>(-c.grad_output() * c.output() / c.input(0))};  // -s/a^2 = -z/a
   });
 }
+TAPEGRAD_OP(rdiv_scalar);
 
 // ---- unary ----
 
@@ -114,6 +123,7 @@ Var<T> neg(const Var<T>& x) {
     return Grads<T>{Array<T>(-c.grad_output())};  // dy/dx = -1
   });
 }
+TAPEGRAD_OP(neg);
 
 template <class T>
 Var<T> exp(const Var<T>& x) {
@@ -123,6 +133,7 @@ Var<T> exp(const Var<T>& x) {
     return Grads<T>{Array<T>(c.grad_output() * c.output())};  // dy/dx = y
   });
 }
+TAPEGRAD_OP(exp);
 
 template <class T>
 Var<T> log(const Var<T>& x) {
@@ -132,6 +143,7 @@ Var<T> log(const Var<T>& x) {
     return Grads<T>{Array<T>(c.grad_output() / c.input(0))};  // dy/dx = 1/x
   });
 }
+TAPEGRAD_OP(log);
 
 template <class T>
 Var<T> tanh(const Var<T>& x) {
@@ -142,6 +154,7 @@ Var<T> tanh(const Var<T>& x) {
     return Grads<T>{Array<T>(c.grad_output() * (T(1) - out * out))};  // dy/dx = 1 - y^2
   });
 }
+TAPEGRAD_OP(tanh);
 
 template <class T>
 Var<T> sigmoid(const Var<T>& x) {
@@ -153,6 +166,7 @@ Var<T> sigmoid(const Var<T>& x) {
     return Grads<T>{Array<T>(c.grad_output() * out * (T(1) - out))};  // dy/dx = y (1 - y)
   });
 }
+TAPEGRAD_OP(sigmoid);
 
 template <class T>
 Var<T> relu(const Var<T>& x) {
@@ -163,6 +177,7 @@ Var<T> relu(const Var<T>& x) {
     return Grads<T>{Array<T>(xt::where(c.input(0) > T(0), c.grad_output(), T(0)))};
   });
 }
+TAPEGRAD_OP(relu);
 
 template <class T>
 Var<T> pow(const Var<T>& x, Scalar<T> p) {
@@ -174,6 +189,7 @@ Var<T> pow(const Var<T>& x, Scalar<T> p) {
     return Grads<T>{Array<T>(c.grad_output() * p * xt::pow(c.input(0), p - T(1)))};
   });
 }
+TAPEGRAD_OP(pow);
 
 template <class T>
 Var<T> sqrt(const Var<T>& x) {
@@ -183,6 +199,7 @@ Var<T> sqrt(const Var<T>& x) {
     return Grads<T>{Array<T>(c.grad_output() / (T(2) * c.output()))};  // dy/dx = 1 / (2 y)
   });
 }
+TAPEGRAD_OP(sqrt);
 
 template <class T>
 Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi) {
@@ -195,6 +212,7 @@ Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi) {
     return Grads<T>{Array<T>(xt::where(in >= lo && in <= hi, c.grad_output(), T(0)))};
   });
 }
+TAPEGRAD_OP(clamp);
 
 template <class T>
 Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b) {
@@ -223,28 +241,6 @@ Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b
                    },
                    {std::move(mask)});
 }
-
-#define TAPEGRAD_INSTANTIATE(T)                         \
-  template Var<T> add<T>(const Var<T>&, const Var<T>&); \
-  template Var<T> sub<T>(const Var<T>&, const Var<T>&); \
-  template Var<T> mul<T>(const Var<T>&, const Var<T>&); \
-  template Var<T> div<T>(const Var<T>&, const Var<T>&); \
-  template Var<T> add_scalar<T>(const Var<T>&, T);      \
-  template Var<T> mul_scalar<T>(const Var<T>&, T);      \
-  template Var<T> rsub_scalar<T>(const Var<T>&, T);     \
-  template Var<T> rdiv_scalar<T>(const Var<T>&, T);     \
-  template Var<T> neg<T>(const Var<T>&);                \
-  template Var<T> exp<T>(const Var<T>&);                \
-  template Var<T> log<T>(const Var<T>&);                \
-  template Var<T> tanh<T>(const Var<T>&);               \
-  template Var<T> sigmoid<T>(const Var<T>&);            \
-  template Var<T> relu<T>(const Var<T>&);               \
-  template Var<T> pow<T>(const Var<T>&, T);             \
-  template Var<T> sqrt<T>(const Var<T>&);               \
-  template Var<T> clamp<T>(const Var<T>&, T, T);        \
-  template Var<T> where<T>(const xt::xarray<bool>&, const Var<T>&, const Var<T>&);
-
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
+TAPEGRAD_OP(where);
 
 }  // namespace tapegrad

@@ -1,6 +1,7 @@
 // matmul, transpose and linear, on CBLAS: transposed operands are flags, never copies.
 #include "detail.hpp"
 #include "gemm.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
@@ -207,6 +208,7 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
     return grads;
   });
 }
+TAPEGRAD_OP(matmul);
 
 template <class T>
 Var<T> transpose(const Var<T>& x) {
@@ -217,6 +219,7 @@ Var<T> transpose(const Var<T>& x) {
   }
   return transpose(x, 0, 1);
 }
+TAPEGRAD_OP_OVERLOAD(transpose, Var<T>(const Var<T>&));
 
 template <class T>
 Var<T> transpose(const Var<T>& x, int axis0, int axis1) {
@@ -230,6 +233,7 @@ Var<T> transpose(const Var<T>& x, int axis0, int axis1) {
     return Grads<T>{a0 == a1 ? c.grad_output() : swap_axes(c.grad_output(), a0, a1)};
   });
 }
+TAPEGRAD_OP_OVERLOAD(transpose, Var<T>(const Var<T>&, int, int));
 
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& weight, const Var<T>& bias) {
@@ -285,14 +289,6 @@ Var<T> linear(const Var<T>& x, const Var<T>& weight, const Var<T>& bias) {
     return grads;
   });
 }
-
-#define TAPEGRAD_INSTANTIATE(T)                            \
-  template Var<T> matmul<T>(const Var<T>&, const Var<T>&); \
-  template Var<T> transpose<T>(const Var<T>&);             \
-  template Var<T> transpose<T>(const Var<T>&, int, int);   \
-  template Var<T> linear<T>(const Var<T>&, const Var<T>&, const Var<T>&);
-
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
+TAPEGRAD_OP(linear);
 
 }  // namespace tapegrad

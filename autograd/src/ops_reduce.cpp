@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "detail.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
@@ -75,12 +76,14 @@ Var<T> sum(const Var<T>& x) {
   check_defined("sum", {&x});
   return sum_impl("sum", x, T(1));
 }
+TAPEGRAD_OP_OVERLOAD(sum, Var<T>(const Var<T>&));
 
 template <class T>
 Var<T> sum(const Var<T>& x, int axis, bool keepdims) {
   check_defined("sum", {&x});
   return sum_axis_impl("sum", x, axis, keepdims, false);
 }
+TAPEGRAD_OP_OVERLOAD(sum, Var<T>(const Var<T>&, int, bool));
 
 template <class T>
 Var<T> mean(const Var<T>& x) {
@@ -88,12 +91,14 @@ Var<T> mean(const Var<T>& x) {
   if (x.size() == 0) throw shape_error("mean: the input " + shape_str(x.shape()) + " is empty");
   return sum_impl("mean", x, T(1) / static_cast<T>(x.size()));
 }
+TAPEGRAD_OP_OVERLOAD(mean, Var<T>(const Var<T>&));
 
 template <class T>
 Var<T> mean(const Var<T>& x, int axis, bool keepdims) {
   check_defined("mean", {&x});
   return sum_axis_impl("mean", x, axis, keepdims, true);
 }
+TAPEGRAD_OP_OVERLOAD(mean, Var<T>(const Var<T>&, int, bool));
 
 template <class T>
 Var<T> max(const Var<T>& x) {
@@ -115,6 +120,7 @@ Var<T> max(const Var<T>& x) {
     return Grads<T>{std::move(g)};
   });
 }
+TAPEGRAD_OP_OVERLOAD(max, Var<T>(const Var<T>&));
 
 template <class T>
 Var<T> max(const Var<T>& x, int axis, bool keepdims) {
@@ -148,6 +154,7 @@ Var<T> max(const Var<T>& x, int axis, bool keepdims) {
                    },
                    {std::move(mask)});
 }
+TAPEGRAD_OP_OVERLOAD(max, Var<T>(const Var<T>&, int, bool));
 
 template <class T>
 Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
@@ -193,17 +200,6 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
     return Grads<T>{std::move(g)};
   });
 }
-
-#define TAPEGRAD_INSTANTIATE(T)                      \
-  template Var<T> sum<T>(const Var<T>&);             \
-  template Var<T> sum<T>(const Var<T>&, int, bool);  \
-  template Var<T> mean<T>(const Var<T>&);            \
-  template Var<T> mean<T>(const Var<T>&, int, bool); \
-  template Var<T> max<T>(const Var<T>&);             \
-  template Var<T> max<T>(const Var<T>&, int, bool);  \
-  template Var<T> logsumexp<T>(const Var<T>&, int, bool);
-
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
+TAPEGRAD_OP(logsumexp);
 
 }  // namespace tapegrad

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "detail.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
@@ -43,6 +44,7 @@ Var<T> reshape(const Var<T>& x, const Shape& shape) {
     return Grads<T>{std::move(g)};
   });
 }
+TAPEGRAD_OP(reshape);
 
 template <class T>
 Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length) {
@@ -60,6 +62,7 @@ Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length) 
     return Grads<T>{Grad<T>::block(c.grad_output(), ax, start)};
   });
 }
+TAPEGRAD_OP(narrow);
 
 template <class T>
 Var<T> select(const Var<T>& x, int axis, std::size_t index) {
@@ -75,6 +78,7 @@ Var<T> select(const Var<T>& x, int axis, std::size_t index) {
     return Grads<T>{Grad<T>::at(c.grad_output(), ax, index)};
   });
 }
+TAPEGRAD_OP(select);
 
 template <class T>
 std::vector<Var<T>> chunk(const Var<T>& x, std::size_t chunks, int axis) {
@@ -91,6 +95,7 @@ std::vector<Var<T>> chunk(const Var<T>& x, std::size_t chunks, int axis) {
   for (std::size_t i = 0; i < chunks; ++i) parts.push_back(narrow(x, axis, i * len, len));
   return parts;
 }
+TAPEGRAD_OP(chunk);
 
 template <class T>
 Var<T> concat(const std::vector<Var<T>>& xs, int axis) {
@@ -139,6 +144,7 @@ Var<T> concat(const std::vector<Var<T>>& xs, int axis) {
     return grads;
   });
 }
+TAPEGRAD_OP_OVERLOAD(concat, Var<T>(const std::vector<Var<T>>&, int));
 
 template <class T>
 Var<T> stack(const std::vector<Var<T>>& xs, int axis) {
@@ -183,6 +189,7 @@ Var<T> stack(const std::vector<Var<T>>& xs, int axis) {
     return grads;
   });
 }
+TAPEGRAD_OP_OVERLOAD(stack, Var<T>(const std::vector<Var<T>>&, int));
 
 template <class T>
 Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx) {
@@ -227,6 +234,7 @@ Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx)
                      return Grads<T>{std::move(gt)};
                    });
 }
+TAPEGRAD_OP(index_rows);
 
 template <class T>
 Var<T> stack_index(const std::vector<Var<T>>& xs, std::size_t index) {
@@ -265,20 +273,6 @@ Var<T> stack_index(const std::vector<Var<T>>& xs, std::size_t index) {
     return grads;
   });
 }
-
-#define TAPEGRAD_INSTANTIATE(T)                                            \
-  template Var<T> reshape<T>(const Var<T>&, const Shape&);                 \
-  template Var<T> narrow<T>(const Var<T>&, int, std::size_t, std::size_t); \
-  template Var<T> select<T>(const Var<T>&, int, std::size_t);              \
-  template std::vector<Var<T>> chunk<T>(const Var<T>&, std::size_t, int);  \
-  template Var<T> concat<T>(const std::vector<Var<T>>&, int);              \
-  template Var<T> stack<T>(const std::vector<Var<T>>&, int);               \
-  template Var<T> index_rows<T>(const Var<T>&, const IndexArray&, Index);
-
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
-
-template Var<float> stack_index<float>(const std::vector<Var<float>>&, std::size_t);
-template Var<double> stack_index<double>(const std::vector<Var<double>>&, std::size_t);
+TAPEGRAD_OP(stack_index);
 
 }  // namespace tapegrad

@@ -13,6 +13,7 @@
 #include "tapegrad/autograd/modes.hpp"
 #include "tapegrad/autograd/nn_ops.hpp"
 #include "tapegrad/autograd/npz.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/autograd/tape.hpp"

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/cells.hpp"
 #include "tapegrad/nn/rnn.hpp"
@@ -159,10 +160,7 @@ template Var<float> gru_step<float>(const Var<float>&, const Var<float>&, const 
                                     const Var<float>&);
 template Var<double> gru_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,
                                       const Var<double>&);
-template Var<float> fused_gru_step<float>(const Var<float>&, std::size_t, const Var<float>&,
-                                          const Var<float>&, const Var<float>&, GateInput);
-template Var<double> fused_gru_step<double>(const Var<double>&, std::size_t, const Var<double>&,
-                                            const Var<double>&, const Var<double>&, GateInput);
+TAPEGRAD_OP(fused_gru_step);
 template Var<float> functional::gru_cell<float>(const Var<float>&, const Var<float>&,
                                                 const Var<float>&, const Var<float>&,
                                                 const Var<float>&, const Var<float>&);

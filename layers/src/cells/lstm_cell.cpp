@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/cells.hpp"
 #include "tapegrad/nn/rnn.hpp"
@@ -134,10 +135,7 @@ template RecurrentState<float> lstm_step<float>(const Var<float>&, const Recurre
                                                 const Var<float>&, const Var<float>&);
 template RecurrentState<double> lstm_step<double>(const Var<double>&, const RecurrentState<double>&,
                                                   const Var<double>&, const Var<double>&);
-template Var<float> fused_lstm_step<float>(const Var<float>&, std::size_t, const Var<float>&,
-                                           const Var<float>&, GateInput);
-template Var<double> fused_lstm_step<double>(const Var<double>&, std::size_t, const Var<double>&,
-                                             const Var<double>&, GateInput);
+TAPEGRAD_OP(fused_lstm_step);
 template RecurrentState<float> functional::lstm_cell<float>(const Var<float>&,
                                                             const RecurrentState<float>&,
                                                             const Var<float>&, const Var<float>&,

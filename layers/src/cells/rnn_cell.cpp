@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/cells.hpp"
 #include "tapegrad/nn/rnn.hpp"
@@ -85,10 +86,7 @@ template Var<float> rnn_step<float>(const Var<float>&, const Var<float>&, const 
                                     const Var<float>&, Nonlinearity);
 template Var<double> rnn_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,
                                       const Var<double>&, Nonlinearity);
-template Var<float> fused_rnn_step<float>(const Var<float>&, std::size_t, const Var<float>&,
-                                          const Var<float>&, bool);
-template Var<double> fused_rnn_step<double>(const Var<double>&, std::size_t, const Var<double>&,
-                                            const Var<double>&, bool);
+TAPEGRAD_OP(fused_rnn_step);
 template Var<float> functional::rnn_cell<float>(const Var<float>&, const Var<float>&,
                                                 const Var<float>&, const Var<float>&,
                                                 const Var<float>&, const Var<float>&, Nonlinearity);
