@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xview.hpp>
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
@@ -292,6 +293,83 @@ TEST_CASE("updating a parameter in place between steps is fine") {
     w.mutable_value() -= 0.1 * w.grad();  // an SGD step
   }
   CHECK(w.version() == 3);
+}
+
+// An op that doubles row `r` of `g` and says its rule reads only that row, as a fused
+// recurrent step reads its own time step of the gate input.
+V double_row(const V& g, std::size_t r) {
+  const Array<double> row = xt::view(g.value(), r, xt::all()) * 2.0;
+  return tapegrad::record<double>(
+      "double_row", {g}, row,
+      [r](const Context<double>& c) {
+        return Grads<double>{tapegrad::Grad<double>::at(2.0 * c.grad_output(), 0, r)};
+      },
+      {}, {tapegrad::RowRead{0, r}});
+}
+
+TEST_CASE("in-place row writes: a rule that reads one row survives writes to the others only") {
+  fresh_tape();
+  V x(Array<double>{{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}}, true, "x");
+  SUBCASE("writes to other rows leave it valid") {
+    V g = x * 1.0;
+    const V y0 = double_row(g, 0);
+    g.mutable_row(1)[0] = 7.0;  // what the next fused step does to its own row
+    const V y1 = double_row(g, 1);
+    CHECK(g.row_version(1) == 1);
+    CHECK(g.row_version(0) == 0);
+    tapegrad::backward(tapegrad::sum(y0) + tapegrad::sum(y1));
+    TG_CHECK_CLOSE(x.grad(), (Array<double>{{2.0, 2.0}, {2.0, 2.0}, {0.0, 0.0}}), 1e-15);
+  }
+  SUBCASE("a write to its own row is a usage_error naming the op, the input and the row") {
+    V g = x * 1.0;
+    const V y0 = double_row(g, 0);
+    g.mutable_row(0)[1] = 7.0;
+    const std::string msg = message_of<usage_error>([&] { tapegrad::backward(tapegrad::sum(y0)); });
+    TG_CHECK_CONTAINS(msg, "double_row");
+    TG_CHECK_CONTAINS(msg, "row 0");
+    TG_CHECK_CONTAINS(msg, "in place");
+  }
+  SUBCASE("a write to the whole value is a usage_error") {
+    V g = x * 1.0;
+    const V y2 = double_row(g, 2);
+    g.mutable_value()(0, 0) = 7.0;
+    const std::string msg = message_of<usage_error>([&] { tapegrad::backward(tapegrad::sum(y2)); });
+    TG_CHECK_CONTAINS(msg, "double_row");
+    TG_CHECK_CONTAINS(msg, "row 2");
+  }
+  SUBCASE("an op that read the whole value before a row write fails as any in-place misuse") {
+    V g = x * 1.0;
+    const V squares = g * g;  // mul's backward reads both inputs whole
+    g.mutable_row(2)[0] = 7.0;
+    const std::string msg =
+        message_of<usage_error>([&] { tapegrad::backward(tapegrad::sum(squares)); });
+    TG_CHECK_CONTAINS(msg, "'mul'");
+    TG_CHECK_CONTAINS(msg, "in place");
+  }
+  SUBCASE("a rule that reads its own output fails when a row of it was written") {
+    const V t = tapegrad::tanh(x);  // tanh's backward reads its output: 1 - tanh^2
+    V written = t;
+    written.mutable_row(1)[0] = 0.5;
+    const std::string msg = message_of<usage_error>([&] { tapegrad::backward(tapegrad::sum(t)); });
+    TG_CHECK_CONTAINS(msg, "'tanh'");
+    TG_CHECK_CONTAINS(msg, "output");
+  }
+  SUBCASE("a row write to an op's output that its rule does not read is fine") {
+    V g = x * 2.0;  // mul_scalar's backward reads no value
+    g.mutable_row(0)[0] = 100.0;
+    tapegrad::backward(tapegrad::sum(g));
+    TG_CHECK_CLOSE(x.grad(), xt::full_like(x.value(), 2.0), 1e-15);
+  }
+  SUBCASE("bad rows are errors") {
+    V g = x * 1.0;
+    CHECK_THROWS_AS(g.mutable_row(3), value_error);
+    CHECK_THROWS_AS(V::scalar(1.0, true).mutable_row(0), shape_error);
+    CHECK_THROWS_AS(
+        tapegrad::record<double>("bad_row", {g}, g.value(),
+                                 [](const Context<double>&) { return Grads<double>(1); }, {},
+                                 {tapegrad::RowRead{0, 3}}),
+        usage_error);
+  }
 }
 
 TEST_CASE("a backward rule returning a wrong-shaped gradient fails naming the op") {

@@ -49,11 +49,15 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
     if (out.has_grad) {
       for (std::size_t k = 0; k < e.inputs.size(); ++k) {
         const auto& in = *e.inputs[k].node();
-        if (in.version != e.versions[k]) {
+        const std::int64_t row = e.rows.empty() ? -1 : e.rows[k];
+        const std::uint32_t now =
+            row < 0 ? in.version : in.row_versions[static_cast<std::size_t>(row)];
+        if (now != e.versions[k]) {
           throw usage_error(fmt::format(
-              "backward of '{}': input {} ({}) was changed in place after the op recorded it; "
+              "backward of '{}': input {} ({}){} was changed in place after the op recorded it; "
               "its gradient would be wrong",
-              e.op, k, detail::describe(in)));
+              e.op, k, detail::describe(in),
+              row < 0 ? std::string() : fmt::format(", row {},", row)));
         }
       }
       Grads<T> grads = e.rule(Context<T>(e));

@@ -37,7 +37,14 @@ const Array<T>& Context<T>::grad_output() const {
 }
 template <class T>
 const Array<T>& Context<T>::output() const {
-  return entry_.output.node()->value;
+  const auto& out = *entry_.output.node();
+  if (out.version != 0) {  // an output is recorded before anything can change it
+    throw usage_error(fmt::format(
+        "backward of '{}': its output ({}) was changed in place after the op recorded it, and "
+        "the rule reads it; its gradient would be wrong",
+        entry_.op, detail::describe(out)));
+  }
+  return out.value;
 }
 template <class T>
 const Array<T>& Context<T>::input(std::size_t i) const {

@@ -51,7 +51,8 @@ std::size_t Tape<T>::bytes() const {
 
 template <class T>
 Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
-                     BackwardRule<T>&& rule, std::vector<Array<T>>&& saved) {
+                     BackwardRule<T>&& rule, std::vector<Array<T>>&& saved,
+                     const std::vector<RowRead>& rows) {
   auto node = std::make_shared<detail::Node<T>>(std::move(output));
   node->requires_grad = true;
   node->entry = static_cast<std::int64_t>(entries_.size());
@@ -59,6 +60,16 @@ Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& 
   detail::Entry<T>& e = entries_.emplace_back();
   e.op = std::move(op);
   for (const auto& in : inputs) e.versions.push_back(in.node()->version);
+  if (!rows.empty()) {
+    e.rows.assign(inputs.size(), -1);
+    for (const RowRead& r : rows) {
+      auto& in = *inputs[r.input].node();
+      // From now on whole-value writes count per row too (Var::mutable_value).
+      if (in.row_versions.empty()) in.row_versions.assign(in.value.shape()[0], 0);
+      e.rows[r.input] = static_cast<std::int64_t>(r.row);
+      e.versions[r.input] = in.row_versions[r.row];
+    }
+  }
   e.inputs = std::move(inputs);
   e.output = Var<T>::from_node(std::move(node));
   e.saved = std::move(saved);
@@ -69,13 +80,20 @@ Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& 
 
 template <class T>
 Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
-              std::vector<Array<T>> saved) {
+              std::vector<Array<T>> saved, std::vector<RowRead> rows) {
   bool any = false;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     if (!inputs[k].defined()) {
       throw usage_error(fmt::format("{}: input {} is an empty Var", op, k));
     }
     any = any || inputs[k].node()->requires_grad;
+  }
+  for (const RowRead& r : rows) {
+    if (r.input >= inputs.size() || inputs[r.input].ndim() == 0 ||
+        r.row >= inputs[r.input].shape()[0]) {
+      throw usage_error(
+          fmt::format("{}: reads row {} of input {}, which does not exist", op, r.row, r.input));
+    }
   }
   if (detail::anomaly_checks_on()) detail::check_output(op, inputs, output);
   if (!is_grad_enabled() || !any) return Var<T>(std::move(output));
@@ -92,13 +110,13 @@ Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, Backw
     }
   }
   return t.push(std::move(op), std::move(inputs), std::move(output), std::move(rule),
-                std::move(saved));
+                std::move(saved), rows);
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                          \
   template class Tape<T>;                                                                \
   template Var<T> record<T>(std::string, std::vector<Var<T>>, Array<T>, BackwardRule<T>, \
-                            std::vector<Array<T>>);
+                            std::vector<Array<T>>, std::vector<RowRead>);
 
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

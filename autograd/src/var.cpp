@@ -37,7 +37,35 @@ template <class T>
 Array<T>& Var<T>::mutable_value() {
   auto& n = checked();
   ++n.version;
+  for (auto& v : n.row_versions) ++v;  // every row may change
   return n.value;
+}
+
+template <class T>
+T* Var<T>::mutable_row(std::size_t index) {
+  auto& n = checked();
+  if (n.value.dimension() == 0) {
+    throw shape_error("mutable_row: the value is 0-d and has no rows");
+  }
+  const std::size_t rows = n.value.shape()[0];
+  if (index >= rows) {
+    throw value_error(fmt::format("mutable_row: row {} is outside a value of shape {}", index,
+                                  shape_str(n.value.shape())));
+  }
+  if (n.row_versions.empty()) n.row_versions.assign(rows, 0);
+  ++n.version;
+  ++n.row_versions[index];
+  return n.value.data() + index * (n.value.size() / rows);
+}
+
+template <class T>
+std::uint32_t Var<T>::row_version(std::size_t index) const {
+  const auto& n = checked();
+  if (n.value.dimension() == 0 || index >= n.value.shape()[0]) {
+    throw value_error(fmt::format("row_version: row {} is outside a value of shape {}", index,
+                                  shape_str(n.value.shape())));
+  }
+  return n.row_versions.empty() ? 0 : n.row_versions[index];
 }
 
 template <class T>

@@ -13,12 +13,24 @@
 
 namespace tapegrad {
 
+/// Says that an op's backward rule reads only row `row` (along axis 0) of input `input`, as a
+/// fused recurrent step reads its own time step of the gate input: writes to other rows after
+/// the op was recorded (Var::mutable_row) leave it valid. Any write to that row, or to the
+/// whole value (Var::mutable_value), still makes its backward a usage_error.
+struct RowRead {
+  std::size_t input = 0;
+  std::size_t row = 0;
+};
+
 namespace detail {
 template <class T>
 struct Entry {
   std::string op;
   std::vector<Var<T>> inputs;
   xt::svector<std::uint32_t, 4> versions;  // of the inputs when recorded (inline up to 4)
+  // Per input, the one row (axis 0) the rule reads, whose row version `versions` then holds,
+  // or -1 for the whole value. Empty when every input is read whole.
+  xt::svector<std::int64_t, 4> rows;
   Var<T> output;
   std::vector<Array<T>> saved;
   BackwardRule<T> rule;
@@ -53,7 +65,8 @@ class Tape {
 
   // Used by record() and backward().
   Var<T> push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
-              BackwardRule<T>&& rule, std::vector<Array<T>>&& saved);
+              BackwardRule<T>&& rule, std::vector<Array<T>>&& saved,
+              const std::vector<RowRead>& rows);
   void run_backward(const Var<T>& root, Array<T> seed);
 
   Tape();
@@ -77,9 +90,12 @@ Tape<T>& tape() {
 /// Records an op: `output` was computed from `inputs`; `rule` maps d(loss)/d(output) to one
 /// Grad per input. Records nothing (and returns a leaf not requiring a gradient) under NoGrad
 /// or when no input requires a gradient. This is also the extension API for custom ops.
+/// Backward through the op is a usage_error when an input (or, with `rows`, the row of it the
+/// rule reads) was changed in place after recording, or when the rule reads the output
+/// (Context::output) and that was changed in place.
 template <class T>
 Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
-              std::vector<Array<T>> saved = {});
+              std::vector<Array<T>> saved = {}, std::vector<RowRead> rows = {});
 
 /// Backpropagates from a scalar `root` (seed d(root)/d(root) = 1): walks this thread's tape in
 /// reverse, accumulates gradients into every leaf that requires one, then frees the tape.

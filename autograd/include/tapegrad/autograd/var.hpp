@@ -26,8 +26,10 @@ struct Node {
   std::vector<std::pair<Array<T>, Array<T>>> pending;
   bool has_grad = false;
   bool requires_grad = false;
-  bool retain_grad = false;       // keep a non-leaf's gradient after backward
-  std::uint32_t version = 0;      // bumped by every in-place change of value
+  bool retain_grad = false;   // keep a non-leaf's gradient after backward
+  std::uint32_t version = 0;  // bumped by every in-place change of value
+  // Changes of each row along axis 0 (Var::mutable_row); empty until the first such change.
+  std::vector<std::uint32_t> row_versions;
   std::int64_t entry = -1;        // position on the recording tape; -1 for a leaf
   std::uint64_t tape_serial = 0;  // which tape (and which life of it) recorded this value
   std::string name;
@@ -59,6 +61,12 @@ class Var {
   /// The value for an in-place change (optimizer steps, gradcheck). Bumps the version, so
   /// backward through an op that saved the old value is a usage_error, not a wrong gradient.
   Array<T>& mutable_value();
+  /// Row `index` along axis 0 for an in-place change, as contiguous memory: what a fused kernel
+  /// writes its scratch into. Bumps the version of the value and of that row. Backward through
+  /// an op that recorded the whole value is then a usage_error; an op that recorded only other
+  /// rows (record's `rows` argument) is unaffected. A shape_error for a 0-d value, a
+  /// value_error for an index past the first axis.
+  T* mutable_row(std::size_t index);
 
   /// d(loss)/d(this), accumulated over backward calls until zero_grad(). A usage_error when
   /// no gradient has been computed (see has_grad()).
@@ -91,6 +99,8 @@ class Var {
   T item() const;
   /// Times the value was changed in place.
   std::uint32_t version() const { return checked().version; }
+  /// Times row `index` (along axis 0) was changed in place, by mutable_row or mutable_value.
+  std::uint32_t row_version(std::size_t index) const;
 
   /// A new leaf sharing no history: same value (copied), no gradient, requires_grad false.
   /// Cuts backpropagation, as between chunks of truncated BPTT.
