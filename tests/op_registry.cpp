@@ -515,19 +515,21 @@ void add_recurrent(std::vector<OpCase>& r) {
                [](const auto& x) { return tapegrad::nn::fused_lstm_step(x[0], 1, x[1], x[2]); }});
   r.back().bad_shapes = {{s({3, 2, 12}), s({2, 3}), s({12, 3})},
                          {s({3, 2, 12}), s({2, 2, 3}), s({9, 3})}};
-  r.push_back({"fused_gru_step",
-               "gx [3,2,9], h [2,3], W [9,3], b [9], t 2",
-               {s({3, 2, 9}), s({2, 3}), s({9, 3}), s({9})},
-               {},
-               [](const auto& x) { return tapegrad::nn::fused_gru_step(x[0], 2, x[1], x[2], x[3]); }});
+  r.push_back(
+      {"fused_gru_step",
+       "gx [3,2,9], h [2,3], W [9,3], b [9], t 2",
+       {s({3, 2, 9}), s({2, 3}), s({9, 3}), s({9})},
+       {},
+       [](const auto& x) { return tapegrad::nn::fused_gru_step(x[0], 2, x[1], x[2], x[3]); }});
   r.back().optional_inputs = {3};
   r.back().bad_shapes = {{s({3, 2, 9}), s({2, 3}), s({9, 3}), s({3})},
                          {s({3, 3, 9}), s({2, 3}), s({9, 3}), s({9})}};
-  r.push_back({"fused_gru_step",
-               "gx [2,9], h [2,3], W [9,3], no bias",
-               {s({2, 9}), s({2, 3}), s({9, 3})},
-               {},
-               [](const auto& x) { return tapegrad::nn::fused_gru_step(x[0], 0, x[1], x[2], {}); }});
+  r.push_back(
+      {"fused_gru_step",
+       "gx [2,9], h [2,3], W [9,3], no bias",
+       {s({2, 9}), s({2, 3}), s({9, 3})},
+       {},
+       [](const auto& x) { return tapegrad::nn::fused_gru_step(x[0], 0, x[1], x[2], {}); }});
   r.push_back({"stack_index",
                "3 x [2,2,3], index 1",
                {s({2, 2, 3}), s({2, 2, 3}), s({2, 2, 3})},

@@ -97,6 +97,66 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("gate slabs: a backward that would read gx after a step overwrote it is a usage_error") {
+  tapegrad::Generator gen(8);
+  const std::size_t steps = 3, batch = 2, in = 2, hidden = 3;
+  for (const std::size_t gates : {3, 4}) {
+    CAPTURE(gates);
+    const Var<double> x = leaf(gen, make_shape({steps, batch, in}));
+    const Var<double> w_ih = leaf(gen, make_shape({gates * hidden, in}));
+    const Var<double> w_hh = leaf(gen, make_shape({gates * hidden, hidden}));
+    const Var<double> b_hh = leaf(gen, make_shape({gates * hidden}));
+    const Var<double> s0 =
+        leaf(gen, gates == 4 ? make_shape({2, batch, hidden}) : make_shape({batch, hidden}));
+    const auto step = [&](const Var<double>& gx, std::size_t t, const Var<double>& s,
+                          nn::GateInput mode) {
+      return gates == 4 ? nn::fused_lstm_step(gx, t, s, w_hh, mode)
+                        : nn::fused_gru_step(gx, t, s, w_hh, b_hh, mode);
+    };
+    const char* op = gates == 4 ? "'fused_lstm_step'" : "'fused_gru_step'";
+    for (const nn::GateInput mode : {nn::GateInput::keep, nn::GateInput::overwrite}) {
+      const bool overwrite = mode == nn::GateInput::overwrite;
+      CAPTURE(overwrite);
+      {  // an op that read all of gx before the steps wrote their rows
+        const Var<double> gx = tapegrad::linear(x, w_ih);
+        const Var<double> squares = tapegrad::sum(gx * gx);
+        Var<double> s = s0;
+        for (std::size_t t = 0; t < steps; ++t) s = step(gx, t, s, mode);
+        const Var<double> loss = squares + tapegrad::sum(s);
+        if (overwrite) {
+          const std::string msg =
+              tapegrad_test::message_of<tapegrad::usage_error>([&] { tapegrad::backward(loss); });
+          TG_CHECK_CONTAINS(msg, "'mul'");
+          TG_CHECK_CONTAINS(msg, "changed in place");
+        } else {
+          CHECK_NOTHROW(tapegrad::backward(loss));
+        }
+      }
+      {  // a second step on the same row overwrites the activations the first one reads
+        const Var<double> gx = tapegrad::linear(x, w_ih);
+        const Var<double> s1 = step(gx, 1, s0, mode);
+        const Var<double> s2 = step(gx, 1, s1, mode);
+        const Var<double> loss = tapegrad::sum(s2);
+        if (overwrite) {
+          const std::string msg =
+              tapegrad_test::message_of<tapegrad::usage_error>([&] { tapegrad::backward(loss); });
+          TG_CHECK_CONTAINS(msg, op);
+          TG_CHECK_CONTAINS(msg, "row 1");
+          TG_CHECK_CONTAINS(msg, "changed in place");
+        } else {
+          CHECK_NOTHROW(tapegrad::backward(loss));
+        }
+      }
+      {  // each step on its own row, as the layers run them: no error in either mode
+        const Var<double> gx = tapegrad::linear(x, w_ih);
+        Var<double> s = s0;
+        for (std::size_t t = 0; t < steps; ++t) s = step(gx, t, s, mode);
+        CHECK_NOTHROW(tapegrad::backward(tapegrad::sum(s)));
+      }
+    }
+  }
+}
+
 TEST_CASE("a chain of fused steps sharing W_hh passes gradcheck (W_hh's gathered gradient)") {
   tapegrad::Generator gen(5);
   const std::size_t steps = 4, batch = 2, hidden = 3;

@@ -129,6 +129,7 @@ V tanh_of(const V& x) {
 
 struct StepDims {
   std::size_t batch, hidden, offset;  // offset of gx[t] in gx's data
+  std::size_t step;                   // t
 };
 
 // Checks a fused step's operands: gx [T, B, G*H] with t < T, or [B, G*H] with t = 0; the state
@@ -164,19 +165,31 @@ StepDims check_step(const char* op, std::size_t gates, const Var<T>& gx, std::si
     throw value_error(
         fmt::format("{}: step {} is outside gx {} ({} steps)", op, t, shape_str(gs), steps));
   }
-  return {batch, hidden, t * batch * gates * hidden};
+  return {batch, hidden, t * batch * gates * hidden, t};
 }
 
-// The rows of gx[t] a step writes its gates into: gx[t] itself when overwriting, else a copy
-// of it made in `own`.
+// The rows of gx[t] a step writes its gates into: gx[t] itself when overwriting (a versioned
+// in-place write: Var::mutable_row, or mutable_value for a gx of one step), else a copy of it
+// made in `own`.
 template <class T>
 T* gate_rows(const Var<T>& gx, const StepDims& d, std::size_t width, GateInput mode,
              std::optional<Array<T>>& own) {
-  T* rows = gx.node()->value.data() + d.offset;
-  if (mode == GateInput::overwrite) return rows;
+  if (mode == GateInput::overwrite) {
+    Var<T> target = gx;  // a handle to the same value
+    return target.ndim() == 3 ? target.mutable_row(d.step) : target.mutable_value().data();
+  }
+  const T* rows = gx.value().data() + d.offset;
   own = empty_array<T>({d.batch, width});
   std::copy(rows, rows + d.batch * width, own->data());
   return own->data();
+}
+
+// What a step's backward reads of gx: after overwriting, only its own row gx[t], so the later
+// steps' writes to their rows leave it valid (record's RowRead); else the whole of gx.
+template <class T>
+std::vector<RowRead> gate_reads(const Var<T>& gx, const StepDims& d, GateInput mode) {
+  if (mode == GateInput::overwrite && gx.ndim() == 3) return {RowRead{0, d.step}};
+  return {};
 }
 
 // pre = gx[t] + h W_hh^T, [B, G*H], in the rows gate_rows gives. Returns where pre is.

@@ -144,7 +144,8 @@ Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
   if (own) saved.push_back(std::move(*own));
   return record<T>(
       "fused_gru_step", std::move(inputs), std::move(next),
-      [t, mode](const Context<T>& c) { return gru_step_backward(c, t, mode); }, std::move(saved));
+      [t, mode](const Context<T>& c) { return gru_step_backward(c, t, mode); }, std::move(saved),
+      detail::gate_reads(gx, d, mode));
 }
 
 // ---- the cell from x ----

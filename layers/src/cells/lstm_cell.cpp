@@ -113,7 +113,8 @@ Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, con
   if (own) saved.push_back(std::move(*own));
   return record<T>(
       "fused_lstm_step", {gx, state, w_hh}, std::move(next),
-      [t, mode](const Context<T>& c) { return lstm_step_backward(c, t, mode); }, std::move(saved));
+      [t, mode](const Context<T>& c) { return lstm_step_backward(c, t, mode); }, std::move(saved),
+      detail::gate_reads(gx, d, mode));
 }
 
 // ---- the cell from x ----

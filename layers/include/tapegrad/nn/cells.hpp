@@ -60,7 +60,9 @@ enum class GateInput {
   keep,       // gx is left as it was; the step keeps its gate activations in a new array
   overwrite,  // the step keeps its gate activations in gx[t], in place of the input gates: one
               // gate slab less per step. For a gx that nothing else reads afterwards, and whose
-              // own backward does not read it (the layers' input projection, a linear op)
+              // own backward does not read it (the layers' input projection, a linear op). The
+              // write is versioned (Var::mutable_row): a backward that would read gx, or gx[t],
+              // as it was before is a usage_error, as for any other in-place change.
 };
 
 /// rnn_step as one op: h' = act(gx[t] + h W_hh^T), act = tanh, or relu when `relu`.
