@@ -3,7 +3,10 @@
 #
 #   1. setup             scripts/setup.sh: the Debian packages (root, or sudo)
 #   2. clang-format      every *.hpp/*.cpp git knows of must be formatted (.clang-format)
-#   3. release           Release build with warnings as errors in build-release/, then ctest
+#   3. release           Release build with warnings as errors in build-release/ (with every
+#                        ```cpp block of README.md and docs/ compiled), then ctest: a test
+#                        binary per part (ctest -L autograd, nn, optim, data), the docs' checks
+#                        (-L docs), the examples' tests and command lines (-L examples)
 #   4. install+consumer  installs into build-consumer/prefix, then builds and runs tests/consumer
 #                        (the README's example, and a program on tapegrad::autograd alone)
 #                        against the installed package

@@ -1,5 +1,6 @@
-// Small helpers shared by the test files: array comparison with readable failures, and
-// exception-message checks.
+// Small helpers shared by the test files of every part and of the examples: array comparison
+// with readable failures, and exception-message checks. On tapegrad::autograd alone, as the
+// autograd tests are: a test of a higher part includes that part's headers itself.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -19,7 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "tapegrad/tapegrad.hpp"
+#include "tapegrad/autograd.hpp"
 
 namespace tapegrad_test {
 

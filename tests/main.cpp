@@ -1,5 +1,6 @@
-// The doctest main of tapegrad_tests. A run that executes no test case fails: a filter that
-// matches nothing (a typo, or a ctest name split at ';') must not look like a passing run.
+// The doctest main of every test binary (tests/CMakeLists.txt, and the examples'). A run that
+// executes no test case fails: a filter that matches nothing (a typo, or a ctest name split at
+// ';') must not look like a passing run.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -39,8 +40,9 @@ int main(int argc, char** argv) {
   if (result != 0 || was_query || context.shouldExit()) return result;
   if (executed_test_cases == 0) {
     std::fprintf(stderr,
-                 "tapegrad_tests: no test case was executed (the filters matched nothing); "
-                 "failing the run so that a mistyped filter cannot pass\n");
+                 "%s: no test case was executed (the filters matched nothing); failing the run "
+                 "so that a mistyped filter cannot pass\n",
+                 argc > 0 ? argv[0] : "tests");
     return 2;
   }
   return 0;

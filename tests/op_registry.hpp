@@ -12,7 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/tapegrad.hpp"
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/nn/cells.hpp"
 
 namespace tapegrad_test {
 

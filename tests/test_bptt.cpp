@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "helpers.hpp"
+#include "tapegrad/nn.hpp"
 
 namespace nn = tapegrad::nn;
 using tapegrad::Array;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "tapegrad/nn.hpp"
+#include "tapegrad/optim.hpp"
 
 namespace fs = std::filesystem;
 namespace nn = tapegrad::nn;

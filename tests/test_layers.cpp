@@ -1,7 +1,9 @@
 // nn:: layers: the Module system, every layer gradchecked in double against its inputs and
 // parameters, the semantics of variable-length batches, truncated BPTT, and the errors.
 #include <cmath>
+#include <limits>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "helpers.hpp"
@@ -10,6 +12,7 @@
 namespace nn = tapegrad::nn;
 using tapegrad::Array;
 using tapegrad::IndexArray;
+using tapegrad::make_shape;
 using tapegrad::shape_error;
 using tapegrad::value_error;
 using tapegrad::Var;
@@ -444,4 +447,31 @@ TEST_CASE("RNNBase is abstract, and make_recurrent picks RNN, LSTM or GRU at run
     CHECK((dynamic_cast<nn::GRU<float>*>(layer.get()) != nullptr) == (kind == nn::CellKind::gru));
     CHECK(layer->weights(1, 0).w_hh.shape()[0] == nn::gate_count(kind) * 4);
   }
+}
+
+TEST_CASE("anomaly: a NaN born in an LSTM names the layer, the direction and the time step") {
+  tapegrad::Generator gen(1);
+  nn::LSTM<double> lstm(nn::RNNOptions(3, 4).bidirectional(true), gen);
+  const Var<double> x = tapegrad::constant(gen.normal<double>(make_shape({6, 2, 3})));
+  // An infinite recurrent weight of the reverse direction: 0 * inf = NaN at its first step.
+  Var<double> w = lstm.parameter("weight_hh_l0_reverse");
+  w.mutable_value()(5, 2) = std::numeric_limits<double>::infinity();
+
+  // Without anomaly detection the NaN flows through silently.
+  const nn::RecurrentOutput<double> quiet = lstm.forward(x);
+  CHECK(std::isnan(quiet.output.value()(5, 0, 5)));
+
+  const tapegrad::DetectAnomaly on;
+  const std::string message =
+      tapegrad_test::message_of<tapegrad::numerical_error>([&] { lstm.forward(x); });
+  MESSAGE(message);
+  // The reverse direction starts at the last step, t = 5; the state is [2, B, H] (h, c).
+  TG_CHECK_CONTAINS(
+      message,
+      "anomaly: 'fused_lstm_step' in LSTM(3, 4) / layer 0 direction 1 / step 5 computed "
+      "NaN at [");
+  // Only the weight held a non-finite value before the step.
+  TG_CHECK_CONTAINS(message,
+                    "inputs: a value of shape [6,2,16]; a value of shape [2,2,4]; "
+                    "'weight_hh_l0_reverse' [16,4] (holds inf at [5,2] of shape [16,4])");
 }

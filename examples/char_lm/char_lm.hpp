@@ -2,7 +2,7 @@
 // truncated backpropagation through time on one long text, evaluated in bits per character
 // on the held-out end of the text, and sampled with a temperature. This is the library part
 // of the example (model, data, training, evaluation, sampling, saving); main.cpp is its
-// command line and tests/test_example_char_lm.cpp its smoke test.
+// command line and tests/test_char_lm.cpp its smoke test.
 //
 // The symbols are the bytes of the text: a UTF-8 character of several bytes is several
 // symbols. The vocabulary is a tapegrad::data::Vocabulary whose tokens are the bytes written

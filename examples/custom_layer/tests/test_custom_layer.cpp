@@ -1,7 +1,7 @@
 // The custom layer and custom op of examples/custom_layer, written as a user would (public
 // headers only), pass gradcheck like the library's own.
-#include "../examples/custom_layer/peephole_lstm.hpp"
 #include "helpers.hpp"
+#include "peephole_lstm.hpp"
 
 using tapegrad::Var;
 using V = Var<double>;
