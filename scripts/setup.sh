@@ -13,7 +13,7 @@ packages=(
   libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev
   libopenblas-dev   # named explicitly: the reference BLAS also satisfies xtensor-blas
   doctest-dev libfmt-dev nlohmann-json3-dev libzip-dev libcli11-dev
-  libbenchmark-dev ccache clang-format
+  libbenchmark-dev ccache clang-format clang-tidy
   clang libclang-rt-14-dev   # scripts/fuzz.sh: clang-14 and its libFuzzer runtime
 )
 if [[ "${1:-}" == "--extras" ]]; then

@@ -3,6 +3,9 @@
 #
 #   1. setup             scripts/setup.sh: the Debian packages (root, or sudo)
 #   2. clang-format      every *.hpp/*.cpp git knows of must be formatted (.clang-format)
+#   2b. clang-tidy       scripts/tidy.sh: the checks of .clang-tidy over the library's and the
+#                        examples' sources; any finding fails (an unchanged file that passed
+#                        before is not analysed again)
 #   3. release           Release build with warnings as errors in build-release/ (with every
 #                        ```cpp block of README.md and docs/ compiled), then ctest: a test
 #                        binary per part (ctest -L autograd, nn, optim, data), the docs' checks
@@ -105,6 +108,12 @@ if ((${#offenders[@]} > 0)); then
   fail "clang-format: run '$clang_format -i' on the files above"
 fi
 echo "clang-format: $checked files are formatted"
+end_stage
+
+# ---- 2b. clang-tidy ----
+
+begin_stage "clang-tidy"
+bash scripts/tidy.sh
 end_stage
 
 # ---- 3. Release build, warnings as errors ----

@@ -28,7 +28,8 @@ void convert_into(T* out, const char* src, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     S v;
     std::memcpy(&v, src + i * sizeof(S), sizeof(S));
-    out[i] = static_cast<T>(v);
+    // An int8 entry is signed by its dtype: widening keeps its sign, as numpy does.
+    out[i] = static_cast<T>(v);  // NOLINT(bugprone-signed-char-misuse)
   }
 }
 

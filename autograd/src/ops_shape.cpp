@@ -114,6 +114,7 @@ Var<T> concat(const std::vector<Var<T>>& xs, int axis) {
     for (std::size_t d = 0; ok && d < s.size(); ++d) ok = d == ax || s[d] == s0[d];
     if (!ok) {
       std::vector<std::string> shapes;
+      shapes.reserve(xs.size());
       for (const auto& w : xs) shapes.push_back(shape_str(w.shape()));
       throw shape_error(
           fmt::format("concat: shapes {} differ outside axis {}", fmt::join(shapes, ", "), axis));
@@ -156,6 +157,7 @@ Var<T> stack(const std::vector<Var<T>>& xs, int axis) {
   for (const auto& v : xs) {
     if (v.shape() != s0) {
       std::vector<std::string> shapes;
+      shapes.reserve(xs.size());
       for (const auto& w : xs) shapes.push_back(shape_str(w.shape()));
       throw shape_error(fmt::format("stack: shapes differ: {}", fmt::join(shapes, ", ")));
     }

@@ -83,7 +83,7 @@ std::vector<std::string> split_lines(const std::string& bytes) {
 std::vector<std::string> read_list_file(const char* op, const std::string& path, const char* what) {
   std::string bytes = read_file(op, path);
   check_text(op, path, bytes);
-  const std::vector<std::string> lines = split_lines(bytes);
+  std::vector<std::string> lines = split_lines(bytes);
   if (lines.empty()) throw value_error(fmt::format("{}: '{}' is empty", op, path));
   std::unordered_map<std::string, std::size_t> first_line;
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -138,7 +138,9 @@ std::string printable(const std::string& s) {
   std::string out;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x80 && escape_high) {
+    // Control bytes without a short escape, and high bytes of a string that is not UTF-8: \xNN.
+    const bool named = c == '\n' || c == '\r' || c == '\t';
+    if ((c >= 0x80 && escape_high) || ((c < 0x20 || c == 0x7f) && !named)) {
       out += fmt::format("\\x{:02x}", c);
     } else if (c == '\n') {
       out += "\\n";
@@ -146,8 +148,6 @@ std::string printable(const std::string& s) {
       out += "\\r";
     } else if (c == '\t') {
       out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
     } else {
       out += ch;
     }

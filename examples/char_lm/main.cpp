@@ -19,6 +19,7 @@
 
 #include "char_lm.hpp"
 #include "cli_checks.hpp"
+#include "guarded_main.hpp"
 #include "outputs.hpp"
 #include "plot.hpp"
 
@@ -154,7 +155,9 @@ char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Lo
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   char_lm::Options o;
   std::string save_path, load_path, metrics_path, plot_path;
   bool sample_only = false;
@@ -334,4 +337,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "char_lm: unexpected error: %s\n", e.what());
     return 2;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return examples::guarded_main(argc, argv, run);
 }

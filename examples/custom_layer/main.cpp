@@ -2,9 +2,12 @@
 // with a hand-written SGD step: a user's layer and a user's op, trained like any other.
 #include <cstdio>
 
+#include "guarded_main.hpp"
 #include "peephole_lstm.hpp"
 
-int main() {
+namespace {
+
+int run(int /*argc*/, char** /*argv*/) {
   using tapegrad::Var;
   const std::size_t steps = 6, batch = 32, hidden = 16;
   tapegrad::Generator gen(1);
@@ -33,4 +36,10 @@ int main() {
   }
   std::printf("(predicting 0 everywhere gives an mse of about %.3f)\n", steps / 12.0);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return examples::guarded_main(argc, argv, run);
 }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <tapegrad/tapegrad.hpp>
+#include "guarded_main.hpp"
 
 namespace {
 
@@ -135,7 +136,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   Config cfg;
   std::string dot_path;
   for (int i = 1; i < argc; ++i) {
@@ -221,4 +224,10 @@ int main(int argc, char** argv) {
               static_cast<double>(evaluate(model, test)), static_cast<double>(zero_loss));
   std::printf("trained in %.2f s\n", seconds_since(start));
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return examples::guarded_main(argc, argv, run);
 }

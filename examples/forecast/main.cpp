@@ -25,6 +25,7 @@
 #include <tapegrad/tapegrad.hpp>
 
 #include "forecast.hpp"
+#include "guarded_main.hpp"
 #include "outputs.hpp"
 
 namespace {
@@ -67,7 +68,9 @@ const CLI::Validator whole_number(
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   forecast::Options o;
   std::string series_kind = "sines";
   std::string cell = "lstm";
@@ -277,4 +280,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return examples::guarded_main(argc, argv, run);
 }

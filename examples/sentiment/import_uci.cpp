@@ -11,9 +11,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "guarded_main.hpp"
 #include "sentiment.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   std::vector<std::string> inputs;
   std::string output;
   CLI::App app{
@@ -30,4 +33,10 @@ int main(int argc, char** argv) {
     std::cerr << "sentiment_import: error: " << e.what() << "\n";
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return examples::guarded_main(argc, argv, run);
 }

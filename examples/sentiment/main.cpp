@@ -21,6 +21,7 @@
 #include <tapegrad/autograd/npz.hpp>
 
 #include "cli_checks.hpp"
+#include "guarded_main.hpp"
 #include "outputs.hpp"
 #include "plot.hpp"
 #include "sentiment.hpp"
@@ -112,12 +113,13 @@ data::LabelledText read_file(const std::string& path, const Options& o,
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (!limit.too_long(text.texts[i])) continue;
     if (o.long_texts == "refuse") {
-      const std::string m = std::to_string(o.max_length);
-      throw tapegrad::value_error(path + " line " + std::to_string(text.lines[i]) +
-                                  ": a text of more than " + m + " tokens (--max-length " + m +
-                                  "); raise --max-length, or leave out --long-texts refuse to "
-                                  "cut such texts to their first " +
-                                  m + " tokens");
+      std::ostringstream message;
+      message << path << " line " << text.lines[i] << ": a text of more than " << o.max_length
+              << " tokens (--max-length " << o.max_length
+              << "); raise --max-length, or leave out --long-texts refuse to cut such texts to "
+                 "their first "
+              << o.max_length << " tokens";
+      throw tapegrad::value_error(message.str());
     }
     ++too_long;
   }
@@ -345,7 +347,9 @@ int run_training(const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   Options o;
   sentiment::TrainConfig& tc = o.train_config;
   CLI::App app{
@@ -520,4 +524,10 @@ int main(int argc, char** argv) {
     std::cerr << "sentiment: error: " << e.what() << "\n";
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return examples::guarded_main(argc, argv, run);
 }

@@ -700,13 +700,16 @@ std::size_t import_uci_json(const std::vector<std::string>& json_paths,
       std::string text = r["text"].get<std::string>();
       const nlohmann::json label = r.value("class", nlohmann::json());
       if (label.is_null() && text.empty()) continue;  // the empty last record of each file
-      if (!label.is_number_integer() || (label != 0 && label != 1)) {
+      if (!label.is_number_integer() || label.get<long long>() < 0 || label.get<long long>() > 1) {
         throw value_error(where + " has class " + label.dump() + " (expected 0 or 1)");
       }
       for (char& ch : text) {
         if (ch == '\t' || ch == '\n' || ch == '\r') ch = ' ';
       }
-      out += text + '\t' + (label.get<int>() == 1 ? "positive" : "negative") + '\t' + source + '\n';
+      out += text;
+      out += label.get<int>() == 1 ? "\tpositive\t" : "\tnegative\t";
+      out += source;
+      out += '\n';
       ++count;
     }
   }

@@ -176,10 +176,9 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
 /// The model's results on a set of examples.
 struct Evaluation {
   double loss = 0.0;                              ///< mean cross-entropy
-  tapegrad::data::ConfusionMatrix confusion;      ///< rows true, columns predicted
+  tapegrad::data::ConfusionMatrix confusion{1};   ///< rows true, columns predicted
   std::vector<Index> predicted;                   ///< per example
   std::vector<std::vector<float>> probabilities;  ///< per example, per class
-  Evaluation() : confusion(1) {}
 };
 
 /// Evaluates in eval mode without a tape, in batches of `batch_size` (the model's mode is

@@ -232,11 +232,12 @@ void ReduceLROnPlateau<T>::step() {
 }
 
 template <class T>
-bool ReduceLROnPlateau<T>::better(double a) const {
+bool ReduceLROnPlateau<T>::better(double metric) const {
   if (o_.relative_threshold) {
-    return o_.maximize ? a > best_ * (o_.threshold + 1.0) : a < best_ * (1.0 - o_.threshold);
+    return o_.maximize ? metric > best_ * (o_.threshold + 1.0)
+                       : metric < best_ * (1.0 - o_.threshold);
   }
-  return o_.maximize ? a > best_ + o_.threshold : a < best_ - o_.threshold;
+  return o_.maximize ? metric > best_ + o_.threshold : metric < best_ - o_.threshold;
 }
 
 template <class T>

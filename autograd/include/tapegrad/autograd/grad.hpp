@@ -81,11 +81,12 @@ class Grads {
  private:
   static constexpr std::size_t kInline = 3;
   void resize(std::size_t n) {
-    if (n > kInline && size_ <= kInline) {
+    if (n > kInline) {
+      const bool was_inline = size_ <= kInline;
       heap_.resize(n);
-      for (std::size_t i = 0; i < size_; ++i) heap_[i] = std::move(inline_[i]);
-    } else if (n > kInline) {
-      heap_.resize(n);
+      if (was_inline) {
+        for (std::size_t i = 0; i < size_; ++i) heap_[i] = std::move(inline_[i]);
+      }
     }
     size_ = n;
   }

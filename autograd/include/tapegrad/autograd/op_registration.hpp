@@ -8,10 +8,10 @@
 namespace tapegrad {
 
 /// The names of the differentiable ops this build defines, as they appear on the tape (the
-/// `op` of their entries; `chunk` records the `narrow`s it is made of), sorted, each once. The
-/// fused recurrent steps of rnn_ops.hpp are not registered yet. An op is listed when its object
-/// file is part of the program: with the static library, an ops file is linked when any op of
-/// it is used, so a program that uses no op of a file does not see that file's ops here.
+/// `op` of their entries; `chunk` records the `narrow`s it is made of), sorted, each once; the
+/// fused recurrent steps of tapegrad/nn/cells.hpp once nn is linked. An op is listed when its
+/// object file is part of the program: with the static library, an ops file is linked when any op
+/// of it is used, so a program that uses no op of a file does not see that file's ops here.
 /// Complete once static initialisation is over. Custom ops registered with TAPEGRAD_OP are
 /// listed too.
 const std::vector<std::string>& registered_ops();
