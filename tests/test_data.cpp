@@ -864,6 +864,58 @@ TEST_CASE(
   CHECK(replaced == 0);
 }
 
+TEST_CASE("display_width counts terminal columns: wide CJK and emoji 2, combining marks 0") {
+  CHECK(display_width("") == 0);
+  CHECK(display_width("neutral") == 7);                     // ASCII: a column a byte
+  CHECK(display_width("caf\xC3\xA9") == 4);                 // precomposed e-acute, 2 bytes
+  CHECK(display_width("\xE6\xAD\xA3\xE9\x9D\xA2") == 4);    // "正面": 6 bytes, 4 columns
+  CHECK(display_width("\xE4\xB8\xAD\xE6\x96\x87ok") == 6);  // "中文ok"
+  CHECK(display_width("\xED\x95\x9C\xEA\xB5\xAD") == 4);    // Hangul syllables "한국"
+  CHECK(display_width("\xE3\x81\x8B\xE3\x82\xAB") == 4);    // hiragana, katakana
+  CHECK(display_width("\xE3\x80\x80") == 2);                // U+3000 ideographic space
+  CHECK(display_width("\xEF\xBD\x88\xEF\xBD\x89") == 4);    // fullwidth "ｈｉ" (U+FF48)
+  CHECK(display_width("\xEF\xBD\xB6") == 1);                // halfwidth katakana U+FF76
+  CHECK(display_width("\xF0\x9F\x98\x80ok") == 4);          // U+1F600 emoji, then "ok"
+  CHECK(display_width("\xF0\x9F\xA4\x96") == 2);            // U+1F916 emoji
+  CHECK(display_width("\xF0\xA0\x80\x80") == 2);            // U+20000, CJK extension B
+  CHECK(display_width("\xE1\x84\x80\xE1\x85\xA1") == 2);    // Hangul Jamo L 2 + V 0
+  CHECK(display_width("e\xCC\x81") == 1);                   // e + combining acute U+0301
+  CHECK(display_width("\xD0\xB9\xD2\x89") == 1);            // U+0439 + enclosing U+0489 (Me)
+  CHECK(display_width("a\xE2\x80\x8B"
+                      "b") == 2);                         // zero-width space U+200B
+  CHECK(display_width("\xEF\xBB\xBFx") == 1);             // a byte order mark
+  CHECK(display_width("\xE2\x9D\xA4\xEF\xB8\x8F") == 1);  // U+2764 + variation selector
+  CHECK(display_width("a\tb\x1B\x7F\xC2\x85") == 2);      // tab, ESC, DEL, C1 NEL: 0
+  CHECK(display_width("\xC2\xA0\xC2\xAD") == 2);          // no-break space, soft hyphen
+
+  // Invalid UTF-8: each maximal invalid subpart is one column (the U+FFFD a terminal shows).
+  CHECK(display_width("caf\xE9") == 4);               // Latin-1 e-acute
+  CHECK(display_width("ok \xE4\xB8") == 4);           // cut inside a character
+  CHECK(display_width("\xF0\x9F\x98") == 1);          // cut inside an emoji
+  CHECK(display_width("\x80\x80\xFF") == 3);          // lone continuation bytes, FF
+  CHECK(display_width("\xC0\xAF\xED\xA0\x80") == 5);  // overlong, surrogate
+  CHECK(display_width("\xF4\x90\x80\x80") == 4);      // above U+10FFFF
+  CHECK(display_width(std::string(3, '\0')) == 0);
+  // Every byte, and random bytes: never a crash, at most a column a byte.
+  for (int b = 0; b < 256; ++b) {
+    const std::string one(1, static_cast<char>(b));
+    CHECK(display_width(one) <= 1);
+  }
+  std::mt19937 rng(7);
+  for (int k = 0; k < 200; ++k) {
+    std::string bytes(static_cast<std::size_t>(rng() % 40), '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() % 256);
+    CHECK(display_width(bytes) <= bytes.size());
+  }
+
+  // Padding by display width; text as wide as the width or wider is left as it is.
+  CHECK(align_left("\xE6\xAD\xA3\xE9\x9D\xA2", 6) == "\xE6\xAD\xA3\xE9\x9D\xA2  ");
+  CHECK(align_right("\xE6\xAD\xA3\xE9\x9D\xA2", 6) == "  \xE6\xAD\xA3\xE9\x9D\xA2");
+  CHECK(align_right("e\xCC\x81", 3) == "  e\xCC\x81");
+  CHECK(align_left("neutral", 3) == "neutral");
+  CHECK(align_right("", 2) == "  ");
+}
+
 TEST_CASE("read_labelled_text refuses invalid UTF-8 by file, line and byte, or replaces it") {
   TempDir dir;
   const std::string latin1 =

@@ -37,7 +37,98 @@ std::string definition_of(const std::string& text, const std::string& name) {
   return {};
 }
 
+// The `///` lines right above the first line of `text` that contains `declaration` (and its
+// `template <...>` line), without their slashes; empty when there is no such line or comment.
+std::string doc_comment_of(const std::string& text, const std::string& declaration) {
+  const std::size_t at = text.find(declaration);
+  if (at == std::string::npos) return {};
+  std::vector<std::string> lines;
+  std::size_t end = text.rfind('\n', at);
+  while (end != std::string::npos && end > 0) {
+    const std::size_t start = text.rfind('\n', end - 1);
+    const std::size_t from = start == std::string::npos ? 0 : start + 1;
+    const std::string line = text.substr(from, end - from);
+    const std::size_t slashes = line.find_first_not_of(" \t");
+    const bool template_line =
+        slashes != std::string::npos && lines.empty() && line.compare(slashes, 9, "template ") == 0;
+    if (!template_line) {
+      if (slashes == std::string::npos || line.compare(slashes, 3, "///") != 0) break;
+      lines.insert(lines.begin(), line.substr(slashes + 3));
+    }
+    if (start == std::string::npos) break;
+    end = start;
+  }
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("what a user looks for is in the header's comment and in the docs") {
+  const std::string root = tapegrad_test::source_dir();
+  struct Claim {
+    const char* file;         // a header, or a page of docs/
+    const char* declaration;  // in a header: the declaration whose `///` comment is read
+    const char* text;         // what the comment, or the page, must say
+  };
+  const Claim claims[] = {
+      // Nonlinearity::relu, an RNN option
+      {"layers/include/tapegrad/nn/cells.hpp", "enum class Nonlinearity", "relu(a)"},
+      {"layers/include/tapegrad/nn/cells.hpp", "enum class Nonlinearity",
+       "nonlinearity(Nonlinearity::relu)"},
+      {"layers/include/tapegrad/nn/rnn.hpp", "TAPEGRAD_OPTION(Nonlinearity", "relu"},
+      {"docs/rnn.md", nullptr, ".nonlinearity(nn::Nonlinearity::relu)"},
+      // RNNOptions' fluent setters
+      {"layers/include/tapegrad/nn/rnn.hpp", "class RNNOptions {", "returns the options"},
+      {"layers/include/tapegrad/nn/rnn.hpp", "TAPEGRAD_OPTION(std::size_t, num_layers", "Default"},
+      {"layers/include/tapegrad/nn/rnn.hpp", "TAPEGRAD_OPTION(bool, batch_first", "[B, T"},
+      {"docs/rnn.md", nullptr, "`.bidirectional(b)`"},
+      {"docs/rnn.md", nullptr, "`.dropout(p)`"},
+      // Npz::get_index
+      {"autograd/include/tapegrad/autograd/npz.hpp", "IndexArray get_index(", "int32"},
+      {"autograd/include/tapegrad/autograd/npz.hpp", "IndexArray get_index(", "value_error"},
+      {"docs/usage.md", nullptr, "get_index(name)"},
+      // where broadcasts all three operands
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> where(",
+       "condition, a and b may each have any shape"},
+      {"docs/usage.md", nullptr, "three broadcast together: `condition`"},
+      // negative axes, for every op with an axis
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> sum(const Var<T>& x, int axis",
+       "Every `axis`"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> mean(const Var<T>& x, int axis",
+       "negative"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> max(const Var<T>& x, int axis",
+       "negative"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> logsumexp(", "negative"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> narrow(", "negative"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> select(", "negative"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "std::vector<Var<T>> chunk(", "negative"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> concat(const std::vector", "negative"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> stack(const std::vector",
+       "[-(rank + 1), rank]"},
+      {"autograd/include/tapegrad/autograd/ops.hpp", "Var<T> transpose(const Var<T>& x, int",
+       "negative"},
+      {"autograd/include/tapegrad/autograd/nn_ops.hpp", "Var<T> softmax(", "negative"},
+      {"autograd/include/tapegrad/autograd/nn_ops.hpp", "Var<T> log_softmax(", "negative"},
+      {"docs/usage.md", nullptr, "**Negative axes.** Every `axis` parameter may be negative"},
+  };
+  for (const Claim& claim : claims) {
+    const std::string file = claim.file, wanted = claim.text;
+    CAPTURE(file);
+    CAPTURE(wanted);
+    const std::string text = read_text(root + "/" + claim.file);
+    REQUIRE_MESSAGE(!text.empty(), claim.file, " is missing or empty");
+    if (claim.declaration == nullptr) {
+      CHECK(text.find(claim.text) != std::string::npos);
+    } else {
+      const std::string declaration = claim.declaration;
+      CAPTURE(declaration);
+      const std::string comment = doc_comment_of(text, claim.declaration);
+      CHECK_MESSAGE(comment.find(claim.text) != std::string::npos, "the comment is: ", comment);
+    }
+  }
+}
 
 TEST_CASE("docs quote the code they point to") {
   const std::string root = tapegrad_test::source_dir();

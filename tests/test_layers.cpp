@@ -201,6 +201,59 @@ TEST_CASE("Softmax and LogSoftmax modules") {
   check_gradcheck([&](const Vs& in) { return lsm(in[0]); }, {x}, {});
 }
 
+TEST_CASE("RNNOptions: fluent setters, a relu RNN, and LSTM and GRU ignore the nonlinearity") {
+  // Each setter returns the options, and the getter of its name reads it back.
+  const nn::RNNOptions o = nn::RNNOptions(3, 4)
+                               .num_layers(2)
+                               .bias(false)
+                               .batch_first(true)
+                               .dropout(0.25)
+                               .bidirectional(true)
+                               .nonlinearity(nn::Nonlinearity::relu)
+                               .fused(false);
+  CHECK(o.input_size() == 3);
+  CHECK(o.hidden_size() == 4);
+  CHECK(o.num_layers() == 2);
+  CHECK(!o.bias());
+  CHECK(o.batch_first());
+  CHECK(o.dropout() == 0.25);
+  CHECK(o.bidirectional());
+  CHECK(o.nonlinearity() == nn::Nonlinearity::relu);
+  CHECK(!o.fused());
+  const nn::RNNOptions d(3, 4);
+  CHECK((d.num_layers() == 1 && d.bias() && !d.batch_first() && d.dropout() == 0.0 &&
+         !d.bidirectional() && d.nonlinearity() == nn::Nonlinearity::tanh && d.fused()));
+
+  // relu: h_1 = relu(x_1 W_ih^T + b_ih + b_hh) from h_0 = 0, fused and composed alike.
+  const V x = input({1, 2, 3}, 11, false);  // [T, B, in]
+  for (bool fused : {true, false}) {
+    tapegrad::Generator gen(5);
+    nn::RNN<double> rnn(nn::RNNOptions(3, 4).nonlinearity(nn::Nonlinearity::relu).fused(fused),
+                        gen);
+    CHECK(rnn.kind() == nn::CellKind::rnn_relu);
+    const auto& w = rnn.weights(0, 0);
+    const V expected =
+        tapegrad::relu(tapegrad::linear(tapegrad::select(x, 0, 0), w.w_ih, w.b_ih) + w.b_hh);
+    const Array<double> out = tapegrad::select(rnn(x).output, 0, 0).value();
+    TG_CHECK_CLOSE(out, expected.value(), 1e-12);
+    CHECK(*std::min_element(out.begin(), out.end()) >= 0.0);
+  }
+  // make_recurrent: the kind sets the nonlinearity, whatever the options say.
+  CHECK(nn::make_recurrent<double>(nn::CellKind::rnn_relu, nn::RNNOptions(3, 4))->kind() ==
+        nn::CellKind::rnn_relu);
+  CHECK(nn::make_recurrent<double>(nn::CellKind::rnn_tanh,
+                                   nn::RNNOptions(3, 4).nonlinearity(nn::Nonlinearity::relu))
+            ->kind() == nn::CellKind::rnn_tanh);
+  // LSTM and GRU: the same outputs with either nonlinearity.
+  for (nn::CellKind kind : {nn::CellKind::lstm, nn::CellKind::gru}) {
+    tapegrad::Generator g1(6), g2(6);
+    const auto a = nn::make_recurrent<double>(kind, nn::RNNOptions(3, 4), g1);
+    const auto b = nn::make_recurrent<double>(
+        kind, nn::RNNOptions(3, 4).nonlinearity(nn::Nonlinearity::relu), g2);
+    TG_CHECK_CLOSE((*a)(x).output.value(), (*b)(x).output.value(), 0.0);
+  }
+}
+
 TEST_CASE("cells unrolled over 3 steps pass gradcheck: RNNCell, LSTMCell, GRUCell") {
   tapegrad::Generator gen(3);
   const V x = input({3, 2, 4}, 6);  // [steps, batch, in]

@@ -41,6 +41,35 @@ ConfusionMatrix example() {
   return ConfusionMatrix(truth, predicted, 4);
 }
 
+// The display column (display_width) where each field of `line` ends: fields are separated by
+// two spaces or more ("true \\ pred" and "macro avg" are one field each).
+std::vector<std::size_t> field_ends(const std::string& line) {
+  std::vector<std::size_t> ends;
+  for (std::size_t i = 1; i <= line.size(); ++i) {
+    const bool at_gap = i == line.size() || line.compare(i, 2, "  ") == 0;
+    if (line[i - 1] != ' ' && at_gap) ends.push_back(display_width(line.substr(0, i)));
+  }
+  return ends;
+}
+
+// The lines of `text` but empty ones.
+Strings lines_of(const std::string& text) {
+  Strings lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+// Options of a progress line that redraws, on the clock `t`.
+ProgressOptions redrawing(const double& t) {
+  ProgressOptions options;
+  options.redraw = Redraw::always;
+  options.clock = [&t] { return t; };
+  return options;
+}
+
 // `line`, padded with spaces to the width of `previous` (what a redraw writes).
 std::string over(const std::string& line, const std::string& previous) {
   return line + std::string(previous.size() > line.size() ? previous.size() - line.size() : 0, ' ');
@@ -213,6 +242,55 @@ TEST_CASE("classification report in sklearn's layout, and the printed matrix") {
         "          1  0  2\n");
 }
 
+TEST_CASE("confusion matrix and report line up class names by display width") {
+  // "正面", "负面": 6 bytes and 4 columns each; "😀ok": 6 bytes, 4 columns; "cafe" with a
+  // combining acute: 6 bytes, 4 columns.
+  const Strings names = {"\xE6\xAD\xA3\xE9\x9D\xA2", "\xE8\xB4\x9F\xE9\x9D\xA2", "neutral",
+                         "\xF0\x9F\x98\x80ok"};
+  const ConfusionMatrix cm({0, 0, 1, 1, 2, 3, 3, 3}, {0, 1, 1, 1, 2, 3, 3, 0}, 4);
+  INFO(cm.to_string(names));
+  INFO(cm.report(names));
+
+  // The matrix: every line's fields end at the same columns.
+  const Strings matrix = lines_of(cm.to_string(names));
+  REQUIRE(matrix.size() == 5);
+  for (const std::string& line : matrix) CHECK(field_ends(line) == field_ends(matrix[0]));
+  // The columns are as wide as their widest entry, in columns: "true \ pred" (11), then
+  // "neutral" (7) for each class.
+  CHECK(field_ends(matrix[0]) == std::vector<std::size_t>{11, 20, 29, 38, 47});
+  CHECK(matrix[1] == "       \xE6\xAD\xA3\xE9\x9D\xA2        1        1        0        0");
+
+  // The report: the class rows and the averages end their fields at the same columns; the
+  // header and the accuracy row at some of them.
+  const Strings report = lines_of(cm.report(names));
+  REQUIRE(report.size() == 8);
+  const std::vector<std::size_t> full = field_ends(report[1]);
+  CHECK(full == std::vector<std::size_t>{12, 23, 33, 43, 53});  // "weighted avg" is 12 wide
+  for (std::size_t i = 1; i < report.size(); ++i) {
+    if (i == 5) continue;  // accuracy
+    CHECK(field_ends(report[i]) == full);
+  }
+  CHECK(field_ends(report[0]) == std::vector<std::size_t>(full.begin() + 1, full.end()));
+  CHECK(field_ends(report[5]) == std::vector<std::size_t>{12, 43, 53});
+  CHECK(report[1] == "        \xE6\xAD\xA3\xE9\x9D\xA2       0.50      0.50      0.50         2");
+
+  // A name wider than "weighted avg" sets the first column by its columns, not its bytes:
+  // eight CJK characters are 24 bytes and 16 columns.
+  const std::string long_name =
+      "\xE6\xAD\xA3\xE9\x9D\xA2\xE6\xAD\xA3\xE9\x9D\xA2"
+      "\xE6\xAD\xA3\xE9\x9D\xA2\xE6\xAD\xA3\xE9\x9D\xA2";
+  const ConfusionMatrix two({0, 1}, {0, 1}, 2);
+  const Strings wide = lines_of(two.report({long_name, "e\xCC\x81"}));
+  for (const std::string& line : wide) {
+    CHECK(field_ends(line).back() == 16 + 2 + 9 + 3 * 10);
+  }
+  CHECK(field_ends(wide[1]).front() == 16);
+  CHECK(field_ends(wide[2]).front() == 16);  // "e" and U+0301: one column
+  const Strings narrow = lines_of(two.to_string({long_name, "e\xCC\x81"}));
+  for (const std::string& line : narrow) CHECK(field_ends(line) == field_ends(narrow[0]));
+  CHECK(field_ends(narrow[0]) == std::vector<std::size_t>{16, 34, 52});
+}
+
 TEST_CASE("argmax_rows picks the first largest score of each row") {
   CHECK(argmax_rows(Array<float>{{0.1f, 0.9f, 0.3f}, {2.0f, -1.0f, 2.0f}, {-5.f, -4.f, -6.f}}) ==
         IndexArray{1, 0, 1});
@@ -280,11 +358,8 @@ TEST_CASE("progress line is quiet when not a terminal: one line per epoch end") 
 
 TEST_CASE("progress line redraws in place with a carriage return on a terminal") {
   double t = 0.0;
-  ProgressOptions options;
-  options.redraw = Redraw::always;
-  options.clock = [&] { return t; };
   std::ostringstream out;
-  ProgressLine progress(out, 4, options);
+  ProgressLine progress(out, 4, redrawing(t));
   CHECK(progress.redraws());
   progress.start_epoch(1);
   t = 1.0;
@@ -311,6 +386,23 @@ TEST_CASE("progress line redraws in place with a carriage return on a terminal")
   t = 11.0;
   progress.step(1.0, 1);
   CHECK(out.str().substr(before) == "epoch 2  step 1/4  loss 1.0000  1 ex/s  3s left");
+}
+
+TEST_CASE("progress line clears the line it redraws by display width") {
+  double t = 0.0;
+  std::ostringstream out;
+  ProgressLine progress(out, 4, redrawing(t));
+  progress.start_epoch(1);
+  t = 1.0;
+  progress.step(2.0, 8);
+  const std::string s1 = "epoch 1  step 1/4  loss 2.0000  8 ex/s  3s left";  // 47 columns
+  REQUIRE(out.str() == s1);
+  // The final line is 46 bytes but 45 columns ("准" is 3 bytes, 2 columns): two spaces clear
+  // the last columns of the longer line before it, not one.
+  progress.end_epoch({{"\xE5\x87\x86", 1.0}});
+  const std::string end = "epoch 1  1/4  loss 2.0000  8 ex/s  1.0s  \xE5\x87\x86 1";
+  CHECK(out.str() == s1 + "\r" + end + "  \n");
+  CHECK(display_width(end + "  ") == display_width(s1));
 }
 
 TEST_CASE("progress line time left, unknown totals and bad options") {

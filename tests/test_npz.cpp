@@ -75,6 +75,8 @@ TEST_CASE("npz reads what numpy.savez and numpy.savez_compressed write, and zip6
     CHECK(npz.get_index("i64") == IndexArray{3, -1, 7});
     CHECK(npz.get_index("i32")(1, 0) == 3);
     CHECK(npz.get_index("flags") == IndexArray{1, 0, 1});
+    CHECK(npz.dtype("i32") == "int64");  // widened when loaded, as get_index says
+    CHECK(npz.dtype("flags") == "int64");
     CHECK(npz.get<double>("scalar")() == 2.5);
     CHECK(tapegrad::shape_str(npz.shape("empty")) == "[0,3]");
   }
@@ -127,7 +129,9 @@ TEST_CASE("npz get checks the entry name and dtype") {
   const std::string dtype = message_of<value_error>([&] { npz.get<float>("bias"); });
   TG_CHECK_CONTAINS(dtype, "'bias' is float64, expected float32");
   CHECK(npz.get_as<float>("bias")(2) == -3.5f);
-  TG_CHECK_CONTAINS(message_of<value_error>([&] { npz.get_index("bias"); }), "integer");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { npz.get_index("bias"); }),
+                    "entry 'bias' is float64, expected an integer array");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { npz.get_index("ids"); }), "no entry 'ids'");
 }
 
 TEST_CASE("npz load of a missing, empty or foreign file names the file") {

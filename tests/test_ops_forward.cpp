@@ -151,6 +151,82 @@ TEST_CASE("where with an operand of higher rank than the condition") {
   TG_CHECK_CLOSE(b.grad(), (Array<double>{{0, 1, 0}, {1, 0, 1}}), 0.0);
 }
 
+TEST_CASE("where broadcasts condition, a and b together, each of its own shape") {
+  // condition [2,1], a [3], b [] -> [2,3]: the condition broadcasts too, and is of higher rank
+  // than both operands.
+  xt::xarray<bool> rows = xt::xarray<bool>::from_shape({2, 1});
+  rows(0, 0) = true;
+  rows(1, 0) = false;
+  V a(Array<double>{1.0, 2.0, 3.0}, true);
+  V b = V::scalar(-1.0);
+  b.set_requires_grad(true);
+  const V z = tapegrad::where(rows, a, b);
+  CHECK(z.shape() == make_shape({2, 3}));
+  TG_CHECK_CLOSE(z.value(), (Array<double>{{1, 2, 3}, {-1, -1, -1}}), 0.0);
+  tapegrad::backward(tapegrad::sum(z));
+  TG_CHECK_CLOSE(a.grad(), (Array<double>{1, 1, 1}), 0.0);  // summed over the broadcast axis
+  CHECK(b.grad().shape() == make_shape({}));
+  CHECK(b.grad()() == 3.0);
+  // condition [3], a [2,1], b [1,3] -> [2,3]: every operand broadcast along some axis.
+  const xt::xarray<bool> cols = {true, false, true};
+  Array<double> column = {10.0, 20.0};
+  column.reshape({2, 1});
+  const V z2 = tapegrad::where(cols, c(column), c(iota({1, 3})));  // iota: {{0, 1, 2}}
+  TG_CHECK_CLOSE(z2.value(), (Array<double>{{10, 1, 10}, {20, 1, 20}}), 0.0);
+  // A condition that does not broadcast is a shape_error naming the shapes.
+  const xt::xarray<bool> two = {true, false};
+  check_error<shape_error>([&] { (void)tapegrad::where(two, a, b); }, {"where", "[2]", "[3]"});
+}
+
+TEST_CASE("every axis parameter may be negative, counting from the end") {
+  const V x = c(iota({2, 3, 4}));
+  const auto same = [](const V& p, const V& q) {
+    CHECK(p.shape() == q.shape());
+    TG_CHECK_CLOSE(p.value(), q.value(), 0.0);
+  };
+  for (int k = 1; k <= 3; ++k) {
+    CAPTURE(k);
+    const int neg = -k, pos = 3 - k;
+    same(tapegrad::sum(x, neg), tapegrad::sum(x, pos));
+    same(tapegrad::sum(x, neg, true), tapegrad::sum(x, pos, true));
+    same(tapegrad::mean(x, neg, true), tapegrad::mean(x, pos, true));
+    same(tapegrad::max(x, neg), tapegrad::max(x, pos));
+    same(tapegrad::logsumexp(x, neg), tapegrad::logsumexp(x, pos));
+    same(tapegrad::softmax(x, neg), tapegrad::softmax(x, pos));
+    same(tapegrad::log_softmax(x, neg), tapegrad::log_softmax(x, pos));
+    same(tapegrad::narrow(x, neg, 1, 1), tapegrad::narrow(x, pos, 1, 1));
+    same(tapegrad::select(x, neg, 1), tapegrad::select(x, pos, 1));
+    same(tapegrad::chunk(x, 1, neg)[0], tapegrad::chunk(x, 1, pos)[0]);
+    same(tapegrad::concat({x, x}, neg), tapegrad::concat({x, x}, pos));
+    same(tapegrad::transpose(x, neg, 0), tapegrad::transpose(x, pos, 0));
+    same(tapegrad::transpose(x, 0, neg), tapegrad::transpose(x, 0, pos));
+    CHECK(x.size(neg) == x.size(pos));
+  }
+  same(tapegrad::chunk(x, 2, -1)[1], tapegrad::chunk(x, 2, 2)[1]);
+  same(tapegrad::softmax(x), tapegrad::softmax(x, 2));  // the default is -1
+  same(tapegrad::log_softmax(x), tapegrad::log_softmax(x, 2));
+  // stack: an axis of the output, one more than the inputs have: [-4, 3] for [2,3,4] inputs.
+  for (int k = 1; k <= 4; ++k) {
+    CAPTURE(k);
+    same(tapegrad::stack({x, x}, -k), tapegrad::stack({x, x}, 4 - k));
+  }
+  CHECK(tapegrad::stack({x, x}, -1).shape() == make_shape({2, 3, 4, 2}));
+  check_error<shape_error>([&] { (void)tapegrad::stack({x, x}, -5); }, {"stack", "-5"});
+  check_error<shape_error>([&] { (void)tapegrad::concat({x, x}, -4); }, {"concat", "-4"});
+  check_error<shape_error>([&] { (void)tapegrad::transpose(x, 0, -4); }, {"transpose", "-4"});
+  check_error<shape_error>([&] { (void)tapegrad::max(x, -4); }, {"max", "-4", "[2,3,4]"});
+  check_error<shape_error>([&] { (void)tapegrad::chunk(x, 1, -4); }, {"chunk", "-4"});
+  check_error<shape_error>([&] { (void)tapegrad::narrow(x, -4, 0, 1); }, {"narrow", "-4"});
+  check_error<shape_error>([&] { (void)tapegrad::logsumexp(x, -4); }, {"logsumexp", "-4"});
+  check_error<shape_error>([&] { (void)tapegrad::softmax(x, -4); }, {"softmax", "-4"});
+  check_error<shape_error>([&] { (void)x.size(-4); }, {"size", "-4"});
+  // Gradients through a negative axis land where the positive axis puts them.
+  V p(iota({2, 3}), true), q(iota({2, 3}), true);
+  tapegrad::backward(tapegrad::sum(tapegrad::narrow(p, -1, 1, 2) * 2.0));
+  tapegrad::backward(tapegrad::sum(tapegrad::narrow(q, 1, 1, 2) * 2.0));
+  TG_CHECK_CLOSE(p.grad(), q.grad(), 0.0);
+}
+
 TEST_CASE("matmul in all five shape cases") {
   const V a = c({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});    // [2,3]
   const V b = c({{1.0, 0.0}, {0.0, 1.0}, {1.0, 1.0}});  // [3,2]

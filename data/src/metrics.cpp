@@ -176,17 +176,18 @@ ClassScores ConfusionMatrix::weighted_average() const {
 std::string ConfusionMatrix::to_string(const std::vector<std::string>& names) const {
   const std::vector<std::string> labels =
       class_names("ConfusionMatrix::to_string", names, num_classes_);
+  // Widths in display columns: a class name in CJK takes two a character (utf8.hpp).
   const std::string corner = "true \\ pred";
   std::size_t first = corner.size();
-  for (const auto& l : labels) first = std::max(first, l.size());
+  for (const auto& l : labels) first = std::max(first, display_width(l));
   std::size_t cell = 1;
-  for (const auto& l : labels) cell = std::max(cell, l.size());
+  for (const auto& l : labels) cell = std::max(cell, display_width(l));
   for (std::size_t v : counts_) cell = std::max(cell, std::to_string(v).size());
-  std::string out = fmt::format("{:>{}}", corner, first);
-  for (const auto& l : labels) out += fmt::format("  {:>{}}", l, cell);
+  std::string out = align_right(corner, first);
+  for (const auto& l : labels) out += "  " + align_right(l, cell);
   out += '\n';
   for (std::size_t t = 0; t < num_classes_; ++t) {
-    out += fmt::format("{:>{}}", labels[t], first);
+    out += align_right(labels[t], first);
     for (std::size_t p = 0; p < num_classes_; ++p) {
       out += fmt::format("  {:>{}}", counts_[t * num_classes_ + p], cell);
     }
@@ -201,13 +202,14 @@ std::string ConfusionMatrix::report(const std::vector<std::string>& names, int d
   }
   const std::vector<std::string> labels =
       class_names("ConfusionMatrix::report", names, num_classes_);
-  // The layout of sklearn.metrics.classification_report.
+  // The layout of sklearn.metrics.classification_report, in display columns.
   std::size_t width = std::string("weighted avg").size();
-  for (const auto& l : labels) width = std::max(width, l.size());
+  for (const auto& l : labels) width = std::max(width, display_width(l));
   width = std::max(width, static_cast<std::size_t>(digits));
   const auto row = [&](const std::string& name, const ClassScores& s) {
-    return fmt::format("{:>{}}  {:>9.{}f} {:>9.{}f} {:>9.{}f} {:>9}\n", name, width, s.precision,
-                       digits, s.recall, digits, s.f1, digits, s.support);
+    return align_right(name, width) + fmt::format("  {:>9.{}f} {:>9.{}f} {:>9.{}f} {:>9}\n",
+                                                  s.precision, digits, s.recall, digits, s.f1,
+                                                  digits, s.support);
   };
   std::string out = fmt::format("{:>{}}  {:>9} {:>9} {:>9} {:>9}\n\n", "", width, "precision",
                                 "recall", "f1-score", "support");

@@ -106,14 +106,15 @@ std::string ProgressLine::status(bool final_line) const {
 void ProgressLine::draw(const std::string& line, bool newline) {
   std::string text = line;
   if (redraw_ && drawn_) {
-    // '\r' returns to the start; spaces clear what is left of a longer previous line.
-    if (drawn_width_ > text.size()) text.append(drawn_width_ - text.size(), ' ');
+    // '\r' returns to the start; spaces clear what is left of a longer previous line (in
+    // display columns: a metric's name may be in CJK, two columns a character).
+    text = align_left(text, drawn_width_);
     text.insert(0, 1, '\r');
   }
   if (newline) text += '\n';
   *out_ << text << std::flush;
   drawn_ = !newline;
-  drawn_width_ = newline ? 0 : line.size();
+  drawn_width_ = newline ? 0 : display_width(line);
 }
 
 void ProgressLine::step(double loss, std::size_t examples) {

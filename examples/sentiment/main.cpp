@@ -64,8 +64,9 @@ struct Options {
 };
 
 void print_prediction(const sentiment::Prediction& p, const std::string& text) {
-  std::cout << std::left << std::setw(10) << p.name << std::right << std::fixed
-            << std::setprecision(3) << p.probability << "  " << text << "\n";
+  // Padded by display width: a label may be "正面", two columns a character.
+  std::cout << data::align_left(p.name, 10) << std::fixed << std::setprecision(3) << p.probability
+            << "  " << text << "\n";
 }
 
 int run_prediction(const Options& o) {
@@ -222,9 +223,13 @@ void show_examples(const Examples& test, const sentiment::Evaluation& e,
       const Index p = e.predicted[i];
       if ((p == test.labels[i]) != right) continue;
       std::string text = test.texts[i];
-      if (text.size() > 90) text = text.substr(0, 87) + "...";
-      std::cout << "  " << std::left << std::setw(9) << labels.name(p) << std::right << std::fixed
-                << std::setprecision(3) << e.probabilities[i][static_cast<std::size_t>(p)] << "  ("
+      if (text.size() > 90) {
+        std::size_t cut = 87;  // not inside a UTF-8 character
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+        text = text.substr(0, cut) + "...";
+      }
+      std::cout << "  " << data::align_left(labels.name(p), 9) << std::fixed << std::setprecision(3)
+                << e.probabilities[i][static_cast<std::size_t>(p)] << "  ("
                 << labels.name(test.labels[i]) << ")  " << text << "\n";
       ++shown;
     }

@@ -11,10 +11,12 @@ namespace tapegrad {
 /// How a loss reduces over its elements.
 enum class Reduction { mean, sum, none };
 
-/// y = exp(x - max) / sum(exp(x - max)) along `axis`. Shapes: any -> same.
+/// y = exp(x - max) / sum(exp(x - max)) along `axis` (negative: from the end; the default -1
+/// is the last axis). Shapes: any -> same.
 template <class T>
 Var<T> softmax(const Var<T>& x, int axis = -1);
-/// y = x - logsumexp(x) along `axis` (max-shifted). Shapes: any -> same.
+/// y = x - logsumexp(x) along `axis` (max-shifted; negative: from the end, -1 the last).
+/// Shapes: any -> same.
 template <class T>
 Var<T> log_softmax(const Var<T>& x, int axis = -1);
 

@@ -44,7 +44,13 @@ class Npz {
   /// A floating-point entry converted to T (float64 fixtures into float tests).
   template <class T>
   Array<T> get_as(const std::string& name) const;
-  /// An integer entry (ids, lengths, labels).
+  /// An integer entry (ids, lengths, labels) as int64, whatever integer type numpy wrote:
+  /// int64 as it is; int32, int16, int8, uint8 and bool entries were widened to int64 when
+  /// loaded (bool: 0 and 1). A float32 or float64 entry, or a missing one, is a value_error
+  /// naming the entry ("npz 'f.npz': entry 'x' is float32, expected an integer array"): no
+  /// silent rounding.
+  ///
+  ///   IndexArray ids = Npz::load("batch.npz").get_index("ids");
   IndexArray get_index(const std::string& name) const;
 
   /// Adds or replaces an entry (kept in first-insertion order).

@@ -80,7 +80,12 @@ Var<T> sqrt(const Var<T>& x);
 /// y = min(max(x, lo), hi); lo <= hi. Shapes: any -> same. dy/dx = 1 where lo <= x <= hi.
 template <class T>
 Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi);
-/// z = condition ? a : b. Shapes: broadcast(condition, a, b). Gradient flows to the chosen side.
+/// z = condition ? a : b, elementwise. All three broadcast together as NumPy's where does:
+/// condition, a and b may each have any shape that broadcasts to the output's (a [B, 1] mask
+/// with [B, H] values, a scalar b, a condition of higher rank than a and b, or of lower).
+/// Shapes: broadcast(condition, a, b); shapes that do not broadcast are a shape_error naming
+/// them. The condition is a bool array, not differentiated; the gradient flows to the
+/// chosen side only, summed over the axes a or b was broadcast along.
 template <class T>
 Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b);
 
@@ -93,7 +98,8 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b);
 /// y = x^T. Shapes: [m,n] -> [n,m].
 template <class T>
 Var<T> transpose(const Var<T>& x);
-/// Swaps two axes. Shapes: [..., d0, ..., d1, ...] -> [..., d1, ..., d0, ...].
+/// Swaps two axes. Shapes: [..., d0, ..., d1, ...] -> [..., d1, ..., d0, ...]. Either axis
+/// may be negative, counting from the end: transpose(x, -1, -2) swaps the last two.
 template <class T>
 Var<T> transpose(const Var<T>& x, int axis0, int axis1);
 /// y = x W^T + b (PyTorch's linear; W^T is never materialised). Shapes: x [..., in],
@@ -103,22 +109,28 @@ Var<T> linear(const Var<T>& x, const Var<T>& weight, const Var<T>& bias = Var<T>
 
 // ---- shape ----
 
-/// Same values, new shape with the same number of elements.
+/// Same values, new shape with the same number of elements. Every size is given (no -1 to
+/// infer one: a Shape is unsigned).
 template <class T>
 Var<T> reshape(const Var<T>& x, const Shape& shape);
-/// y = x[..., start : start + length, ...] along `axis`. Shapes: d_axis -> length.
+/// y = x[..., start : start + length, ...] along `axis` (negative: from the end, -1 the last).
+/// Shapes: d_axis -> length.
 template <class T>
 Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length);
-/// y = x[..., index, ...] along `axis`, which is dropped. Shapes: [.., d, ..] -> [.., ..].
+/// y = x[..., index, ...] along `axis` (negative: from the end), which is dropped.
+/// Shapes: [.., d, ..] -> [.., ..]. `index` itself is not negative.
 template <class T>
 Var<T> select(const Var<T>& x, int axis, std::size_t index);
-/// Splits `axis` into `chunks` equal parts (d_axis must divide evenly).
+/// Splits `axis` (negative: from the end) into `chunks` equal parts (d_axis must divide
+/// evenly).
 template <class T>
 std::vector<Var<T>> chunk(const Var<T>& x, std::size_t chunks, int axis);
-/// Joins along an existing axis; all other sizes must agree.
+/// Joins along an existing axis (negative: from the end, in [-rank, rank)); all other sizes
+/// must agree.
 template <class T>
 Var<T> concat(const std::vector<Var<T>>& xs, int axis);
-/// Joins along a new axis; all shapes must agree. Shapes: n x [s] -> [.., n, ..].
+/// Joins along a new axis; all shapes must agree. Shapes: n x [s] -> [.., n, ..]. The axis is
+/// one of the output's, so it is in [-(rank + 1), rank]: -1 makes the new axis the last.
 template <class T>
 Var<T> stack(const std::vector<Var<T>>& xs, int axis);
 /// y[k] = xs[k][index]: one index of the first axis of each input, stacked, in one copy (the
@@ -148,21 +160,26 @@ Var<T> stack(std::initializer_list<Var<T>> xs, int axis) {
 template <class T>
 Var<T> sum(const Var<T>& x);
 /// Sum along `axis`. Shapes: [.., d, ..] -> [.., ..] (or [.., 1, ..] with keepdims).
+/// Every `axis` of the ops here may be negative, counting from the end as in NumPy and
+/// PyTorch (-1 the last axis, -rank the first); one outside [-rank, rank) is a shape_error
+/// naming the op, the axis and the shape.
 template <class T>
 Var<T> sum(const Var<T>& x, int axis, bool keepdims = false);
 /// y = mean of all elements. Shapes: any -> [].
 template <class T>
 Var<T> mean(const Var<T>& x);
-/// Mean along `axis`. Shapes as sum(x, axis, keepdims).
+/// Mean along `axis` (negative: from the end). Shapes as sum(x, axis, keepdims).
 template <class T>
 Var<T> mean(const Var<T>& x, int axis, bool keepdims = false);
 /// y = max of all elements; the gradient is shared evenly among tied maxima. Shapes: any -> [].
 template <class T>
 Var<T> max(const Var<T>& x);
-/// Max along `axis`; the gradient goes to the first maximal element. Shapes as sum(x, axis).
+/// Max along `axis` (negative: from the end); the gradient goes to the first maximal element.
+/// Shapes as sum(x, axis).
 template <class T>
 Var<T> max(const Var<T>& x, int axis, bool keepdims = false);
-/// y = log(sum(exp(x))) along `axis`, max-shifted. Shapes as sum(x, axis, keepdims).
+/// y = log(sum(exp(x))) along `axis` (negative: from the end), max-shifted. Shapes as
+/// sum(x, axis, keepdims).
 /// dy/dx = softmax(x).
 template <class T>
 Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims = false);

@@ -1,4 +1,5 @@
-// UTF-8 checks for text read from files: where a file stops being UTF-8, and a repaired copy.
+// UTF-8 checks for text read from files: where a file stops being UTF-8, and a repaired copy;
+// how many terminal columns a text takes, for lining up tables of it.
 #pragma once
 
 #include <cstddef>
@@ -32,5 +33,22 @@ std::string replace_invalid_utf8(std::string_view text, std::size_t* replaced = 
 /// their count. A UTF-8 byte order mark is kept (split_lines-style readers skip it).
 std::string read_text_file(const std::string& path, InvalidUtf8 invalid = InvalidUtf8::error,
                            std::size_t* replaced = nullptr);
+
+/// The columns `text` (UTF-8) takes in a terminal with a monospace font, as wcwidth() counts
+/// them, a code point at a time: 2 for East Asian Wide and Fullwidth characters (CJK
+/// ideographs, kana, Hangul syllables, fullwidth forms, most emoji: Unicode's
+/// EastAsianWidth W and F); 0 for combining marks (Mn, Me: "e" with U+0301 is 1 column), format
+/// characters (Cf: zero-width space and joiners, the byte order mark) and control characters
+/// (C0, DEL, C1; a tab is 0 too, expand tabs first); 1 for every other character. Each invalid
+/// UTF-8 sequence counts 1, as the U+FFFD a terminal shows for it. An emoji sequence joined by
+/// U+200D counts each of its emoji. display_width("abc") == 3, display_width("正面") == 4.
+std::size_t display_width(std::string_view text);
+
+/// `text` followed (align_left) or preceded (align_right) by spaces up to `width` display
+/// columns (display_width); `text` as it is when it is that wide already or wider. For text
+/// tables whose cells hold any UTF-8, where std::setw pads by bytes (and fmt's "{:<N}" by a
+/// table of its own, which gives combining marks a column).
+std::string align_left(std::string_view text, std::size_t width);
+std::string align_right(std::string_view text, std::size_t width);
 
 }  // namespace tapegrad::data

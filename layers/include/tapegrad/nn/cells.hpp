@@ -19,6 +19,10 @@
 
 namespace tapegrad::nn {
 
+/// The nonlinearity of an Elman RNN step, PyTorch's `nonlinearity` of torch.nn.RNN:
+/// h' = tanh(a) (the default) or h' = relu(a) = max(a, 0). Chosen for a layer with
+/// `RNN<float>(RNNOptions(in, H).nonlinearity(Nonlinearity::relu))`, for a cell with
+/// RNNCell's constructor argument; LSTM and GRU have none (they ignore the option).
 enum class Nonlinearity { tanh, relu };
 
 /// A recurrent state: h, and c for an LSTM (empty otherwise).

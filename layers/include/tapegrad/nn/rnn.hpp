@@ -93,7 +93,16 @@ RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights
 
 }  // namespace functional
 
-/// Options of RNN, LSTM and GRU, set fluently: `RNNOptions(64, 128).num_layers(2)`.
+/// Options of RNN, LSTM and GRU, PyTorch's constructor arguments, set fluently: each setter
+/// (`num_layers(2)`) sets one option and returns the options, so that calls chain, and the
+/// getter of the same name without an argument (`num_layers()`) reads it back:
+///
+///   nn::LSTM<float> lstm(nn::RNNOptions(64, 128).num_layers(2).bidirectional(true)
+///                            .batch_first(true).dropout(0.2));
+///   nn::RNN<float> rnn(nn::RNNOptions(8, 16).nonlinearity(nn::Nonlinearity::relu));
+///
+/// The options are checked when a layer is built: a zero size or number of layers, or a
+/// dropout outside [0, 1), is a value_error.
 class RNNOptions {
  public:
   RNNOptions(std::size_t input_size, std::size_t hidden_size)
@@ -110,16 +119,25 @@ class RNNOptions {
                                           \
  private:                                 \
   type name##_ = init;
+  /// Features of x (in), and of h (H).
   TAPEGRAD_OPTION(std::size_t, input_size, 0)
   TAPEGRAD_OPTION(std::size_t, hidden_size, 0)
+  /// Stacked layers (L); layer l > 0 reads layer l - 1's output. Default 1.
   TAPEGRAD_OPTION(std::size_t, num_layers, 1)
+  /// false: no b_ih, b_hh parameters. Default true.
   TAPEGRAD_OPTION(bool, bias, true)
+  /// true: x and output are [B, T, ...] instead of [T, B, ...] (h_n and c_n stay
+  /// [L*D, B, H], as in PyTorch). Default false.
   TAPEGRAD_OPTION(bool, batch_first, false)
+  /// Dropout with this p on each layer's output but the last, in training. Default 0.
   TAPEGRAD_OPTION(double, dropout, 0.0)
+  /// true: a reverse direction too (D = 2), its output beside the forward's. Default false.
   TAPEGRAD_OPTION(bool, bidirectional, false)
-  TAPEGRAD_OPTION(Nonlinearity, nonlinearity, Nonlinearity::tanh)  // RNN only
-  // false: the composed ops of the equations instead of one fused op per step (slower; the
-  // same values and gradients up to rounding; to read the tape of a real layer, or compare)
+  /// RNN only: tanh (the default) or relu; LSTM and GRU ignore it.
+  TAPEGRAD_OPTION(Nonlinearity, nonlinearity, Nonlinearity::tanh)
+  /// false: the composed ops of the equations instead of one fused op per step (slower; the
+  /// same values and gradients up to rounding; to read the tape of a real layer, or compare).
+  /// Default true.
   TAPEGRAD_OPTION(bool, fused, true)
 #undef TAPEGRAD_OPTION
 };
