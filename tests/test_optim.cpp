@@ -807,6 +807,11 @@ TEST_CASE(
   CHECK(grouped.param_groups()[1].lr == 0.5);
   optim::SGD<double> sgd_groups(std::vector<optim::ParamGroup<double>>{{params()}});
   CHECK(sgd_groups.param_groups()[0].lr == 1e-3);
+  // A group's NaN learning rate is an error, not "none given".
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(optim::Adam<double>(std::vector<optim::ParamGroup<double>>{{params(), nan}}),
+                       doctest::Contains("Adam: learning rate nan must be finite"),
+                       tapegrad::value_error);
 
   // Schedules: StepLR and MultiStepLR gamma=0.1, CosineAnnealingLR eta_min=0, LinearLR
   // start_factor=1/3, end_factor=1, total_iters=5.

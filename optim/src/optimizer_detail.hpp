@@ -18,11 +18,14 @@ std::vector<ParamGroup<T>> one_group(std::vector<Var<T>> params, double lr) {
   return {ParamGroup<T>{std::move(params), lr}};
 }
 
-/// The groups, those without a learning rate (NaN) given the optimizer's `lr`.
+/// The groups, those given no learning rate given the optimizer's `lr`.
 template <class T>
 std::vector<ParamGroup<T>> with_default_lr(std::vector<ParamGroup<T>> groups, double lr) {
   for (auto& group : groups) {
-    if (std::isnan(group.lr)) group.lr = lr;
+    if (!group.has_lr) {
+      group.lr = lr;
+      group.has_lr = true;
+    }
   }
   return groups;
 }

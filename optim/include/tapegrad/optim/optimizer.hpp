@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,13 +12,20 @@
 
 namespace tapegrad::optim {
 
-/// Parameters that share a learning rate. A group given without one
-/// (`ParamGroup<float>{params}`, lr NaN) takes the optimizer's lr, as a PyTorch group without
-/// "lr" takes the optimizer's default.
+/// Parameters that share a learning rate: `ParamGroup<float>{params, lr}`. A group given without
+/// one (`ParamGroup<float>{params}`) takes the optimizer's lr when the optimizer is built, as a
+/// PyTorch group without "lr" takes the optimizer's default.
 template <class T>
 struct ParamGroup {
+  ParamGroup() = default;
+  ParamGroup(std::vector<Var<T>> group_params)  // NOLINT: implicit, as {params}
+      : params(std::move(group_params)) {}
+  ParamGroup(std::vector<Var<T>> group_params, double group_lr)
+      : params(std::move(group_params)), lr(group_lr), has_lr(true) {}
+
   std::vector<Var<T>> params;
-  double lr = std::numeric_limits<double>::quiet_NaN();
+  double lr = 0.0;
+  bool has_lr = false;  // false: given none; the optimizer fills in its own
 };
 
 /// The buffers an optimizer keeps for one parameter, under PyTorch's names ("momentum_buffer",
