@@ -149,6 +149,74 @@ TEST_CASE("load_model rejects bad files with the file and entry named, and chang
   unchanged();
 }
 
+namespace {
+
+// A pretrained language model's encoder: Tagger's embedding and LSTM, with a head of its own.
+class LanguageModel : public nn::Module<float> {
+ public:
+  explicit LanguageModel(tapegrad::Generator& gen, std::size_t embedding_dim = 5)
+      : embed_(20, embedding_dim, 0, gen),
+        rnn_(nn::RNNOptions(embedding_dim, 6).bidirectional(true), gen),
+        lm_head_(12, 20, true, gen) {
+    register_module("embed", embed_);
+    register_module("rnn", rnn_);
+    register_module("lm_head", lm_head_);
+  }
+
+ private:
+  nn::Embedding<float> embed_;
+  nn::LSTM<float> rnn_;
+  nn::Linear<float> lm_head_;
+};
+
+}  // namespace
+
+TEST_CASE("load_model(strict=false): a pretrained encoder into a bigger model, keys reported") {
+  TempDir dir;
+  tapegrad::Generator gen(11);
+  LanguageModel pretrained(gen);
+  optim::save_model(pretrained, dir.file("lm.npz"));
+  Tagger<float> model(gen);
+  const auto before = model.state_dict();
+
+  // Strict, the default: refused with the same error as ever, and nothing changes.
+  const std::string msg =
+      message_of<value_error>([&] { optim::load_model(model, dir.file("lm.npz")); });
+  TG_CHECK_CONTAINS(msg, "lm.npz': missing head.weight, head.bias");
+  for (std::size_t i = 0; i < before.size(); ++i)
+    CHECK(model.state_dict()[i].second == before[i].second);
+
+  const nn::LoadResult result = optim::load_model(model, dir.file("lm.npz"), /*strict=*/false);
+  CHECK(result.missing_keys == std::vector<std::string>{"head.weight", "head.bias"});
+  CHECK(result.unexpected_keys == std::vector<std::string>{"lm_head.weight", "lm_head.bias"});
+  const auto after = model.state_dict();
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    const auto& [name, value] = after[i];
+    CAPTURE(name);
+    if (name.compare(0, 5, "head.") == 0) {
+      CHECK(value == before[i].second);  // not in the file: left as it was
+    } else {
+      CHECK(value == pretrained.parameter(name).value());  // the encoder's weights
+    }
+  }
+
+  // The whole file of the same model: nothing missing or unexpected.
+  optim::save_model(model, dir.file("tagger.npz"));
+  const nn::LoadResult all = optim::load_model(model, dir.file("tagger.npz"), false);
+  CHECK(all.missing_keys.empty());
+  CHECK(all.unexpected_keys.empty());
+
+  // Not strict still refuses a present entry of another shape, naming it and both shapes.
+  LanguageModel wider(gen, 7);
+  optim::save_model(wider, dir.file("wider.npz"));
+  const auto loaded = model.state_dict();
+  const std::string shape_msg = message_of<value_error>(
+      [&] { optim::load_model(model, dir.file("wider.npz"), /*strict=*/false); });
+  TG_CHECK_CONTAINS(shape_msg, "entry 'embed.weight' has shape [20,7], the model expects [20,5]");
+  for (std::size_t i = 0; i < loaded.size(); ++i)
+    CHECK(model.state_dict()[i].second == loaded[i].second);
+}
+
 TEST_CASE(
     "a training checkpoint resumes bit for bit: model, Adam, schedule, dropout and shuffling") {
   TempDir dir;

@@ -455,6 +455,165 @@ TEST_CASE("Sequential holds a recurrent layer: its output feeds the next module"
   check_gradcheck([&](const Vs& in) { return net(in[0]); }, {x}, net.parameters());
 }
 
+namespace {
+
+// A user's module as docs/training.md shows one: derived from nn::ModuleBase, a forward, no
+// operator() of its own. Highway: y = t * tanh(W_h x) + (1 - t) * x, t = sigmoid(W_t x).
+class Highway : public nn::ModuleBase<Highway, double> {
+ public:
+  Highway(std::size_t dim, tapegrad::Generator& gen)
+      : transform_(dim, dim, true, gen), gate_(dim, dim, true, gen) {
+    register_module("transform", transform_);
+    register_module("gate", gate_);
+  }
+  V forward(const V& x) const {
+    const V t = tapegrad::sigmoid(gate_(x));
+    return tapegrad::tanh(transform_(x)) * t + x * (1.0 - t);
+  }
+
+ private:
+  nn::Linear<double> transform_, gate_;
+};
+
+// Two arguments and a non-Var result, a template over the scalar, a forward that is not const.
+template <class T>
+class Encoder : public nn::ModuleBase<Encoder<T>, T> {
+ public:
+  explicit Encoder(tapegrad::Generator& gen)
+      : embed_(10, 4, 0, gen), rnn_(nn::RNNOptions(4, 3), gen) {
+    this->register_module("embed", embed_);
+    this->register_module("rnn", rnn_);
+  }
+  nn::RecurrentOutput<T> forward(const IndexArray& ids, const std::vector<std::size_t>& lengths) {
+    ++calls_;
+    return rnn_(embed_(ids), lengths);
+  }
+  int calls() const { return calls_; }
+
+ private:
+  nn::Embedding<T> embed_;
+  nn::GRU<T> rnn_;
+  int calls_ = 0;
+};
+
+// A user's module in the form of STYLE.md's sketch: an operator() and no forward.
+class Scale : public nn::Module<double> {
+ public:
+  Scale() : w_(register_parameter("weight", V(Array<double>{1.5, -0.5, 2.0}))) {}
+  V operator()(const V& x) const { return x * w_; }
+
+ private:
+  V w_;
+};
+
+}  // namespace
+
+TEST_CASE("a module of your own is called as model(x), runs in Sequential, and gets gradients") {
+  tapegrad::Generator gen(31);
+  Highway highway(3, gen);
+  const V x = input({2, 3}, 32);
+  const V direct = highway.forward(x);
+  const V called = highway(x);  // ModuleBase's operator(): forward(x)
+  CHECK(called.value() == direct.value());
+  const Highway& as_const = highway;
+  CHECK(as_const(x).value() == direct.value());
+  tapegrad::sum(highway(x)).backward();
+  for (const auto& [name, p] : highway.named_parameters()) CHECK_MESSAGE(p.has_grad(), name);
+  highway.zero_grad();
+
+  Encoder<double> encoder(gen);
+  const IndexArray ids = {{1, 2}, {3, 0}, {4, 0}};
+  const nn::RecurrentOutput<double> out = encoder(ids, std::vector<std::size_t>{3, 1});
+  CHECK(encoder.calls() == 1);
+  CHECK(tapegrad::shape_str(out.h_n.shape()) == "[1,2,3]");
+
+  // Built-in layers, a ModuleBase module and an operator()-only module in one Sequential.
+  nn::Sequential<double> net;
+  net.add(std::make_shared<nn::Linear<double>>(4, 3, true, gen))
+      .add(std::make_shared<Highway>(3, gen))
+      .add(std::make_shared<Scale>())
+      .add(std::make_shared<nn::LSTM<double>>(nn::RNNOptions(3, 2), gen));
+  std::vector<std::string> names;
+  for (const auto& p : net.named_parameters()) names.push_back(p.first);
+  CHECK(names[2] == "1.transform.weight");
+  CHECK(names[6] == "2.weight");
+  const V seq = input({5, 2, 4}, 33);
+  CHECK(tapegrad::shape_str(net(seq).shape()) == "[5,2,2]");
+  tapegrad::sum(net(seq)).backward();
+  for (const auto& [name, p] : net.named_parameters()) CHECK_MESSAGE(p.has_grad(), name);
+  net.zero_grad();
+  check_gradcheck([&](const Vs& in) { return net(in[0]); }, {seq}, net.parameters());
+}
+
+TEST_CASE("load_state_dict(state, false) loads what matches and names the missing and unexpected") {
+  // A pretrained encoder (embed, rnn) with a language-model head, into a tagger (embed, rnn, head).
+  Tagger pretrained, model;
+  nn::StateDict<double> encoder;
+  for (const auto& [name, value] : pretrained.state_dict()) {
+    if (name.compare(0, 5, "head.") != 0) encoder.emplace_back(name, value);
+  }
+  encoder.emplace_back("lm_head.weight", Array<double>::from_shape({10, 6}));
+  encoder.emplace_back("lm_head.bias", Array<double>::from_shape({10}));
+  const auto head_before = model.head_.weight().value();
+
+  const nn::LoadResult result = model.load_state_dict(encoder, /*strict=*/false);
+  CHECK(result.missing_keys == std::vector<std::string>{"head.weight", "head.bias"});
+  CHECK(result.unexpected_keys == std::vector<std::string>{"lm_head.weight", "lm_head.bias"});
+  CHECK(model.parameter("embed.weight").value() == pretrained.parameter("embed.weight").value());
+  CHECK(model.parameter("rnn.weight_hh_l0_reverse").value() ==
+        pretrained.parameter("rnn.weight_hh_l0_reverse").value());
+  CHECK(model.head_.weight().value() == head_before);  // left as it was
+
+  // A full, matching state: nothing missing, nothing unexpected, either way.
+  const nn::LoadResult all = model.load_state_dict(pretrained.state_dict(), false);
+  CHECK(all.missing_keys.empty());
+  CHECK(all.unexpected_keys.empty());
+  CHECK(model.load_state_dict(pretrained.state_dict()).missing_keys.empty());
+
+  // Strict is the default and refuses as before; a wrong shape is refused either way.
+  Tagger fresh;
+  const auto before = fresh.state_dict();
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { fresh.load_state_dict(encoder); }),
+                    "load_state_dict: missing head.weight, head.bias");
+  auto wrong = encoder;
+  wrong[1].second = Array<double>::from_shape({2, 5});
+  const std::string msg = message_of<value_error>([&] { fresh.load_state_dict(wrong, false); });
+  TG_CHECK_CONTAINS(msg, "'rnn.weight_ih_l0' has shape [2,5], the model expects [12,4]");
+  const auto after = fresh.state_dict();
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(after[i].second == before[i].second);
+}
+
+TEST_CASE("layer defaults are PyTorch's") {
+  nn::Linear<double> linear(3, 2);  // bias=True
+  CHECK(linear.bias().defined());
+  CHECK(linear.parameters().size() == 2);
+  nn::Embedding<double> embed(5, 2);  // padding_idx=None
+  CHECK(embed.padding_idx() == -1);
+  nn::Dropout<double> dropout;  // p=0.5
+  CHECK(dropout.p() == 0.5);
+  const nn::RNNOptions o(3, 4);  // num_layers=1, bias=True, batch_first=False, dropout=0,
+  CHECK(o.num_layers() == 1);    // bidirectional=False, nonlinearity='tanh'
+  CHECK(o.bias());
+  CHECK_FALSE(o.batch_first());
+  CHECK(o.dropout() == 0.0);
+  CHECK_FALSE(o.bidirectional());
+  CHECK(o.nonlinearity() == nn::Nonlinearity::tanh);
+  nn::RNN<double> rnn(o);
+  CHECK(rnn.parameters().size() == 4);  // one layer, one direction, with biases
+  // RNNCell(input, hidden): bias=True, nonlinearity='tanh'.
+  tapegrad::manual_seed(41);
+  nn::RNNCell<double> by_default(3, 4);
+  CHECK(by_default.parameters().size() == 4);
+  tapegrad::manual_seed(41);
+  nn::RNNCell<double> explicit_tanh(3, 4, true, nn::Nonlinearity::tanh);
+  const V x = input({2, 3}, 42, false);
+  CHECK(by_default(x).value() == explicit_tanh(x).value());
+  // Softmax(dim=-1): PyTorch's dim=None picks an axis by rank (deprecated); ours is the last.
+  nn::Softmax<double> softmax;
+  const V logits = input({2, 3}, 43, false);
+  CHECK(softmax(logits).value() == tapegrad::softmax(logits, -1).value());
+}
+
 TEST_CASE("default initialisation is PyTorch's: U(-1/sqrt(H), 1/sqrt(H)) and N(0, 1)") {
   tapegrad::Generator gen(12);
   nn::GRU<double> gru(nn::RNNOptions(7, 16).num_layers(2).bidirectional(true), gen);

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -718,8 +719,9 @@ TEST_CASE("optim: clip_grad_norm returns a non-finite norm for an inf or NaN gra
 }
 
 TEST_CASE("optim: default options are PyTorch's") {
-  // torch 1.13's signatures; SGD's lr has no default there.
+  // torch 2.x's signatures; SGD's lr default (1e-3) is 2.3's, required before.
   const optim::SGDOptions sgd;
+  CHECK(sgd.lr == 1e-3);
   CHECK(sgd.momentum == 0.0);
   CHECK(sgd.dampening == 0.0);
   CHECK(sgd.weight_decay == 0.0);
@@ -744,6 +746,10 @@ TEST_CASE("optim: default options are PyTorch's") {
   CHECK(ada.weight_decay == 0.0);
   CHECK(ada.initial_accumulator_value == 0.0);
   CHECK(ada.eps == 1e-10);
+  const optim::AdamWOptions adamw;  // Adam's, with weight_decay 1e-2
+  CHECK(std::tie(adamw.lr, adamw.beta1, adamw.beta2, adamw.eps, adamw.amsgrad) ==
+        std::tie(adam.lr, adam.beta1, adam.beta2, adam.eps, adam.amsgrad));
+  CHECK(adamw.weight_decay == 0.01);
   const optim::PlateauOptions plateau;
   CHECK_FALSE(plateau.maximize);
   CHECK(plateau.factor == 0.1);
@@ -771,6 +777,68 @@ TEST_CASE("optim: default options are PyTorch's") {
   CHECK_MESSAGE(tapegrad_test::all_close(a.value(), b.value(), 0.0), "AdamW(AdamWOptions{}) gives ",
                 tapegrad_test::describe(a.value()), ", with weight_decay 0.01 ",
                 tapegrad_test::describe(b.value()));
+}
+
+TEST_CASE(
+    "optim: optimizers and schedules are built from parameters alone, with PyTorch's "
+    "defaults") {
+  const auto params = [] {
+    return std::vector<Var<double>>{tapegrad::parameter(filled({2}, 1.0))};
+  };
+  const auto lr_of = [](const optim::Optimizer<double>& o) { return o.param_groups()[0].lr; };
+  // optim::Adam<float>(params) as torch.optim.Adam(params).
+  CHECK(lr_of(optim::SGD<double>(params())) == 1e-3);
+  CHECK(lr_of(optim::Adam<double>(params())) == 1e-3);
+  CHECK(lr_of(optim::AdamW<double>(params())) == 1e-3);
+  CHECK(lr_of(optim::RMSprop<double>(params())) == 1e-2);
+  CHECK(lr_of(optim::Adagrad<double>(params())) == 1e-2);
+  optim::Adam<float> adam_float(
+      std::vector<Var<float>>{tapegrad::parameter(Array<float>{1.0f, 2.0f})});
+  CHECK(adam_float.param_groups().size() == 1);
+
+  // A group without a learning rate takes the optimizer's, as a PyTorch group without "lr".
+  optim::AdamOptions two_groups;
+  two_groups.lr = 0.02;
+  optim::Adam<double> grouped(
+      std::vector<optim::ParamGroup<double>>{optim::ParamGroup<double>{params()},
+                                             optim::ParamGroup<double>{params(), 0.5}},
+      two_groups);
+  CHECK(grouped.param_groups()[0].lr == 0.02);
+  CHECK(grouped.param_groups()[1].lr == 0.5);
+  optim::SGD<double> sgd_groups(std::vector<optim::ParamGroup<double>>{{params()}});
+  CHECK(sgd_groups.param_groups()[0].lr == 1e-3);
+  // A group's NaN learning rate is an error, not "none given".
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(optim::Adam<double>(std::vector<optim::ParamGroup<double>>{{params(), nan}}),
+                       doctest::Contains("Adam: learning rate nan must be finite"),
+                       tapegrad::value_error);
+
+  // Schedules: StepLR and MultiStepLR gamma=0.1, CosineAnnealingLR eta_min=0, LinearLR
+  // start_factor=1/3, end_factor=1, total_iters=5.
+  optim::SGD<double> a(params(), {/*lr=*/1.0});
+  optim::StepLR<double> step(a, 2);
+  step.step();
+  step.step();
+  CHECK(lr_of(a) == doctest::Approx(0.1).epsilon(1e-15));
+  optim::SGD<double> b(params(), {/*lr=*/1.0});
+  optim::MultiStepLR<double> multi(b, {1});
+  multi.step();
+  CHECK(lr_of(b) == doctest::Approx(0.1).epsilon(1e-15));
+  optim::SGD<double> c(params(), {/*lr=*/1.0});
+  optim::CosineAnnealingLR<double> cosine(c, 4);
+  for (int k = 0; k < 4; ++k) cosine.step();
+  CHECK(std::abs(lr_of(c)) < 1e-15);
+  optim::SGD<double> d(params(), {/*lr=*/1.0});
+  optim::LinearLR<double> warmup(d);
+  CHECK(lr_of(d) == doctest::Approx(1.0 / 3.0).epsilon(1e-15));
+  for (int k = 0; k < 4; ++k) warmup.step();
+  CHECK(lr_of(d) < 1.0);
+  warmup.step();
+  CHECK(lr_of(d) == doctest::Approx(1.0).epsilon(1e-15));
+  optim::SGD<double> e(params(), {/*lr=*/1.0});
+  optim::ReduceLROnPlateau<double> plateau(e);  // mode min, factor 0.1, patience 10
+  for (int k = 0; k < 12; ++k) plateau.step(1.0);
+  CHECK(lr_of(e) == doctest::Approx(0.1).epsilon(1e-15));
 }
 
 TEST_CASE("optimizer state is kept and saved under PyTorch's names") {

@@ -44,8 +44,9 @@ tapegrad::Var<T> softsign(const tapegrad::Var<T>& x) {
 
 /// The peephole LSTM cell above. Parameters: weight_ih [4H, in], weight_hh [4H, H],
 /// bias [4H] (gates i, f, g, o as in PyTorch), peephole_i, peephole_f, peephole_o [H].
+/// nn::ModuleBase makes it callable, `cell(x, state)`, as the built-in cells are.
 template <class T = float>
-class PeepholeLSTMCell : public tapegrad::nn::Module<T> {
+class PeepholeLSTMCell : public tapegrad::nn::ModuleBase<PeepholeLSTMCell<T>, T> {
  public:
   using Var = tapegrad::Var<T>;
   struct State {
@@ -78,7 +79,6 @@ class PeepholeLSTMCell : public tapegrad::nn::Module<T> {
     Var o = sigmoid(gates[3] + p_o_ * c_next);
     return {o * softsign(c_next), c_next};
   }
-  State operator()(const Var& x, const State& s) const { return forward(x, s); }
 
   /// A zero state for a batch.
   State zero_state(std::size_t batch) const {

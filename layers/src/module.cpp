@@ -104,7 +104,7 @@ StateDict<T> Module<T>::state_dict() const {
 }
 
 template <class T>
-void Module<T>::load_state_dict(const StateDict<T>& state) {
+LoadResult Module<T>::load_state_dict(const StateDict<T>& state, bool strict) {
   auto params = named_parameters();
   std::map<std::string, const Array<T>*> given;
   for (const auto& [name, value] : state) {
@@ -112,12 +112,13 @@ void Module<T>::load_state_dict(const StateDict<T>& state) {
       throw value_error(fmt::format("load_state_dict: '{}' appears twice", name));
     }
   }
-  // Check everything first: a failed load changes nothing.
-  std::vector<std::string> missing;
+  // Check everything first: a failed load changes nothing. Present names must have the
+  // model's shapes even when not strict (PyTorch's "size mismatch" is an error either way).
+  LoadResult result;
   for (const auto& [name, var] : params) {
     const auto it = given.find(name);
     if (it == given.end()) {
-      missing.push_back(name);
+      result.missing_keys.push_back(name);
       continue;
     }
     if (it->second->shape() != var.shape()) {
@@ -125,19 +126,26 @@ void Module<T>::load_state_dict(const StateDict<T>& state) {
                                     name, shape_str(it->second->shape()), shape_str(var.shape())));
     }
   }
-  if (!missing.empty()) {
-    throw value_error(fmt::format("load_state_dict: missing {}", fmt::join(missing, ", ")));
+  if (strict && !result.missing_keys.empty()) {
+    throw value_error(
+        fmt::format("load_state_dict: missing {}", fmt::join(result.missing_keys, ", ")));
   }
-  if (given.size() != params.size()) {
+  if (given.size() + result.missing_keys.size() != params.size()) {
     std::set<std::string> known;
     for (const auto& p : params) known.insert(p.first);
-    std::vector<std::string> unexpected;
     for (const auto& [name, value] : state) {
-      if (known.count(name) == 0) unexpected.push_back(name);
+      if (known.count(name) == 0) result.unexpected_keys.push_back(name);
     }
-    throw value_error(fmt::format("load_state_dict: unexpected {}", fmt::join(unexpected, ", ")));
   }
-  for (auto& [name, var] : params) var.mutable_value() = *given.at(name);
+  if (strict && !result.unexpected_keys.empty()) {
+    throw value_error(
+        fmt::format("load_state_dict: unexpected {}", fmt::join(result.unexpected_keys, ", ")));
+  }
+  for (auto& [name, var] : params) {
+    const auto it = given.find(name);
+    if (it != given.end()) var.mutable_value() = *it->second;
+  }
+  return result;
 }
 
 template class Module<float>;

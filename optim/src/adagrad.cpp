@@ -11,7 +11,7 @@ Adagrad<T>::Adagrad(std::vector<Var<T>> params, AdagradOptions options)
 
 template <class T>
 Adagrad<T>::Adagrad(std::vector<ParamGroup<T>> groups, AdagradOptions options)
-    : Optimizer<T>(std::move(groups), "Adagrad"), o_(options) {
+    : Optimizer<T>(detail::with_default_lr(std::move(groups), options.lr), "Adagrad"), o_(options) {
   detail::check_lr("Adagrad", o_.lr);
   detail::check_nonnegative("Adagrad", "lr_decay", o_.lr_decay);
   detail::check_nonnegative("Adagrad", "weight_decay", o_.weight_decay);

@@ -16,7 +16,9 @@ Adam<T>::Adam(std::vector<ParamGroup<T>> groups, AdamOptions options)
 template <class T>
 Adam<T>::Adam(std::vector<ParamGroup<T>> groups, AdamOptions options, bool decoupled,
               const char* name)
-    : Optimizer<T>(std::move(groups), name), o_(options), decoupled_(decoupled) {
+    : Optimizer<T>(detail::with_default_lr(std::move(groups), options.lr), name),
+      o_(options),
+      decoupled_(decoupled) {
   detail::check_lr(name, o_.lr);
   detail::check_beta(name, "beta1", o_.beta1);
   detail::check_beta(name, "beta2", o_.beta2);

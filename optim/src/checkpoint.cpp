@@ -18,9 +18,12 @@ const char* dtype_name() {
 }
 
 // The model's entries from an archive (names without `prefix`), checked against the model:
-// every parameter present with its shape and dtype, nothing else under the prefix.
+// each present parameter with its shape and dtype; when `strict`, every parameter present and
+// nothing else under the prefix. Not strict, the names of entries the model has no parameter
+// for go to `unexpected` (with the prefix).
 template <class T>
-nn::StateDict<T> read_model(const Npz& npz, const nn::Module<T>& model, const std::string& prefix) {
+nn::StateDict<T> read_model(const Npz& npz, const nn::Module<T>& model, const std::string& prefix,
+                            bool strict = true, std::vector<std::string>* unexpected = nullptr) {
   const auto params = model.named_parameters();
   std::set<std::string> known;
   nn::StateDict<T> out;
@@ -44,20 +47,21 @@ nn::StateDict<T> read_model(const Npz& npz, const nn::Module<T>& model, const st
     }
     out.emplace_back(name, value);
   }
-  if (!missing.empty()) {
+  if (strict && !missing.empty()) {
     throw value_error(
         fmt::format("checkpoint '{}': missing {}", npz.path(), fmt::join(missing, ", ")));
   }
-  std::vector<std::string> unexpected;
+  std::vector<std::string> extra;
   for (const auto& name : npz.names()) {
     if (name.compare(0, prefix.size(), prefix) == 0 && known.count(name) == 0) {
-      unexpected.push_back(name);
+      extra.push_back(name);
     }
   }
-  if (!unexpected.empty()) {
+  if (strict && !extra.empty()) {
     throw value_error(fmt::format("checkpoint '{}': unexpected {} (not parameters of this model)",
-                                  npz.path(), fmt::join(unexpected, ", ")));
+                                  npz.path(), fmt::join(extra, ", ")));
   }
+  if (unexpected != nullptr) *unexpected = std::move(extra);
   return out;
 }
 
@@ -112,9 +116,13 @@ void save_model(const nn::Module<T>& model, const std::string& path) {
 }
 
 template <class T>
-void load_model(nn::Module<T>& model, const std::string& path) {
+nn::LoadResult load_model(nn::Module<T>& model, const std::string& path, bool strict) {
   const Npz npz = Npz::load(path);
-  model.load_state_dict(read_model(npz, model, ""));
+  std::vector<std::string> unexpected;
+  nn::LoadResult result =
+      model.load_state_dict(read_model(npz, model, "", strict, &unexpected), strict);
+  result.unexpected_keys = std::move(unexpected);
+  return result;
 }
 
 template <class T>
@@ -231,10 +239,10 @@ void load_checkpoint(const std::string& path, TrainingState<T>& state) {
   state.values = values;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                  \
-  template void save_model<T>(const nn::Module<T>&, const std::string&);         \
-  template void load_model<T>(nn::Module<T>&, const std::string&);               \
-  template void save_checkpoint<T>(const std::string&, const TrainingState<T>&); \
+#define TAPEGRAD_INSTANTIATE(T)                                                    \
+  template void save_model<T>(const nn::Module<T>&, const std::string&);           \
+  template nn::LoadResult load_model<T>(nn::Module<T>&, const std::string&, bool); \
+  template void save_checkpoint<T>(const std::string&, const TrainingState<T>&);   \
   template void load_checkpoint<T>(const std::string&, TrainingState<T>&);
 
 TAPEGRAD_INSTANTIATE(float)

@@ -11,6 +11,9 @@ Optimizer<T>::Optimizer(std::vector<ParamGroup<T>> groups, const char* name)
     : name_(name), groups_(std::move(groups)) {
   std::size_t count = 0;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (!groups_[g].has_lr) {
+      throw usage_error(fmt::format("{}: group {} has no learning rate", name, g));
+    }
     detail::check_lr(name, groups_[g].lr);
     for (std::size_t i = 0; i < groups_[g].params.size(); ++i) {
       const Var<T>& p = groups_[g].params[i];

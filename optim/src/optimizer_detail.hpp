@@ -18,6 +18,18 @@ std::vector<ParamGroup<T>> one_group(std::vector<Var<T>> params, double lr) {
   return {ParamGroup<T>{std::move(params), lr}};
 }
 
+/// The groups, those given no learning rate given the optimizer's `lr`.
+template <class T>
+std::vector<ParamGroup<T>> with_default_lr(std::vector<ParamGroup<T>> groups, double lr) {
+  for (auto& group : groups) {
+    if (!group.has_lr) {
+      group.lr = lr;
+      group.has_lr = true;
+    }
+  }
+  return groups;
+}
+
 /// An array of zeros of a's shape.
 template <class T>
 Array<T> zeros_like(const Array<T>& a) {

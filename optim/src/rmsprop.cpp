@@ -11,7 +11,7 @@ RMSprop<T>::RMSprop(std::vector<Var<T>> params, RMSpropOptions options)
 
 template <class T>
 RMSprop<T>::RMSprop(std::vector<ParamGroup<T>> groups, RMSpropOptions options)
-    : Optimizer<T>(std::move(groups), "RMSprop"), o_(options) {
+    : Optimizer<T>(detail::with_default_lr(std::move(groups), options.lr), "RMSprop"), o_(options) {
   detail::check_lr("RMSprop", o_.lr);
   detail::check_beta("RMSprop", "alpha", o_.alpha);
   detail::check_nonnegative("RMSprop", "eps", o_.eps);

@@ -11,7 +11,7 @@ SGD<T>::SGD(std::vector<Var<T>> params, SGDOptions options)
 
 template <class T>
 SGD<T>::SGD(std::vector<ParamGroup<T>> groups, SGDOptions options)
-    : Optimizer<T>(std::move(groups), "SGD"), o_(options) {
+    : Optimizer<T>(detail::with_default_lr(std::move(groups), options.lr), "SGD"), o_(options) {
   detail::check_lr("SGD", o_.lr);
   detail::check_nonnegative("SGD", "momentum", o_.momentum);
   detail::check_nonnegative("SGD", "weight_decay", o_.weight_decay);

@@ -18,6 +18,11 @@ template <class R, class = void>
 struct has_output : std::false_type {};
 template <class R>
 struct has_output<R, std::void_t<decltype(std::declval<R>().output)>> : std::true_type {};
+template <class M, class X, class = void>
+struct has_forward : std::false_type {};
+template <class M, class X>
+struct has_forward<M, X, std::void_t<decltype(std::declval<M&>().forward(std::declval<X>()))>>
+    : std::true_type {};
 }  // namespace detail
 
 /// Modules run in order: y = m_n(... m_2(m_1(x))). A recurrent layer may sit in the chain: its
@@ -30,12 +35,23 @@ struct has_output<R, std::void_t<decltype(std::declval<R>().output)>> : std::tru
 template <class T = float>
 class Sequential : public Module<T> {
  public:
-  /// Appends a module whose forward(const Var<T>&) returns a Var<T>, or a recurrent output.
+  /// Appends a module that takes one Var<T> and returns a Var<T>, or a recurrent output: a
+  /// built-in layer, or your own module with such a forward (nn::ModuleBase) or, lacking a
+  /// forward, such an operator().
   template <class M>
   Sequential& add(std::shared_ptr<M> module) {
+    static_assert(
+        detail::has_forward<M, const Var<T>&>::value || std::is_invocable_v<M&, const Var<T>&>,
+        "Sequential::add: the module needs forward(const Var<T>&) or operator()");
     this->register_module(std::to_string(steps_.size()), module);
     steps_.emplace_back([m = module.get()](const Var<T>& x) -> Var<T> {
-      auto y = m->forward(x);
+      auto y = [&] {
+        if constexpr (detail::has_forward<M, const Var<T>&>::value) {
+          return m->forward(x);
+        } else {
+          return (*m)(x);
+        }
+      }();
       if constexpr (detail::has_output<decltype(y)>::value) {
         return y.output;
       } else {

@@ -21,10 +21,14 @@ template <class T>
 void save_model(const nn::Module<T>& model, const std::string& path);
 
 /// Loads parameters saved by save_model or by `numpy.savez(path, **torch_state_dict_as_numpy)`.
-/// Strict: a missing file, a corrupt or truncated one, a missing or unexpected name, a wrong
-/// shape or dtype is a value_error naming the file and the entry, and the model is unchanged.
+/// A missing file, a corrupt or truncated one, a wrong shape or dtype of an entry the model
+/// has is a value_error naming the file and the entry, and the model is unchanged. Strict (the
+/// default): so is a missing or an unexpected name. Not strict (PyTorch's strict=False): the
+/// entries the model has are loaded, its other parameters keep their values, and the result
+/// names the parameters the file lacked (`missing_keys`) and the entries no parameter took
+/// (`unexpected_keys`): a pretrained encoder's file into a bigger model.
 template <class T>
-void load_model(nn::Module<T>& model, const std::string& path);
+nn::LoadResult load_model(nn::Module<T>& model, const std::string& path, bool strict = true);
 
 /// Everything a training run needs to continue exactly: the model, the optimizer (moments,
 /// step counts, learning rates), the schedule, the epoch, random generators (dropout masks,

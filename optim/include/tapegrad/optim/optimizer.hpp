@@ -12,11 +12,20 @@
 
 namespace tapegrad::optim {
 
-/// Parameters that share a learning rate.
+/// Parameters that share a learning rate: `ParamGroup<float>{params, lr}`. A group given without
+/// one (`ParamGroup<float>{params}`) takes the optimizer's lr when the optimizer is built, as a
+/// PyTorch group without "lr" takes the optimizer's default.
 template <class T>
 struct ParamGroup {
+  ParamGroup() = default;
+  ParamGroup(std::vector<Var<T>> group_params)  // NOLINT: implicit, as {params}
+      : params(std::move(group_params)) {}
+  ParamGroup(std::vector<Var<T>> group_params, double group_lr)
+      : params(std::move(group_params)), lr(group_lr), has_lr(true) {}
+
   std::vector<Var<T>> params;
-  double lr;
+  double lr = 0.0;
+  bool has_lr = false;  // false: given none; the optimizer fills in its own
 };
 
 /// The buffers an optimizer keeps for one parameter, under PyTorch's names ("momentum_buffer",
@@ -91,9 +100,10 @@ class Optimizer {
 };
 
 /// SGD: g = grad + wd p; with momentum, b = momentum b + (1 - dampening) g (b = g at the first
-/// step), g = nesterov ? g + momentum b : b; then p -= lr g.
+/// step), g = nesterov ? g + momentum b : b; then p -= lr g. lr = 1e-3 is PyTorch's default
+/// since 2.3 (required before).
 struct SGDOptions {
-  double lr = 0.01;
+  double lr = 1e-3;
   double momentum = 0.0;
   double dampening = 0.0;
   double weight_decay = 0.0;
@@ -103,8 +113,8 @@ struct SGDOptions {
 template <class T>
 class SGD : public Optimizer<T> {
  public:
-  SGD(std::vector<Var<T>> params, SGDOptions options);
-  SGD(std::vector<ParamGroup<T>> groups, SGDOptions options);
+  SGD(std::vector<Var<T>> params, SGDOptions options = {});
+  SGD(std::vector<ParamGroup<T>> groups, SGDOptions options = {});
 
  protected:
   void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
@@ -130,8 +140,8 @@ struct AdamOptions {
 template <class T>
 class Adam : public Optimizer<T> {
  public:
-  Adam(std::vector<Var<T>> params, AdamOptions options);
-  Adam(std::vector<ParamGroup<T>> groups, AdamOptions options);
+  Adam(std::vector<Var<T>> params, AdamOptions options = {});
+  Adam(std::vector<ParamGroup<T>> groups, AdamOptions options = {});
 
  protected:
   Adam(std::vector<ParamGroup<T>> groups, AdamOptions options, bool decoupled, const char* name);
@@ -176,8 +186,8 @@ struct RMSpropOptions {
 template <class T>
 class RMSprop : public Optimizer<T> {
  public:
-  RMSprop(std::vector<Var<T>> params, RMSpropOptions options);
-  RMSprop(std::vector<ParamGroup<T>> groups, RMSpropOptions options);
+  RMSprop(std::vector<Var<T>> params, RMSpropOptions options = {});
+  RMSprop(std::vector<ParamGroup<T>> groups, RMSpropOptions options = {});
 
  protected:
   void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
@@ -202,8 +212,8 @@ struct AdagradOptions {
 template <class T>
 class Adagrad : public Optimizer<T> {
  public:
-  Adagrad(std::vector<Var<T>> params, AdagradOptions options);
-  Adagrad(std::vector<ParamGroup<T>> groups, AdagradOptions options);
+  Adagrad(std::vector<Var<T>> params, AdagradOptions options = {});
+  Adagrad(std::vector<ParamGroup<T>> groups, AdagradOptions options = {});
 
  protected:
   void update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t step,
