@@ -146,6 +146,8 @@ echo "$output"
 grep -q 'dy/dx' <<<"$output" || fail "the README example printed no gradient (dy/dx)"
 echo "--- build-consumer/build/engine_only (links tapegrad::autograd alone):"
 build-consumer/build/engine_only || fail "engine_only (tapegrad::autograd alone) exited with status $?"
+echo "--- build-consumer/build/arrays (xtensor on tapegrad arrays, the factories):"
+build-consumer/build/arrays || fail "arrays exited with status $?"
 end_stage
 
 # ---- 5. Debug build with AddressSanitizer + UndefinedBehaviorSanitizer ----

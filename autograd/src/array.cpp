@@ -1,3 +1,7 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -40,6 +44,54 @@ std::string to_string(const Array<double>& a) {
 }
 
 namespace detail {
+
+namespace {
+// The most elements an array may have: its bytes, even of 16-byte elements, fit in size_t.
+constexpr std::size_t max_elements = std::numeric_limits<std::size_t>::max() / 16;
+}  // namespace
+
+void check_shape(const char* op, const Shape& shape) {
+  if (std::find(shape.begin(), shape.end(), std::size_t{0}) != shape.end()) return;  // empty
+  std::size_t count = 1;
+  for (std::size_t n : shape) {
+    if (count > max_elements / n) {
+      throw value_error(fmt::format("{}: shape {} has too many elements (a negative size?)", op,
+                                    shape_str(shape)));
+    }
+    count *= n;
+  }
+}
+
+std::size_t arange_size(double start, double stop, double step) {
+  if (!std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
+    throw value_error(
+        fmt::format("arange: start {}, stop {} and step {} must be finite", start, stop, step));
+  }
+  if (step == 0.0)
+    throw value_error(fmt::format("arange: step is 0 (start {}, stop {})", start, stop));
+  const double n = std::ceil((stop - start) / step);  // numpy's count; negative: empty
+  if (!(n <= double(max_elements))) {
+    throw value_error(fmt::format("arange: start {}, stop {} and step {} make too many values",
+                                  start, stop, step));
+  }
+  return n > 0.0 ? static_cast<std::size_t>(n) : 0;
+}
+
+std::size_t arange_size(std::int64_t start, std::int64_t stop, std::int64_t step) {
+  if (step == 0)
+    throw value_error(fmt::format("arange: step is 0 (start {}, stop {})", start, stop));
+  if (step > 0 ? stop <= start : stop >= start) return 0;
+  // The distance, exact in unsigned arithmetic even where stop - start overflows int64.
+  const std::uint64_t distance = step > 0 ? std::uint64_t(stop) - std::uint64_t(start)
+                                          : std::uint64_t(start) - std::uint64_t(stop);
+  const std::uint64_t stride = step > 0 ? std::uint64_t(step) : 0 - std::uint64_t(step);
+  const std::uint64_t n = (distance - 1) / stride + 1;
+  if (n > max_elements) {
+    throw value_error(fmt::format("arange: start {}, stop {} and step {} make too many values",
+                                  start, stop, step));
+  }
+  return static_cast<std::size_t>(n);
+}
 
 void fail_internal(const char* file, int line, const char* condition, const std::string& message) {
   throw internal_error(

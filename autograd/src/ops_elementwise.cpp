@@ -1,4 +1,6 @@
 // Elementwise ops: each forward next to its derivative.
+#include <utility>
+
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
@@ -215,14 +217,17 @@ Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi) {
 TAPEGRAD_OP(clamp);
 
 template <class T>
-Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b) {
+Var<T> where(xt::xarray<bool> condition, Var<T> a, Var<T> b) {
   check_defined("where", {&a, &b});
   const Shape ab = detail::broadcast_shapes("where", a.shape(), b.shape());
   const Shape shape = detail::broadcast_shapes("where", condition.shape(), ab);
   // Element by element over operands broadcast to the output's shape: xtensor 0.24's
   // xt::where with xsimd picks wrong elements when an operand broadcasts from a lower rank
   // (a [1,2,3] and b [2,3] gave b where the condition chose a; the fuzz test found it).
-  const xt::xarray<bool> cond = xt::broadcast(condition, shape);
+  // A condition of the output's shape is used as it is (by value: a temporary is not copied).
+  const xt::xarray<bool> cond = condition.shape() == shape
+                                    ? std::move(condition)
+                                    : xt::xarray<bool>(xt::broadcast(condition, shape));
   const Array<T> a_full = xt::broadcast(a.value(), shape);
   const Array<T> b_full = xt::broadcast(b.value(), shape);
   Array<T> z = Array<T>::from_shape(shape);
@@ -241,6 +246,6 @@ Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b
                    },
                    {std::move(mask)});
 }
-TAPEGRAD_OP(where);
+TAPEGRAD_OP_OVERLOAD(where, Var<T>(xt::xarray<bool>, Var<T>, Var<T>));
 
 }  // namespace tapegrad

@@ -1,8 +1,6 @@
 #include "tapegrad/autograd/random.hpp"
 
-#include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include <fmt/format.h>
 
@@ -10,33 +8,13 @@
 
 namespace tapegrad {
 
-namespace {
-
-// A value_error when the shape's element count does not fit in memory's address range (a
-// negative size converted to std::size_t, or a product that overflows): its array could not be
-// allocated, and a wrapped-around count would make a too small one.
-void check_shape(const char* op, const Shape& shape) {
-  if (std::find(shape.begin(), shape.end(), std::size_t{0}) != shape.end()) return;  // empty
-  const std::size_t limit = std::numeric_limits<std::size_t>::max() / 16;  // bytes, with room
-  std::size_t count = 1;
-  for (std::size_t n : shape) {
-    if (count > limit / n) {
-      throw value_error(fmt::format("{}: shape {} has too many elements (a negative size?)", op,
-                                    shape_str(shape)));
-    }
-    count *= n;
-  }
-}
-
-}  // namespace
-
 template <class T>
 Array<T> Generator::uniform(const Shape& shape, T lo, T hi) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) {
     throw value_error(fmt::format("uniform: lo {} and hi {} must be finite", lo, hi));
   }
   if (!(lo <= hi)) throw value_error(fmt::format("uniform: lo {} is greater than hi {}", lo, hi));
-  check_shape("uniform", shape);
+  detail::check_shape("uniform", shape);
   Array<T> a = Array<T>::from_shape(shape);
   std::uniform_real_distribution<T> dist(lo, hi);
   for (auto& x : a) x = lo == hi ? lo : dist(engine_);
@@ -49,7 +27,7 @@ Array<T> Generator::normal(const Shape& shape, T mean, T stddev) {
     throw value_error(fmt::format("normal: mean {} and stddev {} must be finite", mean, stddev));
   }
   if (!(stddev >= T(0))) throw value_error(fmt::format("normal: stddev {} is negative", stddev));
-  check_shape("normal", shape);
+  detail::check_shape("normal", shape);
   Array<T> a = Array<T>::from_shape(shape);
   // z * stddev + mean from standard normals z: std::normal_distribution's own formula, which
   // also holds for stddev = 0 (the distribution itself requires stddev > 0).
@@ -62,7 +40,7 @@ template <class T>
 Array<T> Generator::bernoulli(const Shape& shape, double p) {
   if (!(p >= 0.0 && p <= 1.0))
     throw value_error(fmt::format("bernoulli: p = {} is outside [0, 1]", p));
-  check_shape("bernoulli", shape);
+  detail::check_shape("bernoulli", shape);
   Array<T> a = Array<T>::from_shape(shape);
   std::uniform_real_distribution<double> dist(0.0, 1.0);
   for (auto& x : a) x = dist(engine_) < p ? T(1) : T(0);

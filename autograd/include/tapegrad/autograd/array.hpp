@@ -1,9 +1,12 @@
-// The one place that includes xtensor for the public API: an xtensor upgrade touches this file.
+// The one place that includes xtensor for the public API, with xtensor.hpp (what the umbrella
+// header adds for a user's program): an xtensor upgrade touches these two files.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -14,6 +17,12 @@ namespace detail {
 void* cached_allocate(std::size_t bytes);
 void cached_deallocate(void* p, std::size_t bytes) noexcept;
 }  // namespace detail
+
+/// Namespace of the allocator alone. It declares no function, and must not: an Array's type
+/// names its allocator, so argument-dependent lookup of every unqualified call inside xtensor on
+/// an Array looks in this namespace. Were the allocator in namespace tapegrad, such a call would
+/// find tapegrad's ops: xt::mean calls `sum<void>(e, ...)`, which found tapegrad::sum.
+namespace memory {
 
 /// The allocator of Array storage: 64-byte aligned blocks that, when freed, stay in a cache of
 /// the freeing thread (by size, at most 1 GiB per thread) and are handed out again. A training
@@ -37,6 +46,11 @@ struct CachingAllocator {
     return false;
   }
 };
+
+}  // namespace memory
+
+/// tapegrad::CachingAllocator names it too; lookup still goes by where it is defined (memory).
+using memory::CachingAllocator;
 
 /// Bytes of freed blocks this thread's cache holds for reuse.
 std::size_t cached_bytes();
@@ -74,5 +88,83 @@ std::size_t shape_size(const Shape& shape);
 /// The values as text, NumPy style (for printing; xtensor's printer stays out of your build).
 std::string to_string(const Array<float>& a);
 std::string to_string(const Array<double>& a);
+
+namespace detail {
+/// A value_error naming `op` when the shape's element count does not fit in memory's address
+/// range (a negative size converted to std::size_t, or a product that overflows).
+void check_shape(const char* op, const Shape& shape);
+/// The number of values of arange(start, stop, step), checked (a value_error for a step of 0,
+/// a bound or step that is not finite, or a count beyond memory).
+std::size_t arange_size(double start, double stop, double step);
+std::size_t arange_size(std::int64_t start, std::int64_t stop, std::int64_t step);
+/// An array of `shape` filled with `value`, its shape checked for `op`.
+template <class T>
+Array<T> filled(const char* op, const Shape& shape, T value) {
+  check_shape(op, shape);
+  return Array<T>(shape, value);
+}
+}  // namespace detail
+
+// ---- factories: arrays of a shape, given as a braced list (`zeros({2, 3})`) or a Shape ----
+// (Array<float>({2, 3}) is not a 2x3 array but the 1-D array {2, 3}: an xtensor trap.)
+
+/// An array of `shape` with every element `value`: `full({2, 3}, 0.5f)`. Shapes: -> shape.
+template <class T>
+Array<T> full(const Shape& shape, T value) {
+  return detail::filled<T>("full", shape, value);
+}
+template <class T>
+Array<T> full(std::initializer_list<std::size_t> shape, T value) {
+  return detail::filled<T>("full", make_shape(shape), value);
+}
+
+/// Zeros of `shape`, float unless T is given: `zeros({2, 3})`, `zeros<double>(x.shape())`.
+template <class T = float>
+Array<T> zeros(const Shape& shape) {
+  return detail::filled<T>("zeros", shape, T(0));
+}
+template <class T = float>
+Array<T> zeros(std::initializer_list<std::size_t> shape) {
+  return detail::filled<T>("zeros", make_shape(shape), T(0));
+}
+
+/// Ones of `shape`, float unless T is given.
+template <class T = float>
+Array<T> ones(const Shape& shape) {
+  return detail::filled<T>("ones", shape, T(1));
+}
+template <class T = float>
+Array<T> ones(std::initializer_list<std::size_t> shape) {
+  return detail::filled<T>("ones", make_shape(shape), T(1));
+}
+
+/// start, start + step, start + 2 step, ... while below `stop` (above it for a negative step),
+/// as numpy.arange: ceil((stop - start) / step) values, none when the range is empty. The type
+/// is the arguments': arange(5) is {0, 1, 2, 3, 4} of int, arange(0.0f, 1.0f, 0.25f) of float.
+/// Shapes: -> [n]. A step of 0, or a bound or step that is not finite, is a value_error.
+template <class T>
+Array<T> arange(T start, T stop, T step = T(1)) {
+  static_assert(std::is_arithmetic_v<T>, "arange: T must be a number type");
+  std::size_t n = 0;
+  if constexpr (std::is_floating_point_v<T>) {
+    n = detail::arange_size(double(start), double(stop), double(step));
+  } else {
+    n = detail::arange_size(std::int64_t(start), std::int64_t(stop), std::int64_t(step));
+  }
+  Array<T> a = Array<T>::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_floating_point_v<T>) {
+      a.data()[i] = static_cast<T>(double(start) + double(i) * double(step));
+    } else {
+      a.data()[i] = static_cast<T>(std::int64_t(start) + std::int64_t(i) * std::int64_t(step));
+    }
+  }
+  return a;
+}
+/// arange(0, stop, 1).
+template <class T>
+Array<T> arange(T stop) {
+  return arange<T>(T(0), stop, T(1));
+}
 
 }  // namespace tapegrad

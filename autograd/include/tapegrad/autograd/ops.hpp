@@ -4,6 +4,7 @@
 #pragma once
 
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/autograd/tape.hpp"
@@ -86,8 +87,21 @@ Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi);
 /// Shapes: broadcast(condition, a, b); shapes that do not broadcast are a shape_error naming
 /// them. The condition is a bool array, not differentiated; the gradient flows to the
 /// chosen side only, summed over the axes a or b was broadcast along.
+/// Its arguments are by value so that an unqualified `where(mask, a, b)` with Vars picks it
+/// over xt::where (forwarding references, found by lookup in the mask's namespace); for
+/// arrays a and b it is no candidate, and xt::where is chosen.
 template <class T>
-Var<T> where(const xt::xarray<bool>& condition, const Var<T>& a, const Var<T>& b);
+Var<T> where(xt::xarray<bool> condition, Var<T> a, Var<T> b);
+/// where with a condition of any boolean xtensor expression (`where(x.value() > 0.0f, a, b)`).
+template <class C, class T,
+          class = std::enable_if_t<xt::is_xexpression<std::decay_t<C>>::value &&
+                                   std::is_same_v<typename std::decay_t<C>::value_type, bool> &&
+                                   !std::is_same_v<std::decay_t<C>, xt::xarray<bool>>>>
+Var<T> where(C&& condition, Var<T> a, Var<T> b) {
+  // where<T>: C = T is no expression, so this names the op above
+  return tapegrad::where<T>(xt::xarray<bool>(std::forward<C>(condition)), std::move(a),
+                            std::move(b));
+}
 
 // ---- linear algebra ----
 

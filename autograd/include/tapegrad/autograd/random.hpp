@@ -1,8 +1,11 @@
 // Seeded random numbers: parameter initialisation, dropout masks, shuffling.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
+#include <type_traits>
 
 #include "tapegrad/autograd/array.hpp"
 
@@ -43,5 +46,31 @@ extern template Array<double> Generator::bernoulli<double>(const Shape&, double)
 Generator& default_generator();
 /// Seeds this thread's default generator.
 void manual_seed(std::uint64_t seed);
+
+/// Uniform in [0, 1), of `shape` (a braced list or a Shape), from `generator` (this thread's
+/// default generator unless given: manual_seed makes it repeatable). T is float or double.
+template <class T = float>
+Array<T> rand(const Shape& shape, Generator& generator = default_generator()) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "rand: float or double");
+  return generator.uniform<T>(shape, T(0), T(1));
+}
+template <class T = float>
+Array<T> rand(std::initializer_list<std::size_t> shape,
+              Generator& generator = default_generator()) {
+  return rand<T>(make_shape(shape), generator);
+}
+
+/// Standard normal (mean 0, standard deviation 1), of `shape`, from `generator` (this thread's
+/// default generator unless given). T is float or double.
+template <class T = float>
+Array<T> randn(const Shape& shape, Generator& generator = default_generator()) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "randn: float or double");
+  return generator.normal<T>(shape, T(0), T(1));
+}
+template <class T = float>
+Array<T> randn(std::initializer_list<std::size_t> shape,
+               Generator& generator = default_generator()) {
+  return randn<T>(make_shape(shape), generator);
+}
 
 }  // namespace tapegrad

@@ -125,6 +125,14 @@ class Var {
 extern template class Var<float>;
 extern template class Var<double>;
 
+/// Declared, never defined: Var<void> is an incomplete type, not an error. Generic code calls a
+/// function with an explicit `void` for "no type given" (xt::mean calls `sum<void>(e, ...)`);
+/// when an op of the same name is a candidate, its `const Var<void>&` parameter then merely
+/// does not match, where instantiating Var<void> (an Array<void> member type) would stop the
+/// build.
+template <>
+class Var<void>;
+
 /// A leaf that does not require a gradient (data, targets).
 template <class T>
 Var<T> constant(Array<T> value, std::string name = {}) {
