@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -95,6 +96,42 @@ TEST_CASE("where: tapegrad's op for Vars, xt::where for arrays") {
   CHECK(where(const_mask, a * 2.0f, b).value() == Array<float>{2.0f, 20.0f, 6.0f});
   CHECK(where(a.value() > 1.5f, a, b).value() == Array<float>{10.0f, 2.0f, 3.0f});
   CHECK(where(x > 1.5f, a, b).value() == Array<float>{10.0f, 2.0f, 3.0f});
+}
+
+TEST_CASE(
+    "a Var with an array is an op with the array as a constant, never an xtensor expression") {
+  Array<float> m = {{1.0f, 0.0f, 2.0f}, {0.5f, 3.0f, 1.0f}};
+  Var<float> w = parameter<float>(Array<float>{{1.0f, 2.0f, 3.0f}, {4.0f, 5.0f, 6.0f}}, "w");
+  const Var<float>& cw = w;
+  static_assert(is_var<decltype(w * m)>);
+  static_assert(is_var<decltype(m * w)>);
+  static_assert(is_var<decltype(cw + m)>);
+  static_assert(is_var<decltype((w * 2.0f) - m)>);
+  static_assert(is_var<decltype(m / (w + 1.0f))>);
+  static_assert(is_var<decltype(w * xt::exp(m))>);  // a lazy expression is evaluated first
+  static_assert(is_var<decltype(w * xt::view(m, 0))>);
+
+  CHECK((w * m).value() == Array<float>(w.value() * m));
+  CHECK((m - w).value() == Array<float>(m - w.value()));
+  CHECK((w / (m + 1.0f)).value() == Array<float>(w.value() / (m + 1.0f)));
+  // Broadcasting as for two Vars: a row of one scale per column.
+  Array<float> row = {2.0f, 3.0f, 4.0f};
+  CHECK((w * row).shape() == make_shape({2, 3}));
+
+  Var<float> loss = sum((w * m) + (row - w));
+  loss.backward();
+  CHECK(w.grad() == Array<float>(m - 1.0f));  // the array is a constant: no gradient of its own
+
+  // An array of another scalar type is cast to the Var's, as the scalar operators do.
+  xt::xarray<double> md = {1.0, 2.0, 3.0};
+  static_assert(is_var<decltype(w * md)>);
+  CHECK((w * md).value() == Array<float>(w.value() * Array<float>{1.0f, 2.0f, 3.0f}));
+
+  // Shapes that do not broadcast are the op's usual shape_error.
+  Array<float> bad = {1.0f, 2.0f};
+  const std::string message = message_of<shape_error>([&] { (void)(w * bad); });
+  TG_CHECK_CONTAINS(message, "mul");
+  TG_CHECK_CONTAINS(message, "[2,3] and [2]");
 }
 
 TEST_CASE("slicing data into batches: xt::view, xt::range, xt::flatten from the umbrella") {

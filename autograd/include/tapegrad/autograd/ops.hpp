@@ -254,4 +254,51 @@ Var<T> operator/(S s, const Var<T>& a) {
   return rdiv_scalar(a, static_cast<T>(s));
 }
 
+// A Var with an array (any xtensor expression) is the op with the array as a constant, cast to
+// the Var's scalar type and broadcast as NumPy does: `w * mask` is a Var, as in PyTorch. Without
+// these, xtensor's own operators would take the Var for a scalar and build an xtensor expression
+// of Vars. The Var is taken by value so that these beat xtensor's forwarding-reference operators
+// for temporaries too.
+namespace detail {
+template <class E>
+using if_array_t = std::enable_if_t<xt::is_xexpression<std::decay_t<E>>::value>;
+template <class T, class E>
+Var<T> constant_of(E&& e) {
+  return Var<T>(Array<T>(std::forward<E>(e)));
+}
+}  // namespace detail
+
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator+(Var<T> a, E&& e) {
+  return add(a, detail::constant_of<T>(std::forward<E>(e)));
+}
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator+(E&& e, Var<T> a) {
+  return add(detail::constant_of<T>(std::forward<E>(e)), a);
+}
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator-(Var<T> a, E&& e) {
+  return sub(a, detail::constant_of<T>(std::forward<E>(e)));
+}
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator-(E&& e, Var<T> a) {
+  return sub(detail::constant_of<T>(std::forward<E>(e)), a);
+}
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator*(Var<T> a, E&& e) {
+  return mul(a, detail::constant_of<T>(std::forward<E>(e)));
+}
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator*(E&& e, Var<T> a) {
+  return mul(detail::constant_of<T>(std::forward<E>(e)), a);
+}
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator/(Var<T> a, E&& e) {
+  return div(a, detail::constant_of<T>(std::forward<E>(e)));
+}
+template <class T, class E, class = detail::if_array_t<E>>
+Var<T> operator/(E&& e, Var<T> a) {
+  return div(detail::constant_of<T>(std::forward<E>(e)), a);
+}
+
 }  // namespace tapegrad
