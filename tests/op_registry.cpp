@@ -123,6 +123,20 @@ void add_elementwise_scalar_and_unary(std::vector<OpCase>& r) {
                {},
                [row](const auto& x) { return tapegrad::where(row, x[0], x[1]); }});
   r.back().bad_shapes = {{s({3, 2}), scalar_shape}, {s({3, 1}), s({3})}};
+
+  const xt::xarray<bool> fill = {
+      {true, false, false, true}, {false, false, true, false}, {true, true, true, true}};
+  r.push_back({"masked_fill", "[3,4] with a [3,4] mask", {s({3, 4})}, {}, [fill](const auto& x) {
+                 return tapegrad::masked_fill(x[0], fill, -3.5);
+               }});
+  r.back().bad_shapes = {{s({3, 5})}, {s({4})}, {s({4, 3})}};
+  const xt::xarray<bool> key_pad = {{{false, false, true}}, {{false, true, true}}};  // [2,1,3]
+  r.push_back({"masked_fill",
+               "[2,4,3] with a [2,1,3] padding mask",
+               {s({2, 4, 3})},
+               {},
+               [key_pad](const auto& x) { return tapegrad::masked_fill(x[0], key_pad, 0.25); }});
+  r.back().bad_shapes = {{s({2, 4, 2})}, {s({1, 3})}};
 }
 
 void add_linear_algebra(std::vector<OpCase>& r) {
@@ -138,6 +152,14 @@ void add_linear_algebra(std::vector<OpCase>& r) {
                          {s({2, 3, 4}), s({3, 4, 5})},
                          {s({4}), s({5})},
                          {s({2, 2, 3, 4}), s({4, 5})}};
+  const auto bm = [](const auto& x) { return tapegrad::bmm(x[0], x[1]); };
+  r.push_back({"bmm", "[2,3,4] x [2,4,5]", {s({2, 3, 4}), s({2, 4, 5})}, {}, bm});
+  r.push_back(
+      {"bmm", "[3,1,4] x [3,4,6] (one query per batch)", {s({3, 1, 4}), s({3, 4, 6})}, {}, bm});
+  r.back().bad_shapes = {{s({2, 3, 4}), s({3, 4, 5})},
+                         {s({2, 3, 4}), s({2, 5, 4})},
+                         {s({3, 4}), s({4, 5})},
+                         {s({2, 3, 4}), s({4, 5})}};
 
   r.push_back({"transpose", "[3,5] (2-D)", {s({3, 5})}, {}, [](const auto& x) {
                  return tapegrad::transpose(x[0]);
@@ -295,6 +317,24 @@ void add_shape_ops(std::vector<OpCase>& r) {
                }});
 }
 
+void add_selection(std::vector<OpCase>& r) {
+  const IndexArray cols = {{3, 0}, {1, 1}, {0, 2}};  // [3,2], a repeat in row 1
+  r.push_back(
+      {"gather", "[3,4] axis 1, index [3,2] with a repeat", {s({3, 4})}, {}, [cols](const auto& x) {
+         return tapegrad::gather(x[0], 1, cols);
+       }});
+  r.back().bad_shapes = {{s({3})}, {s({2, 4})}, {s({3, 4, 1})}};
+  const IndexArray rows = {{2, 0, 1, 2}, {2, 2, 0, 1}};  // [2,4]
+  r.push_back({"gather", "[3,4] axis 0, index [2,4]", {s({3, 4})}, {}, [rows](const auto& x) {
+                 return tapegrad::gather(x[0], 0, rows);
+               }});
+  const IndexArray last = {{{1, 0}, {0, 0}}};  // [1,2,2]: smaller than x on the other axes
+  r.push_back(
+      {"gather", "[2,3,4] axis -1, index [1,2,2]", {s({2, 3, 4})}, {}, [last](const auto& x) {
+         return tapegrad::gather(x[0], -1, last);
+       }});
+}
+
 void add_reductions(std::vector<OpCase>& r) {
   r.push_back(
       {"sum", "all of [3,4]", {s({3, 4})}, {}, [](const auto& x) { return tapegrad::sum(x[0]); }});
@@ -383,6 +423,42 @@ void add_nn(std::vector<OpCase>& r) {
     r.push_back(
         {op, "[5] axis -1 (1-D)", {s({5})}, {}, [f](const auto& x) { return f(x[0], -1); }});
   }
+
+  // A fully masked row (row 2) is zeros with no gradient; masked_log_softmax's masked elements
+  // are -inf, so its cases fill them with 0 to keep the output finite for the checks.
+  const xt::xarray<bool> keep_out = {
+      {false, true, false, false}, {true, false, true, false}, {true, true, true, true}};
+  r.push_back({"masked_softmax",
+               "[3,4] axis -1, a fully masked row",
+               {s({3, 4})},
+               {},
+               [keep_out](const auto& x) { return tapegrad::masked_softmax(x[0], keep_out); }});
+  r.back().bad_shapes = {{s({3, 5})}, {s({4})}};
+  const xt::xarray<bool> pad = {{{false, false, true}}, {{false, true, true}}};  // [2,1,3]
+  r.push_back({"masked_softmax",
+               "[2,4,3] axis -1, a [2,1,3] padding mask",
+               {s({2, 4, 3})},
+               {},
+               [pad](const auto& x) { return tapegrad::masked_softmax(x[0], pad); }});
+  r.push_back({"masked_softmax", "[3,4] axis 0", {s({3, 4})}, {}, [keep_out](const auto& x) {
+                 return tapegrad::masked_softmax(x[0], keep_out, 0);
+               }});
+  r.push_back({"masked_log_softmax",
+               "[3,4] axis -1, a fully masked row",
+               {s({3, 4})},
+               {},
+               [keep_out](const auto& x) {
+                 return tapegrad::masked_fill(tapegrad::masked_log_softmax(x[0], keep_out),
+                                              keep_out, 0.0);
+               }});
+  r.back().bad_shapes = {{s({3, 5})}, {s({4})}};
+  r.push_back({"masked_log_softmax",
+               "[2,4,3] axis -1, a [2,1,3] padding mask",
+               {s({2, 4, 3})},
+               {},
+               [pad](const auto& x) {
+                 return tapegrad::masked_fill(tapegrad::masked_log_softmax(x[0], pad), pad, 0.0);
+               }});
 
   const IndexArray t = {1, 0, 4, 2};
   const IndexArray t_ignored = {1, -100, 4, -100};
@@ -544,6 +620,7 @@ std::vector<OpCase> build_registry() {
   add_elementwise_scalar_and_unary(r);
   add_linear_algebra(r);
   add_shape_ops(r);
+  add_selection(r);
   add_reductions(r);
   add_nn(r);
   add_recurrent(r);

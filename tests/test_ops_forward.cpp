@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -355,6 +356,118 @@ TEST_CASE("index_rows with padding_idx gives the padding row no gradient") {
   TG_CHECK_CLOSE(y.value(), (Array<double>{{10, 11}, {20, 21}, {10, 11}, {30, 31}}), 0.0);
   tapegrad::backward(tapegrad::sum(y * 3.0));
   TG_CHECK_CLOSE(t.grad(), (Array<double>{{0, 0}, {6, 6}, {0, 0}, {3, 3}}), 0.0);
+}
+
+TEST_CASE("masked_fill fills where the mask is true, broadcast, and passes gradient elsewhere") {
+  V x(Array<double>{{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}, {{7.0, 8.0, 9.0}, {1.0, 2.0, 3.0}}}, true);
+  const xt::xarray<bool> pad = {{{false, false, true}}, {{false, true, true}}};  // [2,1,3]
+  const V y = tapegrad::masked_fill(x, pad, -1e9);
+  TG_CHECK_CLOSE(y.value(),
+                 (Array<double>{{{1, 2, -1e9}, {4, 5, -1e9}}, {{7, -1e9, -1e9}, {1, -1e9, -1e9}}}),
+                 0.0);
+  tapegrad::backward(tapegrad::sum(y * 2.0));
+  TG_CHECK_CLOSE(x.grad(), (Array<double>{{{2, 2, 0}, {2, 2, 0}}, {{2, 0, 0}, {2, 0, 0}}}), 0.0);
+  const std::string message = message_of<shape_error>([&] {
+    (void)tapegrad::masked_fill(c(iota({2, 3})), pad, 0.0);
+  });
+  CHECK(message == "masked_fill: the mask [2,1,3] does not broadcast to the input's shape [2,3]");
+}
+
+TEST_CASE("masked_softmax: masked elements get 0, a fully masked row is 0 without NaN") {
+  V x(Array<double>{{1.0, 2.0, 3.0}, {5.0, -1.0, 2.0}, {0.5, 0.5, 0.5}}, true);
+  const xt::xarray<bool> m = {{false, false, true}, {false, true, false}, {true, true, true}};
+  const V p = tapegrad::masked_softmax(x, m);
+  const double e = std::exp(1.0), e3 = std::exp(3.0);
+  TG_CHECK_CLOSE(
+      p.value(),
+      (Array<double>{{1 / (1 + e), e / (1 + e), 0}, {e3 / (e3 + 1), 0, 1 / (e3 + 1)}, {0, 0, 0}}),
+      1e-15);
+  const V lp = tapegrad::masked_log_softmax(x, m);
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(lp.value()(0, 2) == -inf);
+  CHECK(lp.value()(2, 0) == -inf);
+  CHECK(lp.value()(0, 1) == doctest::Approx(std::log(e / (1 + e))).epsilon(1e-14));
+  // the same as softmax over the kept elements alone
+  TG_CHECK_CLOSE(Array<double>(xt::view(p.value(), 0, xt::range(0, 2))),
+                 tapegrad::softmax(c({1.0, 2.0})).value(), 1e-15);
+  // gradients: none to masked elements, none at all in the fully masked row, no NaN anywhere
+  tapegrad::backward(tapegrad::sum(p * c({{1.0, 3.0, 5.0}, {2.0, 4.0, 6.0}, {1.0, 1.0, 1.0}})));
+  CHECK(x.grad()(0, 2) == 0.0);
+  CHECK(x.grad()(1, 1) == 0.0);
+  CHECK(xt::view(x.grad(), 2, xt::all()) == Array<double>{0.0, 0.0, 0.0});
+  CHECK(xt::all(xt::isfinite(x.grad())));
+  x.zero_grad();
+  const V lp2 = tapegrad::masked_log_softmax(x, m);  // backward freed the first one's tape
+  tapegrad::backward(tapegrad::sum(tapegrad::masked_fill(lp2, m, 0.0)));
+  CHECK(xt::all(xt::isfinite(x.grad())));
+  CHECK(xt::view(x.grad(), 2, xt::all()) == Array<double>{0.0, 0.0, 0.0});
+  // PyTorch: log_softmax's gradient of sum over the kept elements is 1 - n_kept * p
+  CHECK(x.grad()(0, 0) == doctest::Approx(1.0 - 2.0 / (1 + e)).epsilon(1e-14));
+}
+
+TEST_CASE("bmm multiplies batch by batch, as matmul does for 3-D operands") {
+  const V a = c(iota({2, 2, 3}));
+  const V b = c(iota({2, 3, 2}));
+  const V y = tapegrad::bmm(a, b);
+  CHECK(y.shape() == make_shape({2, 2, 2}));
+  TG_CHECK_CLOSE(y.value(), (Array<double>{{{10, 13}, {28, 40}}, {{172, 193}, {244, 274}}}), 0.0);
+  TG_CHECK_CLOSE(y.value(), tapegrad::matmul(a, b).value(), 0.0);
+  CHECK(message_of<shape_error>([&] {
+          (void)tapegrad::bmm(a, c(iota({3, 2})));
+        }) == "bmm: expected [b,m,k] x [b,k,n], got [2,2,3] x [3,2]");
+}
+
+TEST_CASE("gather picks along an axis as PyTorch's gather and scatter-adds its gradient") {
+  V x(Array<double>{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}, true);
+  const V g1 = tapegrad::gather(x, 1, IndexArray{{2, 0, 2, 2}, {1, 1, 0, 2}});
+  TG_CHECK_CLOSE(g1.value(), (Array<double>{{3, 1, 3, 3}, {5, 5, 4, 6}}), 0.0);
+  const V g0 = tapegrad::gather(x, 0, IndexArray{{1, 0}});  // [1,2]: fewer columns than x
+  TG_CHECK_CLOSE(g0.value(), (Array<double>{{4, 2}}), 0.0);
+  tapegrad::backward(tapegrad::sum(g1));
+  TG_CHECK_CLOSE(x.grad(), (Array<double>{{1, 0, 3}, {1, 2, 1}}), 0.0);
+  CHECK(
+      message_of<value_error>([&] {
+        (void)tapegrad::gather(x, -1, IndexArray{{0, 3}});
+      }) ==
+      "gather: index 3 (at flat position 1 of index [1,2]) is out of range for axis -1 of size 3");
+  CHECK(message_of<shape_error>([&] {
+          (void)tapegrad::gather(x, 1, IndexArray{0, 1});
+        }) ==
+        "gather: index [2] must have the rank of the input [2,3] and no larger size on any axis "
+        "but axis 1");
+}
+
+TEST_CASE("argmax and topk: first of equal values, NaN the largest, values differentiable") {
+  const double nan = std::nan("");
+  const V x = c({{1.0, 7.0, 7.0, 2.0}, {nan, 3.0, nan, 9.0}, {-1.0, -1.0, -1.0, -2.0}});
+  CHECK(tapegrad::argmax(x, 1) == IndexArray{1, 0, 0});
+  IndexArray column_of_max = {1, 0, 0};
+  column_of_max.reshape({3, 1});
+  CHECK(tapegrad::argmax(x, -1, true) == column_of_max);
+  CHECK(tapegrad::argmax(x, 0) == IndexArray{1, 0, 1, 1});
+
+  const tapegrad::TopK<double> top = tapegrad::topk(x, 2);
+  CHECK(top.indices == IndexArray{{1, 2}, {0, 2}, {0, 1}});
+  CHECK(top.values.value()(0, 0) == 7.0);
+  CHECK(std::isnan(top.values.value()(1, 1)));
+  const tapegrad::TopK<double> low = tapegrad::topk(x, 3, -1, false);
+  CHECK(low.indices == IndexArray{{0, 3, 1}, {1, 3, 0}, {3, 0, 1}});
+  CHECK(tapegrad::topk(x, 0).indices.shape() == std::vector<std::size_t>{3, 0});
+  CHECK(tapegrad::topk(x, 2, 0).indices == IndexArray{{1, 0, 1, 1}, {0, 1, 0, 0}});
+
+  V w(Array<double>{{0.5, -1.0, 3.0}, {2.0, 2.5, 0.0}}, true);
+  tapegrad::backward(tapegrad::sum(tapegrad::topk(w, 2).values * 3.0));
+  TG_CHECK_CLOSE(w.grad(), (Array<double>{{3, 0, 3}, {3, 3, 0}}), 0.0);
+  const auto report = tapegrad::gradcheck(
+      [](const std::vector<V>& in) { return tapegrad::topk(in[0], 2, 0).values; },
+      {V(Array<double>{{0.1, 0.9, -0.4}, {0.7, -0.2, 0.3}, {-0.5, 0.4, 0.8}}, true)});
+  CHECK(report.passed);
+
+  CHECK(message_of<value_error>([&] { (void)tapegrad::topk(x, 5); }) ==
+        "topk: k = 5 is larger than axis -1 of [3,4] (size 4)");
+  CHECK(message_of<shape_error>([&] {
+          (void)tapegrad::argmax(c(iota({2, 0})), 1);
+        }) == "argmax: axis 1 of [2,0] is empty");
 }
 
 TEST_CASE("sum, mean, max, logsumexp values and shapes") {

@@ -4,6 +4,7 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include <vector>
 
 #include <xtensor/xio.hpp>
 
@@ -118,6 +119,39 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
                                     shape_str(a), shape_str(b), i, da, db));
     }
     out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+xt::xarray<bool> broadcast_mask(const char* op, const xt::xarray<bool>& mask, const Shape& shape) {
+  const Shape ms(mask.shape().begin(), mask.shape().end());
+  if (ms == shape) return mask;
+  const auto fail = [&] {
+    return shape_error(fmt::format("{}: the mask {} does not broadcast to the input's shape {}", op,
+                                   shape_str(ms), shape_str(shape)));
+  };
+  if (ms.size() > shape.size()) throw fail();
+  const std::size_t lead = shape.size() - ms.size();
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    if (ms[i] != 1 && ms[i] != shape[lead + i]) throw fail();
+  }
+  // element by element (xtensor 0.24's SIMD broadcast of a lower rank picks wrong elements)
+  xt::xarray<bool> out = xt::xarray<bool>::from_shape(shape);
+  std::vector<std::size_t> stride(ms.size(), 0);  // the mask's stride per axis, 0 if broadcast
+  std::size_t st = 1;
+  for (std::size_t i = ms.size(); i-- > 0;) {
+    stride[i] = ms[i] == 1 ? 0 : st;
+    st *= ms[i];
+  }
+  std::vector<std::size_t> idx(shape.size(), 0);
+  for (std::size_t flat = 0; flat < out.size(); ++flat) {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < ms.size(); ++i) at += idx[lead + i] * stride[i];
+    out.data()[flat] = mask.data()[at];
+    for (std::size_t d = shape.size(); d-- > 0;) {  // next index, last axis fastest
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
   }
   return out;
 }

@@ -28,6 +28,10 @@ std::size_t normalize_axis(const char* op, int axis, const Shape& shape);
 /// NumPy broadcasting of two shapes; a shape_error naming the op and both shapes otherwise.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
+/// A mask broadcast to `shape`, element by element; a shape_error naming the op and both shapes
+/// when the mask does not broadcast to exactly that shape.
+xt::xarray<bool> broadcast_mask(const char* op, const xt::xarray<bool>& mask, const Shape& shape);
+
 /// Product of the sizes in [begin, end).
 std::size_t product(const Shape& shape, std::size_t begin, std::size_t end);
 

@@ -22,21 +22,71 @@ void for_each_lane(const detail::Lanes& l, F&& f) {
   }
 }
 
-// out = log_softmax of each lane of x (max-shifted).
+// out = log_softmax of each lane of x (max-shifted) over the elements `masked` leaves in
+// (all when it is null); -inf where masked, so a fully masked lane is all -inf.
 template <class T>
-void log_softmax_lanes(const T* x, T* out, const detail::Lanes& l) {
+void log_softmax_lanes(const T* x, T* out, const detail::Lanes& l, const bool* masked = nullptr) {
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  const auto in = [masked](std::size_t k) { return masked == nullptr || !masked[k]; };
   for_each_lane(l, [&](std::size_t base, std::size_t stride, std::size_t n) {
-    T m = -std::numeric_limits<T>::infinity();
-    for (std::size_t j = 0; j < n; ++j) m = std::max(m, x[base + j * stride]);
+    T m = -inf;
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = base + j * stride;
+      if (in(k)) m = std::max(m, x[k]);
+    }
     const T shift = std::isfinite(m) ? m : T(0);
     T s = T(0);
-    for (std::size_t j = 0; j < n; ++j) s += std::exp(x[base + j * stride] - shift);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = base + j * stride;
+      if (in(k)) s += std::exp(x[k] - shift);
+    }
     // (x - shift) - log(s), not x - (shift + log(s)): the latter rounds shift + log(s) at
     // |x| ~ 1e4 and loses about 1e-3 in float
     const T log_s = std::log(s);
-    for (std::size_t j = 0; j < n; ++j)
-      out[base + j * stride] = (x[base + j * stride] - shift) - log_s;
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = base + j * stride;
+      out[k] = in(k) ? (x[k] - shift) - log_s : -inf;
+    }
   });
+}
+
+// softmax's backward: dx = y * (dy - sum(dy * y)) per lane (0 where y is, as when masked).
+template <class T>
+Array<T> softmax_grad(const Array<T>& out, const Array<T>& gy, std::size_t ax) {
+  Array<T> g = detail::empty_array<T>(out.shape());
+  for_each_lane(detail::lanes(out.shape(), ax),
+                [&](std::size_t base, std::size_t stride, std::size_t n) {
+                  T dot = T(0);
+                  for (std::size_t j = 0; j < n; ++j)
+                    dot += gy.data()[base + j * stride] * out.data()[base + j * stride];
+                  for (std::size_t j = 0; j < n; ++j) {
+                    const std::size_t k = base + j * stride;
+                    g.data()[k] = out.data()[k] * (gy.data()[k] - dot);
+                  }
+                });
+  return g;
+}
+
+// log_softmax's backward: dx = dy - exp(y) * sum(dy) per lane, over the elements `masked`
+// leaves in (all when null); 0 where masked.
+template <class T>
+Array<T> log_softmax_grad(const Array<T>& out, const Array<T>& gy, std::size_t ax,
+                          const bool* masked = nullptr) {
+  const auto in = [masked](std::size_t k) { return masked == nullptr || !masked[k]; };
+  Array<T> g = detail::empty_array<T>(out.shape());
+  for_each_lane(detail::lanes(out.shape(), ax),
+                [&](std::size_t base, std::size_t stride, std::size_t n) {
+                  T s = T(0);
+                  for (std::size_t j = 0; j < n; ++j) {
+                    const std::size_t k = base + j * stride;
+                    if (in(k)) s += gy.data()[k];
+                  }
+                  for (std::size_t j = 0; j < n; ++j) {
+                    const std::size_t k = base + j * stride;
+                    g.data()[k] = in(k) ? gy.data()[k] - std::exp(out.data()[k]) * s : T(0);
+                  }
+                });
+  return g;
 }
 
 // Checks [n, C] / [n] (or [C] / []) and the target values; returns n and C.
@@ -97,26 +147,11 @@ template <class T>
 Var<T> softmax(const Var<T>& x, int axis) {
   check_defined("softmax", {&x});
   const std::size_t ax = detail::normalize_axis("softmax", axis, x.shape());
-  const detail::Lanes l = detail::lanes(x.shape(), ax);
   Array<T> y = detail::empty_array<T>(x.shape());
-  log_softmax_lanes(x.value().data(), y.data(), l);
+  log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax));
   for (auto& v : y) v = std::exp(v);
-  // dx = y * (dy - sum(dy * y))
   return record<T>("softmax", {x}, std::move(y), [ax](const Context<T>& c) {
-    const Array<T>& out = c.output();
-    const Array<T>& gy = c.grad_output();
-    Array<T> g = detail::empty_array<T>(out.shape());
-    for_each_lane(detail::lanes(out.shape(), ax),
-                  [&](std::size_t base, std::size_t stride, std::size_t n) {
-                    T dot = T(0);
-                    for (std::size_t j = 0; j < n; ++j)
-                      dot += gy.data()[base + j * stride] * out.data()[base + j * stride];
-                    for (std::size_t j = 0; j < n; ++j) {
-                      const std::size_t k = base + j * stride;
-                      g.data()[k] = out.data()[k] * (gy.data()[k] - dot);
-                    }
-                  });
-    return Grads<T>{std::move(g)};
+    return Grads<T>{softmax_grad(c.output(), c.grad_output(), ax)};
   });
 }
 TAPEGRAD_OP(softmax);
@@ -127,24 +162,40 @@ Var<T> log_softmax(const Var<T>& x, int axis) {
   const std::size_t ax = detail::normalize_axis("log_softmax", axis, x.shape());
   Array<T> y = detail::empty_array<T>(x.shape());
   log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax));
-  // dx = dy - exp(y) * sum(dy)
   return record<T>("log_softmax", {x}, std::move(y), [ax](const Context<T>& c) {
-    const Array<T>& out = c.output();
-    const Array<T>& gy = c.grad_output();
-    Array<T> g = detail::empty_array<T>(out.shape());
-    for_each_lane(detail::lanes(out.shape(), ax),
-                  [&](std::size_t base, std::size_t stride, std::size_t n) {
-                    T s = T(0);
-                    for (std::size_t j = 0; j < n; ++j) s += gy.data()[base + j * stride];
-                    for (std::size_t j = 0; j < n; ++j) {
-                      const std::size_t k = base + j * stride;
-                      g.data()[k] = gy.data()[k] - std::exp(out.data()[k]) * s;
-                    }
-                  });
-    return Grads<T>{std::move(g)};
+    return Grads<T>{log_softmax_grad(c.output(), c.grad_output(), ax)};
   });
 }
 TAPEGRAD_OP(log_softmax);
+
+template <class T>
+Var<T> masked_softmax(const Var<T>& x, const xt::xarray<bool>& mask, int axis) {
+  check_defined("masked_softmax", {&x});
+  const std::size_t ax = detail::normalize_axis("masked_softmax", axis, x.shape());
+  const xt::xarray<bool> m = detail::broadcast_mask("masked_softmax", mask, x.shape());
+  Array<T> y = detail::empty_array<T>(x.shape());
+  log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax), m.data());
+  for (auto& v : y) v = std::exp(v);  // exp(-inf) = 0 where masked
+  // y = 0 where masked, so softmax's rule gives those no gradient
+  return record<T>("masked_softmax", {x}, std::move(y), [ax](const Context<T>& c) {
+    return Grads<T>{softmax_grad(c.output(), c.grad_output(), ax)};
+  });
+}
+TAPEGRAD_OP(masked_softmax);
+
+template <class T>
+Var<T> masked_log_softmax(const Var<T>& x, const xt::xarray<bool>& mask, int axis) {
+  check_defined("masked_log_softmax", {&x});
+  const std::size_t ax = detail::normalize_axis("masked_log_softmax", axis, x.shape());
+  xt::xarray<bool> m = detail::broadcast_mask("masked_log_softmax", mask, x.shape());
+  Array<T> y = detail::empty_array<T>(x.shape());
+  log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax), m.data());
+  return record<T>("masked_log_softmax", {x}, std::move(y),
+                   [ax, m = std::move(m)](const Context<T>& c) {
+                     return Grads<T>{log_softmax_grad(c.output(), c.grad_output(), ax, m.data())};
+                   });
+}
+TAPEGRAD_OP(masked_log_softmax);
 
 template <class T>
 Var<T> cross_entropy(const Var<T>& logits, const IndexArray& targets, LossOptions options) {

@@ -248,4 +248,23 @@ Var<T> where(xt::xarray<bool> condition, Var<T> a, Var<T> b) {
 }
 TAPEGRAD_OP_OVERLOAD(where, Var<T>(xt::xarray<bool>, Var<T>, Var<T>));
 
+template <class T>
+Var<T> masked_fill(const Var<T>& x, const xt::xarray<bool>& mask, Scalar<T> value) {
+  check_defined("masked_fill", {&x});
+  xt::xarray<bool> m = detail::broadcast_mask("masked_fill", mask, x.shape());
+  Array<T> y = x.value();
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (m.data()[i]) y.data()[i] = value;
+  }
+  // dy/dx = !mask
+  return record<T>("masked_fill", {x}, std::move(y), [m = std::move(m)](const Context<T>& c) {
+    Array<T> g = c.grad_output();
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      if (m.data()[i]) g.data()[i] = T(0);
+    }
+    return Grads<T>{std::move(g)};
+  });
+}
+TAPEGRAD_OP(masked_fill);
+
 }  // namespace tapegrad

@@ -1,4 +1,4 @@
-// matmul, transpose and linear, on CBLAS: transposed operands are flags, never copies.
+// matmul, bmm, transpose and linear, on CBLAS: transposed operands are flags, never copies.
 #include "detail.hpp"
 #include "gemm.hpp"
 #include "tapegrad/autograd/op_registration.hpp"
@@ -170,12 +170,9 @@ Array<T> swap_axes(const Array<T>& x, std::size_t a0, std::size_t a1) {
   return y;
 }
 
-}  // namespace
-
+// A batch of GEMMs, recorded as the op `op` (matmul or bmm).
 template <class T>
-Var<T> matmul(const Var<T>& a, const Var<T>& b) {
-  detail::check_defined("matmul", {&a, &b});
-  const MatmulDims d = matmul_dims(a.shape(), b.shape());
+Var<T> batched_product(const char* op, const Var<T>& a, const Var<T>& b, const MatmulDims& d) {
   Array<T> c = detail::empty_array<T>(d.out);
   const std::size_t sa = d.a_batched ? d.m * d.k : 0, sb = d.b_batched ? d.k * d.n : 0;
   for (std::size_t i = 0; i < d.batch; ++i) {
@@ -183,7 +180,7 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
             b.value().data() + i * sb, d.n, T(0), c.data() + i * d.m * d.n, d.n);
   }
   // dA = dC B^T, dB = A^T dC (summed over the batch when B is shared)
-  return record<T>("matmul", {a, b}, std::move(c), [d](const Context<T>& ctx) {
+  return record<T>(op, {a, b}, std::move(c), [d](const Context<T>& ctx) {
     const Array<T>& g = ctx.grad_output();
     const Array<T>& av = ctx.input(0);
     const Array<T>& bv = ctx.input(1);
@@ -208,7 +205,28 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
     return grads;
   });
 }
+
+}  // namespace
+
+template <class T>
+Var<T> matmul(const Var<T>& a, const Var<T>& b) {
+  detail::check_defined("matmul", {&a, &b});
+  return batched_product("matmul", a, b, matmul_dims(a.shape(), b.shape()));
+}
 TAPEGRAD_OP(matmul);
+
+template <class T>
+Var<T> bmm(const Var<T>& a, const Var<T>& b) {
+  detail::check_defined("bmm", {&a, &b});
+  const Shape& as = a.shape();
+  const Shape& bs = b.shape();
+  if (as.size() != 3 || bs.size() != 3 || as[0] != bs[0] || as[2] != bs[1]) {
+    throw shape_error(
+        fmt::format("bmm: expected [b,m,k] x [b,k,n], got {} x {}", shape_str(as), shape_str(bs)));
+  }
+  return batched_product("bmm", a, b, matmul_dims(as, bs));
+}
+TAPEGRAD_OP(bmm);
 
 template <class T>
 Var<T> transpose(const Var<T>& x) {

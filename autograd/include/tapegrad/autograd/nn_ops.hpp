@@ -20,6 +20,18 @@ Var<T> softmax(const Var<T>& x, int axis = -1);
 template <class T>
 Var<T> log_softmax(const Var<T>& x, int axis = -1);
 
+/// softmax along `axis` over the elements the mask leaves in: mask (a bool array broadcasting
+/// to x's shape; true marks an element to leave out, as masked_fill's mask) gives probability 0,
+/// the others share 1. A lane with every element masked is all zeros, never NaN (PyTorch's
+/// softmax over -inf gives NaN there), with zero gradient. Shapes: any -> same.
+template <class T>
+Var<T> masked_softmax(const Var<T>& x, const xt::xarray<bool>& mask, int axis = -1);
+/// log of masked_softmax: masked elements are -inf (log 0), the others x - logsumexp over the
+/// unmasked ones. A fully masked lane is all -inf, never NaN; masked elements get no gradient.
+/// Shapes: any -> same.
+template <class T>
+Var<T> masked_log_softmax(const Var<T>& x, const xt::xarray<bool>& mask, int axis = -1);
+
 /// Options of cross_entropy and nll_loss, as in PyTorch.
 struct LossOptions {
   Reduction reduction = Reduction::mean;

@@ -103,12 +103,24 @@ Var<T> where(C&& condition, Var<T> a, Var<T> b) {
                             std::move(b));
 }
 
+/// y = mask ? value : x, elementwise (PyTorch's masked_fill: true marks the elements to fill,
+/// as a padding mask does). The mask is a bool array that broadcasts to x's shape (a [B, 1, S]
+/// key padding mask with [B, T, S] scores); the output has x's shape. A mask that does not
+/// broadcast to it is a shape_error. dy/dx = 1 where the mask is false, 0 where it is true.
+template <class T>
+Var<T> masked_fill(const Var<T>& x, const xt::xarray<bool>& mask, Scalar<T> value);
+
 // ---- linear algebra ----
 
 /// c = a b. Shapes: [m,k] x [k,n] -> [m,n]; [b,m,k] x [b,k,n] -> [b,m,n];
 /// [b,m,k] x [k,n] -> [b,m,n]; [k] x [k,n] -> [n]; [m,k] x [k] -> [m].
 template <class T>
 Var<T> matmul(const Var<T>& a, const Var<T>& b);
+/// The batched matrix product of PyTorch's bmm: c[i] = a[i] b[i] for every i of the leading
+/// batch axis. Shapes: [b,m,k] x [b,k,n] -> [b,m,n] only (no broadcasting; matmul takes the
+/// other forms). Anything else is a shape_error naming both shapes.
+template <class T>
+Var<T> bmm(const Var<T>& a, const Var<T>& b);
 /// y = x^T. Shapes: [m,n] -> [n,m].
 template <class T>
 Var<T> transpose(const Var<T>& x);
@@ -158,6 +170,14 @@ Var<T> stack_index(const std::vector<Var<T>>& xs, std::size_t index);
 template <class T>
 Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx = -1);
 
+/// y[i][j][k] = x[index[i][j][k]][j][k] for axis 0, and so on for any axis (PyTorch's
+/// gather). `index` has x's rank; along every other axis its size is at most x's; each entry
+/// is in [0, x.size(axis)) (a value_error naming the entry otherwise). Shapes: x [.., n, ..],
+/// index [.., m, ..] -> index's shape. Backward scatter-adds: an element gathered twice gets
+/// both gradients.
+template <class T>
+Var<T> gather(const Var<T>& x, int axis, const IndexArray& index);
+
 /// concat / stack of a braced list: `concat({a, b}, 1)`.
 template <class T>
 Var<T> concat(std::initializer_list<Var<T>> xs, int axis) {
@@ -197,6 +217,27 @@ Var<T> max(const Var<T>& x, int axis, bool keepdims = false);
 /// dy/dx = softmax(x).
 template <class T>
 Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims = false);
+
+// ---- selection on values (not differentiated, except topk's values) ----
+
+/// The index of the largest element along `axis` (negative: from the end); the first one when
+/// several are equal, and the first NaN if there is one (NaN counts as the largest, as in
+/// PyTorch). Shapes: [.., n, ..] -> [.., ..] (or [.., 1, ..] with keepdims); n must be > 0.
+template <class T>
+IndexArray argmax(const Var<T>& x, int axis, bool keepdims = false);
+
+/// What topk returns: the k values (a Var, differentiable through gather) and their indices.
+template <class T>
+struct TopK {
+  Var<T> values;       ///< [.., k, ..]: x's elements at `indices` (largest first by default)
+  IndexArray indices;  ///< [.., k, ..]: their positions along the axis
+};
+/// The k largest (or, with largest = false, smallest) elements along `axis` (negative: from the
+/// end), as PyTorch's topk: sorted from the largest (smallest) on; among equal values the lower
+/// index first; NaN counts as larger than any number. k in [0, n] (a value_error otherwise).
+/// Shapes: [.., n, ..] -> [.., k, ..]. The gradient of values flows to the selected elements.
+template <class T>
+TopK<T> topk(const Var<T>& x, std::size_t k, int axis = -1, bool largest = true);
 
 // ---- operators ----
 
