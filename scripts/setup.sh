@@ -15,6 +15,7 @@ packages=(
   doctest-dev libfmt-dev nlohmann-json3-dev libzip-dev libcli11-dev
   libbenchmark-dev ccache clang-format clang-tidy
   clang libclang-rt-14-dev   # scripts/fuzz.sh: clang-14 and its libFuzzer runtime
+  doxygen                    # scripts/api_docs.sh: the API reference
 )
 if [[ "${1:-}" == "--extras" ]]; then
   packages+=(gnuplot-nox)

@@ -6,6 +6,8 @@
 #   2b. clang-tidy       scripts/tidy.sh: the checks of .clang-tidy over the library's and the
 #                        examples' sources; any finding fails (an unchanged file that passed
 #                        before is not analysed again)
+#   2c. api-docs         scripts/api_docs.sh: the API reference (Doxygen) in build-docs/api/;
+#                        any warning fails, a public declaration without a /// comment too
 #   3. release           Release build with warnings as errors in build-release/ (with every
 #                        ```cpp block of README.md and docs/ compiled), then ctest: a test
 #                        binary per part (ctest -L autograd, nn, optim, data), the docs' checks
@@ -114,6 +116,12 @@ end_stage
 
 begin_stage "clang-tidy"
 bash scripts/tidy.sh
+end_stage
+
+# ---- 2c. the API reference: every public declaration documented ----
+
+begin_stage "api-docs"
+bash scripts/api_docs.sh
 end_stage
 
 # ---- 3. Release build, warnings as errors ----

@@ -1,7 +1,8 @@
-// Umbrella header: everything public in tapegrad (the target tapegrad::tapegrad). Each part has
-// its own: <tapegrad/autograd.hpp>, <tapegrad/nn.hpp>, <tapegrad/optim.hpp>, <tapegrad/data.hpp>.
-// Beyond them, it brings xtensor's everyday functions for arrays (tapegrad/autograd/xtensor.hpp:
-// views and slices, reductions, xt::flatten).
+/// @file
+/// Umbrella header: everything public in tapegrad (the target tapegrad::tapegrad). Each part has
+/// its own: <tapegrad/autograd.hpp>, <tapegrad/nn.hpp>, <tapegrad/optim.hpp>, <tapegrad/data.hpp>.
+/// Beyond them, it brings xtensor's everyday functions for arrays (tapegrad/autograd/xtensor.hpp:
+/// views and slices, reductions, xt::flatten).
 #pragma once
 
 #include "tapegrad/autograd.hpp"

@@ -1,5 +1,6 @@
-// Umbrella header of the engine, tapegrad::autograd: Var, the tape, the ops, gradcheck, arrays,
-// random numbers, .npz files and input limits. Depends on nothing else of tapegrad.
+/// @file
+/// Umbrella header of the engine, tapegrad::autograd: Var, the tape, the ops, gradcheck, arrays,
+/// random numbers, .npz files and input limits. Depends on nothing else of tapegrad.
 #pragma once
 
 #include "tapegrad/autograd/array.hpp"

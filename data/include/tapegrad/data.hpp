@@ -1,4 +1,5 @@
-// Umbrella header of the training toolkit: tapegrad::data.
+/// @file
+/// Umbrella header of the training toolkit: tapegrad::data.
 #pragma once
 
 #include "tapegrad/data/batching.hpp"

@@ -1,4 +1,5 @@
-// Umbrella header of the layers: tapegrad::nn.
+/// @file
+/// Umbrella header of the layers: tapegrad::nn.
 #pragma once
 
 #include "tapegrad/nn/cells.hpp"

@@ -1,4 +1,5 @@
-// Umbrella header of the training toolkit: tapegrad::optim.
+/// @file
+/// Umbrella header of the training toolkit: tapegrad::optim.
 #pragma once
 
 #include "tapegrad/optim/checkpoint.hpp"

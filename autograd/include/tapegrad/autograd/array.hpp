@@ -1,5 +1,6 @@
-// The one place that includes xtensor for the public API, with xtensor.hpp (what the umbrella
-// header adds for a user's program): an xtensor upgrade touches these two files.
+/// @file
+/// The one place that includes xtensor for the public API, with xtensor.hpp (what the umbrella
+/// header adds for a user's program): an xtensor upgrade touches these two files.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,10 @@
 
 #include <xtensor/xarray.hpp>
 
+/// Everything of tapegrad. The engine (target tapegrad::autograd) is here itself: Var, the
+/// tape and backward, the ops, gradcheck, arrays and their factories, random numbers, .npz
+/// files, input limits, error kinds. The layers, optimizers and data tools are in nn, optim
+/// and data.
 namespace tapegrad {
 
 namespace detail {
@@ -31,6 +36,12 @@ namespace memory {
 /// Builds with AddressSanitizer cache nothing, so that it sees every use after free.
 template <class T>
 struct CachingAllocator {
+  /// @{
+  /// The standard Allocator interface (std::allocator_traits): allocate(n) takes a block for n
+  /// elements from this thread's cache, or new memory when none of that size is cached
+  /// (std::bad_alloc when there is none); deallocate(p, n) puts the block into the cache of the
+  /// calling thread. Stateless: every CachingAllocator, of any element type, compares equal
+  /// (one frees what another allocated), and converts to one of another element type.
   using value_type = T;
   CachingAllocator() noexcept = default;
   template <class U>
@@ -45,6 +56,7 @@ struct CachingAllocator {
   bool operator!=(const CachingAllocator<U>&) const noexcept {
     return false;
   }
+  /// @}
 };
 
 }  // namespace memory
@@ -66,6 +78,7 @@ using Shape = xt::xarray<float>::shape_type;
 
 /// Class indices and embedding ids.
 using Index = std::int64_t;
+/// Class indices or embedding ids of a batch (targets [n], ids [T, B]): int64, as PyTorch's.
 using IndexArray = Array<Index>;
 
 /// An array with no elements (shape [0]). Unlike a default-constructed xtensor array (a 0-d
@@ -80,14 +93,17 @@ std::string shape_str(const Shape& shape);
 
 /// Builds a Shape from a braced list: `make_shape({2, 3})`.
 Shape make_shape(std::initializer_list<std::size_t> sizes);
+/// Builds a Shape from sizes computed at run time.
 Shape make_shape(const std::vector<std::size_t>& sizes);
 
 /// Number of elements of a shape (1 for a scalar).
 std::size_t shape_size(const Shape& shape);
 
+/// @{
 /// The values as text, NumPy style (for printing; xtensor's printer stays out of your build).
 std::string to_string(const Array<float>& a);
 std::string to_string(const Array<double>& a);
+/// @}
 
 namespace detail {
 /// A value_error naming `op` when the shape's element count does not fit in memory's address
@@ -108,6 +124,7 @@ Array<T> filled(const char* op, const Shape& shape, T value) {
 // ---- factories: arrays of a shape, given as a braced list (`zeros({2, 3})`) or a Shape ----
 // (Array<float>({2, 3}) is not a 2x3 array but the 1-D array {2, 3}: an xtensor trap.)
 
+/// @{
 /// An array of `shape` with every element `value`: `full({2, 3}, 0.5f)`. Shapes: -> shape.
 template <class T>
 Array<T> full(const Shape& shape, T value) {
@@ -117,7 +134,9 @@ template <class T>
 Array<T> full(std::initializer_list<std::size_t> shape, T value) {
   return detail::filled<T>("full", make_shape(shape), value);
 }
+/// @}
 
+/// @{
 /// Zeros of `shape`, float unless T is given: `zeros({2, 3})`, `zeros<double>(x.shape())`.
 template <class T = float>
 Array<T> zeros(const Shape& shape) {
@@ -127,7 +146,9 @@ template <class T = float>
 Array<T> zeros(std::initializer_list<std::size_t> shape) {
   return detail::filled<T>("zeros", make_shape(shape), T(0));
 }
+/// @}
 
+/// @{
 /// Ones of `shape`, float unless T is given.
 template <class T = float>
 Array<T> ones(const Shape& shape) {
@@ -137,6 +158,7 @@ template <class T = float>
 Array<T> ones(std::initializer_list<std::size_t> shape) {
   return detail::filled<T>("ones", make_shape(shape), T(1));
 }
+/// @}
 
 /// start, start + step, start + 2 step, ... while below `stop` (above it for a negative step),
 /// as numpy.arange: ceil((stop - start) / step) values, none when the range is empty. The type

@@ -1,4 +1,5 @@
-// The BLAS underneath: which library, how many threads it uses, and its GEMM on raw buffers.
+/// @file
+/// The BLAS underneath: which library, how many threads it uses, and its GEMM on raw buffers.
 #pragma once
 
 #include <cstddef>

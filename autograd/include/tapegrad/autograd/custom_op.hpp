@@ -1,4 +1,5 @@
-// Custom ops from a forward and a backward lambda, with no rebuild of the library.
+/// @file
+/// Custom ops from a forward and a backward lambda, with no rebuild of the library.
 #pragma once
 
 #include <functional>
@@ -15,6 +16,7 @@ namespace tapegrad {
 /// The engine checks every gradient's shape against its input and names the op when one is
 /// wrong, so a mistaken rule fails loudly (and gradcheck finds a wrong value).
 ///
+/// ```
 /// // softplus(x) = log(1 + exp(x)); d/dx = sigmoid(x)
 /// CustomOp<double> softplus(
 ///     "softplus",
@@ -25,14 +27,21 @@ namespace tapegrad {
 ///       return Grads<double>{Array<double>(c.grad_output() / (1.0 + xt::exp(-c.input(0))))};
 ///     });
 /// Var<double> y = softplus({x});
+/// ```
 template <class T>
 class CustomOp {
  public:
+  /// Computes the output value from the input values, in the order the op is called with.
   using Forward = std::function<Array<T>(const std::vector<Array<T>>& inputs)>;
 
+  /// An op named `name` (on the tape and in error messages) with its two functions; nothing
+  /// is checked or run until it is called.
   CustomOp(std::string name, Forward forward, BackwardRule<T> backward)
       : name_(std::move(name)), forward_(std::move(forward)), backward_(std::move(backward)) {}
 
+  /// Runs forward on the inputs' values and records the op (see record()): the output
+  /// requires a gradient when an input does. An empty Var among the inputs is a usage_error
+  /// naming the op and its position.
   Var<T> operator()(std::vector<Var<T>> inputs) const {
     std::vector<Array<T>> values;
     values.reserve(inputs.size());
@@ -46,6 +55,7 @@ class CustomOp {
     return record<T>(name_, std::move(inputs), std::move(output), backward_);
   }
 
+  /// The op's name, as its tape entries show it.
   const std::string& name() const { return name_; }
 
  private:

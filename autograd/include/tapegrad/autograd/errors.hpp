@@ -1,4 +1,5 @@
-// The error kinds of tapegrad, and the internal-invariant check.
+/// @file
+/// The error kinds of tapegrad, and the internal-invariant check.
 #pragma once
 
 #include <stdexcept>

@@ -1,4 +1,5 @@
-// Writing files so that a failed or interrupted run never replaces what is already there.
+/// @file
+/// Writing files so that a failed or interrupted run never replaces what is already there.
 #pragma once
 
 #include <string>
@@ -13,11 +14,13 @@ void write_file_atomic(const std::string& path, const std::string& data);
 
 /// The outputs of one run, replaced together only once the run has succeeded.
 ///
+/// ```
 ///   tapegrad::OutputFiles out;
 ///   weights.save(out.stage("out/model.npz"));       // writes a unique temporary next to it
 ///   out.write("out/metrics.csv", csv_text);          // the same, for a string
 ///   ...                                              // the rest of the run
 ///   out.commit();                                    // now every file is renamed into place
+/// ```
 ///
 /// Until commit() nothing at the final paths is touched: a run that throws leaves every
 /// earlier output byte for byte (the destructor removes the temporaries), and a run that is
@@ -56,6 +59,7 @@ class OutputFiles {
   /// that fails after those checks, an I/O error, names the files it had already replaced).
   /// Calling it twice is a usage_error.
   void commit();
+  /// True once commit() has run to the end (every file renamed into place).
   bool committed() const { return committed_; }
   /// The final paths staged so far, in staging order.
   std::vector<std::string> paths() const;

@@ -1,4 +1,5 @@
-// What a backward rule returns and sees: Grad, Grads, Context, and the BackwardRule type.
+/// @file
+/// What a backward rule returns and sees: Grad, Grads, Context, and the BackwardRule type.
 #pragma once
 
 #include <array>
@@ -21,7 +22,14 @@ namespace tapegrad {
 template <class T>
 class Grad {
  public:
-  enum class Kind { none, full, block, index, outer };
+  /// Which of the forms above a Grad holds.
+  enum class Kind {
+    none,   ///< no gradient (the input needs none, or the rule has none for it)
+    full,   ///< value(): the whole input's gradient, or one that broadcasts to it
+    block,  ///< value(): the gradient of a slice of the input along axis(), from start()
+    index,  ///< value(): the gradient of one index start() of axis(), which value() lacks
+    outer   ///< value()^T other(): the factors a and b of an outer gradient
+  };
 
   /// No gradient for this input.
   Grad() = default;
@@ -38,14 +46,23 @@ class Grad {
   /// small ones.
   static Grad outer(Array<T> a, Array<T> b);
 
+  /// The form of this gradient; the engine reads the accessors below by it.
   Kind kind() const { return kind_; }
+  /// False for Kind::none.
   bool present() const { return kind_ != Kind::none; }
+  /// @{
+  /// The gradient array (the factor a of an outer gradient); not to be called on Kind::none.
   const Array<T>& value() const { return *value_; }
   Array<T>& value() { return *value_; }
-  /// The factor b of an outer gradient.
+  /// @}
+  /// @{
+  /// The factor b of an outer gradient; not to be called on another kind.
   const Array<T>& other() const { return *other_; }
   Array<T>& other() { return *other_; }
+  /// @}
+  /// The axis of a block or index gradient (0 for the other kinds).
   std::size_t axis() const { return axis_; }
+  /// Where a block gradient starts along axis(), or the index of an index gradient.
   std::size_t start() const { return start_; }
 
  private:
@@ -62,17 +79,24 @@ template <class T>
 class Grads {
  public:
   Grads() = default;
+  /// `n` Grads, all Kind::none, to be set by index.
   explicit Grads(std::size_t n) { resize(n); }
+  /// The Grads given, one per input in order: `Grads<T>{gx, {}, gz}` ({} for none).
   Grads(std::initializer_list<Grad<T>> grads) {
     resize(grads.size());
     std::size_t i = 0;
     for (const auto& g : grads) (*this)[i++] = g;
   }
+  /// How many Grads there are; the engine requires one per input of the op.
   std::size_t size() const { return size_; }
+  /// @{
+  /// The Grad of input `i`, unchecked: `i` must be below size().
   Grad<T>& operator[](std::size_t i) { return size_ <= kInline ? inline_[i] : heap_[i]; }
   const Grad<T>& operator[](std::size_t i) const {
     return size_ <= kInline ? inline_[i] : heap_[i];
   }
+  /// @}
+  /// Appends the Grad of the next input.
   void push_back(Grad<T> g) {
     resize(size_ + 1);
     (*this)[size_ - 1] = std::move(g);
@@ -104,16 +128,24 @@ struct Entry;
 template <class T>
 class Context {
  public:
+  /// Made by the engine for one tape entry while backward runs; a rule only reads it.
   explicit Context(const detail::Entry<T>& entry) : entry_(entry) {}
   /// d(loss)/d(output), of the output's shape.
   const Array<T>& grad_output() const;
+  /// The op's output value, as recorded. A usage_error when it was changed in place since
+  /// (the gradient computed from it would be wrong).
   const Array<T>& output() const;
+  /// The value of input `i` (in the order the op was recorded with), as it is now: the engine
+  /// has checked that it was not changed in place since. An internal_error past the inputs.
   const Array<T>& input(std::size_t i) const;
+  /// The op's number of inputs, which is the number of Grads the rule returns.
   std::size_t num_inputs() const;
   /// False when input i needs no gradient: the rule may skip computing it.
   bool needs_grad(std::size_t i) const;
-  /// Arrays the op saved at record time (masks, indices, probabilities).
+  /// Arrays the op saved at record time (masks, indices, probabilities). An internal_error
+  /// past the saved arrays.
   const Array<T>& saved(std::size_t i) const;
+  /// The op's name, as recorded: for the rule's own error messages.
   const std::string& op() const;
 
  private:

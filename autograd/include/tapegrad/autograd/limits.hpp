@@ -1,5 +1,6 @@
-// How much memory a file may make tapegrad allocate: every reader checks the sizes a file
-// states against these limits (and against the bytes really present) before it allocates.
+/// @file
+/// How much memory a file may make tapegrad allocate: every reader checks the sizes a file
+/// states against these limits (and against the bytes really present) before it allocates.
 #pragma once
 
 #include <cstdint>

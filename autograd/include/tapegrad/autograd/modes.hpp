@@ -1,4 +1,5 @@
-// The switches: grad mode (NoGrad), anomaly detection and its scopes, flushing subnormals.
+/// @file
+/// The switches: grad mode (NoGrad), anomaly detection and its scopes, flushing subnormals.
 #pragma once
 
 #include <string>
@@ -26,6 +27,7 @@ bool is_grad_enabled();
 /// path (the layer, direction and time step it ran in) and the element. Off by default: the
 /// checks read every value once more. Process-wide.
 void set_detect_anomaly(bool on);
+/// Whether anomaly detection is on (set_detect_anomaly, DetectAnomaly).
 bool detect_anomaly();
 
 /// Anomaly detection on while alive (restores the previous setting).
@@ -45,6 +47,8 @@ class DetectAnomaly {
 /// The layers open theirs only under anomaly detection; a user's scope costs a string.
 class Scope {
  public:
+  /// Opens the scope `label` on this thread, inside those already open; the destructor closes
+  /// it. Scopes must close in reverse order of opening, as block-scoped objects do.
   explicit Scope(std::string label);
   ~Scope();
   Scope(const Scope&) = delete;
@@ -61,6 +65,7 @@ std::string scope_path();
 /// steps ran 8-10x slower (docs/design.md). Flushing changes only values below that bound.
 /// Off: IEEE subnormals, as PyTorch by default. A process-wide setting.
 void set_flush_denormals(bool on);
+/// Whether backward() flushes subnormals (set_flush_denormals).
 bool flush_denormals();
 
 }  // namespace tapegrad

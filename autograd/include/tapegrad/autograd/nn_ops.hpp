@@ -1,4 +1,5 @@
-// Neural-network ops: softmax family, losses, dropout. Numerically stable forms throughout.
+/// @file
+/// Neural-network ops: softmax family, losses, dropout. Numerically stable forms throughout.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +35,11 @@ Var<T> masked_log_softmax(const Var<T>& x, const xt::xarray<bool>& mask, int axi
 
 /// Options of cross_entropy and nll_loss, as in PyTorch.
 struct LossOptions {
+  /// mean: over the targets that count (NaN when none does, as PyTorch); sum; none: one loss
+  /// per target, 0 for an ignored one.
   Reduction reduction = Reduction::mean;
-  Index ignore_index = -100;     // targets with this value add nothing, and are not counted
-  double label_smoothing = 0.0;  // in [0, 1]; cross_entropy only
+  Index ignore_index = -100;     ///< targets with this value add nothing, and are not counted
+  double label_smoothing = 0.0;  ///< eps, in [0, 1] (else a value_error); cross_entropy only
 };
 
 /// Cross-entropy of logits against class indices: loss_i = -sum_c q_ic log softmax(x_i)_c with

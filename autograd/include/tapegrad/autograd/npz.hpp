@@ -1,4 +1,5 @@
-// NumPy's .npy / .npz files: read what numpy.savez writes, write what numpy.load reads.
+/// @file
+/// NumPy's .npy / .npz files: read what numpy.savez writes, write what numpy.load reads.
 #pragma once
 
 #include <map>
@@ -14,10 +15,13 @@ namespace tapegrad {
 /// An ordered set of named arrays, as in a NumPy .npz archive. Holds float32, float64 and
 /// int64 arrays (int32, int16, int8, uint8 and bool entries load as int64).
 ///
+/// ```
 ///   Npz weights = Npz::load("model.npz");
 ///   Array<float> w = weights.get<float>("rnn.weight_ih_l0");
+/// ```
 class Npz {
  public:
+  /// One array of the archive, as one of the three types it can hold.
   using Entry = std::variant<Array<float>, Array<double>, IndexArray>;
 
   /// Reads an archive (stored or deflated members, zip64 as numpy writes it). A missing,
@@ -29,12 +33,16 @@ class Npz {
   /// over `path`. If anything fails, an existing file at `path` is left untouched.
   void save(const std::string& path) const;
 
+  /// Whether an entry of this name exists (the name numpy.savez was given, without ".npy").
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
   /// Names in archive order.
   const std::vector<std::string>& names() const { return order_; }
+  /// The number of entries.
   std::size_t size() const { return order_.size(); }
-  /// "float32", "float64" or "int64".
+  /// "float32", "float64" or "int64". A missing entry is a value_error listing the names.
   std::string dtype(const std::string& name) const;
+  /// The entry's shape, without reading it as an array. A missing entry is a value_error
+  /// listing the names.
   Shape shape(const std::string& name) const;
 
   /// The entry as an array of T. The stored dtype must be T's (no silent conversion); a
@@ -50,7 +58,9 @@ class Npz {
   /// naming the entry ("npz 'f.npz': entry 'x' is float32, expected an integer array"): no
   /// silent rounding.
   ///
+  /// ```
   ///   IndexArray ids = Npz::load("batch.npz").get_index("ids");
+  /// ```
   IndexArray get_index(const std::string& name) const;
 
   /// Adds or replaces an entry (kept in first-insertion order).

@@ -1,5 +1,6 @@
-// Defining an op: its function template, then one TAPEGRAD_OP line, which instantiates it for
-// float and double and adds its name to registered_ops(). The op tests are driven by that list.
+/// @file
+/// Defining an op: its function template, then one TAPEGRAD_OP line, which instantiates it for
+/// float and double and adds its name to registered_ops(). The op tests are driven by that list.
 #pragma once
 
 #include <string>

@@ -1,6 +1,7 @@
-// The differentiable primitive ops. Each records one tape entry with its backward rule.
-// Elementwise ops broadcast as NumPy does; a bad shape or value throws shape_error /
-// value_error naming the op and every shape, before any work is done.
+/// @file
+/// The differentiable primitive ops. Each records one tape entry with its backward rule.
+/// Elementwise ops broadcast as NumPy does; a bad shape or value throws shape_error /
+/// value_error naming the op and every shape, before any work is done.
 #pragma once
 
 #include <type_traits>
@@ -178,7 +179,8 @@ Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx 
 template <class T>
 Var<T> gather(const Var<T>& x, int axis, const IndexArray& index);
 
-/// concat / stack of a braced list: `concat({a, b}, 1)`.
+/// @{
+/// concat / stack of a braced list: `concat({a, b}, 1)`, `stack({h1, h2}, 0)`.
 template <class T>
 Var<T> concat(std::initializer_list<Var<T>> xs, int axis) {
   return concat(std::vector<Var<T>>(xs), axis);
@@ -187,6 +189,7 @@ template <class T>
 Var<T> stack(std::initializer_list<Var<T>> xs, int axis) {
   return stack(std::vector<Var<T>>(xs), axis);
 }
+/// @}
 
 // ---- reductions ----
 
@@ -241,6 +244,8 @@ TopK<T> topk(const Var<T>& x, std::size_t k, int axis = -1, bool largest = true)
 
 // ---- operators ----
 
+/// @{
+/// a + b, a - b, a * b, a / b of two Vars: add, sub, mul, div. Shapes: broadcast(a, b).
 template <class T>
 Var<T> operator+(const Var<T>& a, const Var<T>& b) {
   return add(a, b);
@@ -257,11 +262,18 @@ template <class T>
 Var<T> operator/(const Var<T>& a, const Var<T>& b) {
   return div(a, b);
 }
+/// @}
+/// -x: neg(x).
 template <class T>
 Var<T> operator-(const Var<T>& x) {
   return neg(x);
 }
 
+/// @{
+/// A Var with a number on either side: x + s, s + x, x - s (add_scalar), s - x (rsub_scalar),
+/// x * s, s * x, x / s (mul_scalar by 1 / s), s / x (rdiv_scalar). The number, of any
+/// arithmetic type, is cast to T first: `x * 2` and `0.5 * x` for a Var<float>. Shapes: any ->
+/// same.
 template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
 Var<T> operator+(const Var<T>& a, S s) {
   return add_scalar(a, static_cast<T>(s));
@@ -294,6 +306,7 @@ template <class T, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>
 Var<T> operator/(S s, const Var<T>& a) {
   return rdiv_scalar(a, static_cast<T>(s));
 }
+/// @}
 
 // A Var with an array (any xtensor expression) is the op with the array as a constant, cast to
 // the Var's scalar type and broadcast as NumPy does: `w * mask` is a Var, as in PyTorch. Without
@@ -309,6 +322,10 @@ Var<T> constant_of(E&& e) {
 }
 }  // namespace detail
 
+/// @{
+/// A Var with an array (any xtensor expression) on either side of + - * /: add, sub, mul or
+/// div with the array as a constant (no gradient), cast to T: `w * mask` is a Var. Shapes:
+/// broadcast(a, e).
 template <class T, class E, class = detail::if_array_t<E>>
 Var<T> operator+(Var<T> a, E&& e) {
   return add(a, detail::constant_of<T>(std::forward<E>(e)));
@@ -341,5 +358,6 @@ template <class T, class E, class = detail::if_array_t<E>>
 Var<T> operator/(E&& e, Var<T> a) {
   return div(detail::constant_of<T>(std::forward<E>(e)), a);
 }
+/// @}
 
 }  // namespace tapegrad

@@ -1,4 +1,5 @@
-// Seeded random numbers: parameter initialisation, dropout masks, shuffling.
+/// @file
+/// Seeded random numbers: parameter initialisation, dropout masks, shuffling.
 #pragma once
 
 #include <cstddef>
@@ -17,8 +18,12 @@ namespace tapegrad {
 /// size converted to std::size_t).
 class Generator {
  public:
+  /// A generator seeded with `seed`.
   explicit Generator(std::uint64_t seed = 0) : engine_(seed) {}
+  /// Restarts the sequence: afterwards it draws what a new Generator(seed) draws.
   void seed(std::uint64_t seed) { engine_.seed(seed); }
+  /// The underlying engine, for std:: distributions and std::shuffle; drawing from it
+  /// advances this generator.
   std::mt19937_64& engine() { return engine_; }
 
   /// Uniform in [lo, hi).
@@ -47,6 +52,7 @@ Generator& default_generator();
 /// Seeds this thread's default generator.
 void manual_seed(std::uint64_t seed);
 
+/// @{
 /// Uniform in [0, 1), of `shape` (a braced list or a Shape), from `generator` (this thread's
 /// default generator unless given: manual_seed makes it repeatable). T is float or double.
 template <class T = float>
@@ -59,7 +65,9 @@ Array<T> rand(std::initializer_list<std::size_t> shape,
               Generator& generator = default_generator()) {
   return rand<T>(make_shape(shape), generator);
 }
+/// @}
 
+/// @{
 /// Standard normal (mean 0, standard deviation 1), of `shape`, from `generator` (this thread's
 /// default generator unless given). T is float or double.
 template <class T = float>
@@ -72,5 +80,6 @@ Array<T> randn(std::initializer_list<std::size_t> shape,
                Generator& generator = default_generator()) {
   return randn<T>(make_shape(shape), generator);
 }
+/// @}
 
 }  // namespace tapegrad

@@ -1,5 +1,6 @@
-// The tape: a Wengert list of recorded ops per thread, walked in reverse by backward().
-// Includes grad.hpp (what a rule returns and sees) and modes.hpp (NoGrad and the switches).
+/// @file
+/// The tape: a Wengert list of recorded ops per thread, walked in reverse by backward().
+/// Includes grad.hpp (what a rule returns and sees) and modes.hpp (NoGrad and the switches).
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,8 @@ namespace tapegrad {
 /// the op was recorded (Var::mutable_row) leave it valid. Any write to that row, or to the
 /// whole value (Var::mutable_value), still makes its backward a usage_error.
 struct RowRead {
-  std::size_t input = 0;
-  std::size_t row = 0;
+  std::size_t input = 0;  ///< position of the input in the op's inputs
+  std::size_t row = 0;    ///< the row of it the rule reads, along axis 0
 };
 
 namespace detail {
@@ -47,7 +48,9 @@ class Tape {
   /// The calling thread's tape.
   static Tape& current();
 
+  /// The number of ops recorded since the tape was last freed.
   std::size_t size() const { return entries_.size(); }
+  /// True when no op is recorded: at the start, and after backward() or clear().
   bool empty() const { return entries_.empty(); }
   /// Bytes of the arrays the tape keeps alive: every recorded output, every saved array, every
   /// input that is not a trainable leaf, and gradients held during backward. Counted once each.
@@ -58,15 +61,24 @@ class Tape {
 
   /// Graphviz DOT: one box per value (name, shape), one ellipse per op.
   void write_dot(std::ostream& out) const;
+  /// write_dot's text as a string.
   std::string dot() const;
 
+  /// The recorded entries in recording order (op name, inputs, output, saved arrays, rule),
+  /// for tools that inspect the tape; their type is an implementation detail.
   const std::vector<detail::Entry<T>>& entries() const { return entries_; }
+  /// Identifies this tape in its current life: it changes whenever the tape is freed, so a
+  /// value whose recording tape has been freed since is recognised (backward through it, or
+  /// an op on it, is then a usage_error).
   std::uint64_t serial() const { return serial_; }
 
-  // Used by record() and backward().
+  /// Appends an entry and returns its output, which requires a gradient. For record(), which
+  /// checks the arguments first; call record() instead.
   Var<T> push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
               BackwardRule<T>&& rule, std::vector<Array<T>>&& saved,
               const std::vector<RowRead>& rows);
+  /// The backward walk from `root`, seeded with `seed` (of the root's shape), then frees the
+  /// tape. For backward(), which checks the seed's shape first; call backward() instead.
   void run_backward(const Var<T>& root, Array<T> seed);
 
   Tape();

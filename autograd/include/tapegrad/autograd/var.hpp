@@ -1,4 +1,5 @@
-// Var: the handle every op takes and returns.
+/// @file
+/// Var: the handle every op takes and returns.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,9 @@ struct Node {
 template <class T = float>
 class Var {
  public:
+  /// The scalar type, float or double.
   using value_type = T;
+  /// The state the handles share; its layout is an implementation detail.
   using node_type = detail::Node<T>;
 
   /// An empty handle; using it in an op is a usage_error.
@@ -54,6 +57,8 @@ class Var {
   /// A 0-d (scalar) leaf.
   static Var scalar(T value, bool requires_grad = false, std::string name = {});
 
+  /// False for an empty handle (default-constructed); every other member but same() and
+  /// node() is then a usage_error.
   bool defined() const { return node_ != nullptr; }
 
   /// The value. Shapes: as given, or as computed by the op that made it.
@@ -73,25 +78,37 @@ class Var {
   const Array<T>& grad() const;
   /// The gradient for an in-place change (clipping). A usage_error when there is none.
   Array<T>& mutable_grad();
+  /// Whether a gradient is held: after a backward that reached this value (a leaf, or a
+  /// non-leaf with retain_grad()) or set_grad(), until zero_grad().
   bool has_grad() const { return checked().has_grad; }
   /// Replaces the gradient; its shape must be the value's.
   void set_grad(Array<T> grad);
   /// Drops the gradient (PyTorch's `set_to_none=True`).
   void zero_grad();
 
+  /// Whether backward computes a gradient for this value: set on parameters, and on every
+  /// value computed from one outside NoGrad.
   bool requires_grad() const { return checked().requires_grad; }
   /// Only leaves can change this: a computed value requires a gradient exactly when one of its
   /// inputs does.
   Var& set_requires_grad(bool requires = true);
   /// Keep this non-leaf value's gradient after backward (leaves always keep theirs).
   Var& retain_grad();
+  /// True for a value made directly (a parameter, a constant, detach()), false for an op's
+  /// output.
   bool is_leaf() const { return checked().entry < 0; }
 
+  /// The name given (parameter(), set_name, a module's registration), "" when none; the tape's
+  /// DOT picture and error messages show it.
   const std::string& name() const { return checked().name; }
+  /// Names the value, for every handle that shares it; returns *this.
   Var& set_name(std::string name);
 
+  /// The value's shape, which a gradient of it has too.
   const Shape& shape() const { return value().shape(); }
+  /// The number of axes (0 for a scalar).
   std::size_t ndim() const { return value().dimension(); }
+  /// The number of elements (1 for a scalar).
   std::size_t size() const { return value().size(); }
   /// Size along `axis` (negative counts from the end).
   std::size_t size(int axis) const;
@@ -108,6 +125,7 @@ class Var {
 
   /// backward(*this): see tapegrad::backward.
   void backward() const;
+  /// backward(*this, grad), for a non-scalar value: see tapegrad::backward.
   void backward(const Array<T>& grad) const;
 
   /// True when both handles share one state.
@@ -115,6 +133,7 @@ class Var {
 
   /// For the engine and extensions.
   const std::shared_ptr<node_type>& node() const { return node_; }
+  /// A handle to an existing state (as Tape::push makes its outputs).
   static Var from_node(std::shared_ptr<node_type> node);
 
  private:

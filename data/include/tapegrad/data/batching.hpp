@@ -1,4 +1,5 @@
-// Padding id sequences into batches, and seeded, optionally length-bucketed batch order.
+/// @file
+/// Padding id sequences into batches, and seeded, optionally length-bucketed batch order.
 #pragma once
 
 #include <cstddef>
@@ -10,16 +11,21 @@
 #include "tapegrad/autograd/array.hpp"
 #include "tapegrad/autograd/random.hpp"
 
+/// Data for training (target tapegrad::data, on autograd): tokenizer and vocabulary,
+/// labelled TSV/CSV readers and UTF-8 checks, padded and bucketed batches, seeded splits,
+/// classification metrics, a progress line and a CSV log of metrics.
 namespace tapegrad::data {
 
+/// Which axis of a batch's ids is time.
 enum class Layout {
   time_major,   ///< ids [T, B], the layout of tapegrad's recurrent layers
   batch_major,  ///< ids [B, T], for layers built with batch_first
 };
 
+/// How sequences are padded into a batch.
 struct PadOptions {
-  Layout layout = Layout::time_major;
-  Index pad_id = 0;  ///< Vocabulary::pad_id
+  Layout layout = Layout::time_major;  ///< time_major: ids [T, B], as the recurrent layers take
+  Index pad_id = 0;                    ///< Vocabulary::pad_id
   /// Longer sequences are cut to their first max_length ids; 0: no cut.
   std::size_t max_length = 0;
 };
@@ -28,10 +34,11 @@ struct PadOptions {
 /// sequence's end; lengths [B]; targets [B] (shape [0] when there are no labels); and the
 /// positions of the examples in the data set.
 struct Batch {
-  IndexArray ids;
-  std::vector<std::size_t> lengths;
-  IndexArray targets = IndexArray::from_shape({0});
-  std::vector<std::size_t> indices;
+  IndexArray ids;                    ///< [T, B] or [B, T], as PadOptions::layout says
+  std::vector<std::size_t> lengths;  ///< each sequence's length after the cut, in [1, T]
+  IndexArray targets = IndexArray::from_shape({0});  ///< the labels [B], or shape [0]
+  std::vector<std::size_t> indices;                  ///< each example's position in the data set
+  /// B, the number of sequences.
   std::size_t size() const { return lengths.size(); }
 };
 
@@ -45,9 +52,12 @@ Batch pad_sequences(const std::vector<std::vector<Index>>& sequences,
 Batch make_batch(const std::vector<std::vector<Index>>& sequences, const std::vector<Index>& labels,
                  const std::vector<std::size_t>& indices, const PadOptions& options = {});
 
+/// How a data set is cut into batches, epoch after epoch.
 struct BatchOptions {
+  /// Examples per batch: at most, since the last batch, and batches split to fit max_tokens,
+  /// have fewer. 0 is a value_error.
   std::size_t batch_size = 32;
-  bool shuffle = true;
+  bool shuffle = true;  ///< a new random order each epoch; false: the data set's order
   /// Length bucketing: the (shuffled) examples are sorted by length, longest first, within
   /// chunks of bucket_batches * batch_size, cut into batches, and the batches are shuffled,
   /// so that a batch holds similar lengths and little padding. 0: off. 50 is a usual value.
@@ -73,9 +83,11 @@ std::vector<std::vector<std::size_t>> batch_indices(const std::vector<std::size_
 /// Epochs of padded batches over a data set it refers to (the sequences and labels must
 /// outlive it; temporaries are refused at compile time).
 ///
+/// ```
 ///   data::BatchIterator batches(train_ids, train_labels, {64, true, 50});
 ///   for (std::size_t epoch = 1; epoch <= epochs; ++epoch)
 ///     for (const data::Batch& batch : batches.epoch()) { ... batch.ids, batch.lengths ... }
+/// ```
 class BatchIterator {
  public:
   /// `labels` may be empty; otherwise one per sequence. An empty sequence, a label count that
@@ -94,31 +106,48 @@ class BatchIterator {
   /// The batches of one epoch, padded one at a time as the loop reaches them.
   class Epoch {
    public:
+    /// An input iterator over the batches of an Epoch, for range-for.
     class iterator {
      public:
+      /// @{
+      /// What std::iterator_traits reads: an input iterator whose elements are Batch values,
+      /// made when dereferenced (so there is no pointer to them, and `reference` is a value).
       using value_type = Batch;
       using difference_type = std::ptrdiff_t;
       using reference = Batch;
       using pointer = void;
       using iterator_category = std::input_iterator_tag;
+      /// @}
+      /// At batch `pos` of `epoch`; Epoch::begin() and end() make them.
       iterator(const Epoch* epoch, std::size_t pos) : epoch_(epoch), pos_(pos) {}
+      /// Pads the batch here: Epoch::batch(pos), built anew by each dereference.
       Batch operator*() const { return epoch_->batch(pos_); }
+      /// On to the next batch.
       iterator& operator++() {
         ++pos_;
         return *this;
       }
+      /// @{
+      /// Compares positions; iterators of different epochs do not compare meaningfully.
       bool operator==(const iterator& other) const { return pos_ == other.pos_; }
       bool operator!=(const iterator& other) const { return pos_ != other.pos_; }
+      /// @}
 
      private:
       const Epoch* epoch_;
       std::size_t pos_;
     };
+    /// @{
+    /// The first batch and the end, for `for (const Batch& b : iterator.epoch())`. An Epoch
+    /// reads its BatchIterator's data set and must not outlive it.
     iterator begin() const { return {this, 0}; }
     iterator end() const { return {this, plan_.size()}; }
+    /// @}
+    /// The number of batches of this epoch.
     std::size_t size() const { return plan_.size(); }
-    /// Batch `i` of this epoch.
+    /// Batch `i` of this epoch; an i past the batches is a value_error.
     Batch batch(std::size_t i) const;
+    /// The example indices of each batch, in batch order: the epoch's plan.
     const std::vector<std::vector<std::size_t>>& indices() const { return plan_; }
 
    private:
@@ -133,7 +162,9 @@ class BatchIterator {
   Epoch epoch();
   /// Batches per epoch (with a max_tokens budget: those of the next epoch).
   std::size_t num_batches() const;
+  /// The number of sequences in the data set.
   std::size_t num_examples() const { return sequences_->size(); }
+  /// The options it was built with.
   const BatchOptions& options() const { return options_; }
 
  private:

@@ -1,4 +1,5 @@
-// Seeded train / validation / test splits, plain or stratified by class.
+/// @file
+/// Seeded train / validation / test splits, plain or stratified by class.
 #pragma once
 
 #include <cstddef>
@@ -13,18 +14,18 @@ namespace tapegrad::data {
 
 /// Example indices of each part, ascending.
 struct Split {
-  std::vector<std::size_t> train;
-  std::vector<std::size_t> valid;
-  std::vector<std::size_t> test;
+  std::vector<std::size_t> train;  ///< examples to train on
+  std::vector<std::size_t> valid;  ///< examples to choose settings and stop on
+  std::vector<std::size_t> test;   ///< examples held out for the final score
 };
 
 /// Fractions of each part: each in [0, 1], train > 0, summing to 1 (within 1e-6); otherwise a
 /// value_error naming the three.
 struct SplitOptions {
-  double train = 0.8;
-  double valid = 0.1;
-  double test = 0.1;
-  std::uint64_t seed = 0;
+  double train = 0.8;      ///< fraction of the examples for training
+  double valid = 0.1;      ///< fraction for validation (0: no validation part)
+  double test = 0.1;       ///< fraction for testing (0: no test part)
+  std::uint64_t seed = 0;  ///< of the shuffle: the same seed and data give the same split
 };
 
 /// A random split of examples 0 .. n-1. The part sizes are the fractions of n rounded by

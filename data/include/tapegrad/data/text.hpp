@@ -1,5 +1,6 @@
-// Text to ids: a word tokenizer and a vocabulary that is saved next to the model, so that
-// predictions use the same ids as training.
+/// @file
+/// Text to ids: a word tokenizer and a vocabulary that is saved next to the model, so that
+/// predictions use the same ids as training.
 #pragma once
 
 #include <cstddef>
@@ -19,9 +20,10 @@ enum class Punctuation {
   keep,   ///< split on whitespace only; punctuation stays in the word: "it," -> "it,"
 };
 
+/// How Tokenizer splits text into tokens.
 struct TokenizerOptions {
   bool lowercase = true;  ///< ASCII letters only; other bytes are kept as they are
-  Punctuation punctuation = Punctuation::split;
+  Punctuation punctuation = Punctuation::split;  ///< split: each mark a token of its own
   /// An apostrophe between two word characters stays in the word ("didn't"); otherwise it is
   /// punctuation like any other.
   bool inner_apostrophes = true;
@@ -36,10 +38,13 @@ struct TokenizerOptions {
 /// whitespace and control characters separate tokens; the other ASCII characters are
 /// punctuation, handled as `options.punctuation` says.
 ///
+/// ```
 ///   Tokenizer()("Great movie!! Didn't like it.")
 ///     -> {"great", "movie", "!", "!", "didn't", "like", "it", "."}
+/// ```
 class Tokenizer {
  public:
+  /// A tokenizer with `options`; it holds nothing else, so copies tokenize alike.
   explicit Tokenizer(TokenizerOptions options = {}) : options_(options) {}
   /// The tokens of `text`, at most options().max_tokens of them when that is set.
   std::vector<std::string> operator()(std::string_view text) const;
@@ -48,6 +53,7 @@ class Tokenizer {
   bool exceeds_max_tokens(std::string_view text) const;
   /// One token list per text.
   std::vector<std::vector<std::string>> tokenize_all(const std::vector<std::string>& texts) const;
+  /// The options it was built with.
   const TokenizerOptions& options() const { return options_; }
 
  private:
@@ -60,10 +66,10 @@ class Tokenizer {
 /// same ids.
 class Vocabulary {
  public:
-  static constexpr Index pad_id = 0;
-  static constexpr Index unk_id = 1;
-  static constexpr std::string_view pad_token = "<pad>";
-  static constexpr std::string_view unk_token = "<unk>";
+  static constexpr Index pad_id = 0;  ///< the id of "<pad>", which pads batches
+  static constexpr Index unk_id = 1;  ///< the id of "<unk>", which tokens not in it get
+  static constexpr std::string_view pad_token = "<pad>";  ///< the token of pad_id
+  static constexpr std::string_view unk_token = "<unk>";  ///< the token of unk_id
 
   /// Only the two special tokens.
   Vocabulary();
@@ -86,7 +92,9 @@ class Vocabulary {
   /// and the line.
   static Vocabulary load(const std::string& path);
 
+  /// The number of tokens, the two special ones included: an Embedding's num_embeddings.
   std::size_t size() const { return tokens_.size(); }
+  /// Whether `token` has an id of its own (not unk_id).
   bool contains(std::string_view token) const;
   /// The id of a token; unk_id for an unknown one.
   Index id(std::string_view token) const;
@@ -97,6 +105,7 @@ class Vocabulary {
 
   /// Ids of tokens (unknown ones -> unk_id).
   std::vector<Index> encode(const std::vector<std::string>& tokens) const;
+  /// encode of each token list: the ids of a data set.
   std::vector<std::vector<Index>> encode_all(
       const std::vector<std::vector<std::string>>& token_lists) const;
   /// Tokens of ids; "<pad>" is left out when `skip_padding`. An id outside [0, size()) is a

@@ -1,5 +1,6 @@
-// UTF-8 checks for text read from files: where a file stops being UTF-8, and a repaired copy;
-// how many terminal columns a text takes, for lining up tables of it.
+/// @file
+/// UTF-8 checks for text read from files: where a file stops being UTF-8, and a repaired copy;
+/// how many terminal columns a text takes, for lining up tables of it.
 #pragma once
 
 #include <cstddef>
@@ -44,11 +45,13 @@ std::string read_text_file(const std::string& path, InvalidUtf8 invalid = Invali
 /// U+200D counts each of its emoji. display_width("abc") == 3, display_width("正面") == 4.
 std::size_t display_width(std::string_view text);
 
+/// @{
 /// `text` followed (align_left) or preceded (align_right) by spaces up to `width` display
 /// columns (display_width); `text` as it is when it is that wide already or wider. For text
 /// tables whose cells hold any UTF-8, where std::setw pads by bytes (and fmt's "{:<N}" by a
 /// table of its own, which gives combining marks a column).
 std::string align_left(std::string_view text, std::size_t width);
 std::string align_right(std::string_view text, std::size_t width);
+/// @}
 
 }  // namespace tapegrad::data

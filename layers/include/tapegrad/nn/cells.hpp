@@ -1,16 +1,17 @@
-// One time step of each recurrent cell, in two forms, both in the cell's own file
-// (layers/src/cells/rnn_cell.cpp, lstm_cell.cpp, gru_cell.cpp):
-//
-// * rnn_step, lstm_step, gru_step: the textbook equations composed of autograd's ops, a few
-//   lines each. They are the reference (docs/rnn.md maps them to PyTorch's formulas); the
-//   layers run them with RNNOptions::fused(false), and their backward is the tape's.
-// * fused_rnn_step, fused_lstm_step, fused_gru_step: the same step as one op, the recurrent
-//   GEMM into the gate slab and one pass over the gates, with a backward written by hand. The
-//   layers run them by default. tests/test_cells.cpp checks that both forms give the same
-//   values and gradients; gradcheck checks the fused backward on its own.
-//
-// Both start from gx = x W_ih^T + b_ih, the input part of the gates, which a layer computes for
-// all time steps in one GEMM. Gate order and formulas are PyTorch's (torch.nn.RNN, LSTM, GRU).
+/// @file
+/// One time step of each recurrent cell, in two forms, both in the cell's own file
+/// (layers/src/cells/rnn_cell.cpp, lstm_cell.cpp, gru_cell.cpp):
+///
+/// * rnn_step, lstm_step, gru_step: the textbook equations composed of autograd's ops, a few
+///   lines each. They are the reference (docs/rnn.md maps them to PyTorch's formulas); the
+///   layers run them with RNNOptions::fused(false), and their backward is the tape's.
+/// * fused_rnn_step, fused_lstm_step, fused_gru_step: the same step as one op, the recurrent
+///   GEMM into the gate slab and one pass over the gates, with a backward written by hand. The
+///   layers run them by default. tests/test_cells.cpp checks that both forms give the same
+///   values and gradients; gradcheck checks the fused backward on its own.
+///
+/// Both start from gx = x W_ih^T + b_ih, the input part of the gates, which a layer computes for
+/// all time steps in one GEMM. Gate order and formulas are PyTorch's (torch.nn.RNN, LSTM, GRU).
 #pragma once
 
 #include <cstddef>
@@ -28,8 +29,8 @@ enum class Nonlinearity { tanh, relu };
 /// A recurrent state: h, and c for an LSTM (empty otherwise).
 template <class T>
 struct RecurrentState {
-  Var<T> h;
-  Var<T> c;
+  Var<T> h;  ///< the hidden state [B, H] (a layer's: [L*D, B, H]); empty for zeros
+  Var<T> c;  ///< the LSTM's cell state, of h's shape
 };
 
 // ---- the textbook equations (the reference) ----
@@ -55,37 +56,39 @@ Var<T> gru_step(const Var<T>& gx, const Var<T>& h, const Var<T>& w_hh, const Var
 
 // ---- the fused ops (the speed) ----
 
-/// The input part of a fused step's gates: gx [T, B, G*H] holds x W_ih^T + b for every t (one
-/// GEMM for the sequence), and a step reads gx[t] in place; a 2-D gx [B, G*H] is one step
-/// (t = 0).
+// The input part of a fused step's gates: gx [T, B, G*H] holds x W_ih^T + b for every t (one
+// GEMM for the sequence), and a step reads gx[t] in place; a 2-D gx [B, G*H] is one step
+// (t = 0).
 
 /// What an LSTM or GRU step does with gx[t], its input gates, once read.
 enum class GateInput {
-  keep,       // gx is left as it was; the step keeps its gate activations in a new array
-  overwrite,  // the step keeps its gate activations in gx[t], in place of the input gates: one
-              // gate slab less per step. For a gx that nothing else reads afterwards, and whose
-              // own backward does not read it (the layers' input projection, a linear op). The
-              // write is versioned (Var::mutable_row): a backward that would read gx, or gx[t],
-              // as it was before is a usage_error, as for any other in-place change.
+  keep,       ///< gx is left as it was; the step keeps its gate activations in a new array
+  overwrite,  ///< the step keeps its gate activations in gx[t], in place of the input gates:
+              ///< one gate slab less per step. For a gx that nothing else reads afterwards, and
+              ///< whose own backward does not read it (the layers' input projection, a linear
+              ///< op). The write is versioned (Var::mutable_row): a backward that would read gx,
+              ///< or gx[t], as it was before is a usage_error, as for any other in-place change.
 };
 
 /// rnn_step as one op: h' = act(gx[t] + h W_hh^T), act = tanh, or relu when `relu`.
-/// Shapes: h [B, H], w_hh [H, H] -> [B, H]. (The bias b_hh belongs in gx.)
+/// Shapes: gx [T, B, H] (or [B, H], t = 0), h [B, H], w_hh [H, H] -> [B, H]. (The bias b_hh
+/// belongs in gx, which holds x W_ih^T + b_ih + b_hh of every step, from one GEMM.)
 template <class T>
 Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
                       bool relu = false);
 
 /// lstm_step as one op, gates [i f g o] = gx[t] + h W_hh^T:
 /// c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c').
-/// The state is one array [2, B, H]: h then c. Shapes: state [2, B, H], w_hh [4H, H] ->
-/// [2, B, H]. (The bias b_hh belongs in gx.)
+/// The state is one array [2, B, H]: h then c. Shapes: gx [T, B, 4H] (or [B, 4H], t = 0),
+/// state [2, B, H], w_hh [4H, H] -> [2, B, H]. (The bias b_hh belongs in gx.)
 template <class T>
 Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, const Var<T>& w_hh,
                        GateInput mode = GateInput::keep);
 
 /// gru_step as one op, gates [r z n], with gh = h W_hh^T + b_hh:
 /// r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z + gh_z), n = tanh(gx_n + r gh_n),
-/// h' = (1 - z) n + z h. Shapes: h [B, H], w_hh [3H, H], b_hh [3H] or empty -> [B, H].
+/// h' = (1 - z) n + z h. Shapes: gx [T, B, 3H] (or [B, 3H], t = 0), h [B, H], w_hh [3H, H],
+/// b_hh [3H] or empty -> [B, H].
 template <class T>
 Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
                       const Var<T>& b_hh, GateInput mode = GateInput::keep);

@@ -1,4 +1,5 @@
-// Linear, Embedding, Softmax, LogSoftmax, Dropout.
+/// @file
+/// Linear, Embedding, Softmax, LogSoftmax, Dropout.
 #pragma once
 
 #include "tapegrad/autograd/nn_ops.hpp"
@@ -12,12 +13,19 @@ namespace tapegrad::nn {
 template <class T = float>
 class Linear : public Module<T> {
  public:
+  /// A layer from `in_features` to `out_features`, with a bias unless `bias` is false; the
+  /// initial weights are drawn from `generator`. A zero size is a value_error.
   Linear(std::size_t in_features, std::size_t out_features, bool bias = true,
          Generator& generator = default_generator());
+  /// @{
+  /// y = x W^T + b. Shapes: [..., in] -> [..., out]; another last size is a shape_error.
   Var<T> forward(const Var<T>& x) const;
   Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  /// @}
+  /// W, the parameter "weight" [out, in].
   const Var<T>& weight() const { return weight_; }
-  const Var<T>& bias() const { return bias_; }  // empty when built without bias
+  /// b, the parameter "bias" [out]; an empty Var when built without bias.
+  const Var<T>& bias() const { return bias_; }
 
  private:
   Var<T> weight_, bias_;
@@ -29,14 +37,25 @@ class Linear : public Module<T> {
 template <class T = float>
 class Embedding : public Module<T> {
  public:
+  /// A table of `num_embeddings` rows of `embedding_dim`, drawn from `generator`; -1 for no
+  /// padding row. A zero size, or a padding_idx outside [-1, num_embeddings), is a
+  /// value_error.
   Embedding(std::size_t num_embeddings, std::size_t embedding_dim, Index padding_idx = -1,
             Generator& generator = default_generator());
-  /// A table with the given weights [num, dim]; frozen (no gradient) when `freeze`.
+  /// A table with the given weights [num, dim]; frozen (no gradient) when `freeze`. The
+  /// padding row keeps its given values (and gets no gradient). Weights of another rank are a
+  /// shape_error.
   static std::shared_ptr<Embedding> from_pretrained(const Array<T>& weights, bool freeze = true,
                                                     Index padding_idx = -1);
+  /// @{
+  /// The rows of `ids`: y[..., :] = weight[ids[...], :]. Shapes: ids [s...] -> [s..., dim].
+  /// An id outside [0, num) is a value_error.
   Var<T> forward(const IndexArray& ids) const;
   Var<T> operator()(const IndexArray& ids) const { return forward(ids); }
+  /// @}
+  /// The table, the parameter "weight" [num, dim].
   const Var<T>& weight() const { return weight_; }
+  /// The row that gets no gradient; -1 when there is none.
   Index padding_idx() const { return padding_idx_; }
 
  private:
@@ -48,9 +67,13 @@ class Embedding : public Module<T> {
 template <class T = float>
 class Softmax : public Module<T> {
  public:
+  /// Normalises along `axis` (negative: from the end; -1 the last).
   explicit Softmax(int axis = -1) : axis_(axis) {}
+  /// @{
+  /// softmax(x, axis). Shapes: any -> same; an axis outside [-rank, rank) is a shape_error.
   Var<T> forward(const Var<T>& x) const { return softmax(x, axis_); }
   Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  /// @}
 
  private:
   int axis_;
@@ -60,9 +83,14 @@ class Softmax : public Module<T> {
 template <class T = float>
 class LogSoftmax : public Module<T> {
  public:
+  /// Normalises along `axis` (negative: from the end; -1 the last).
   explicit LogSoftmax(int axis = -1) : axis_(axis) {}
+  /// @{
+  /// log_softmax(x, axis). Shapes: any -> same; an axis outside [-rank, rank) is a
+  /// shape_error.
   Var<T> forward(const Var<T>& x) const { return log_softmax(x, axis_); }
   Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  /// @}
 
  private:
   int axis_;
@@ -73,10 +101,19 @@ class LogSoftmax : public Module<T> {
 template <class T = float>
 class Dropout : public Module<T> {
  public:
+  /// Drops with probability `p`, drawing from a generator seeded with `seed`. A p outside
+  /// [0, 1) is a value_error.
   explicit Dropout(double p = 0.5, std::uint64_t seed = 0);
+  /// @{
+  /// In training mode (Module::train) x * m / (1 - p) with a fresh mask m ~ Bernoulli(1 - p)
+  /// each call; in evaluation mode x itself. Shapes: any -> same.
   Var<T> forward(const Var<T>& x) const;
   Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  /// @}
+  /// The drop probability.
   double p() const { return p_; }
+  /// The generator of the masks: reseed it to repeat a run's masks, or list it in
+  /// optim::TrainingState::generators to checkpoint it.
   Generator& generator() const { return generator_; }
 
  private:

@@ -1,4 +1,5 @@
-// nn::Module: named parameters and sub-modules, train/eval, state dicts.
+/// @file
+/// Module, the base of every layer: named parameters and sub-modules, train/eval, state dicts.
 #pragma once
 
 #include <memory>
@@ -9,6 +10,9 @@
 
 #include "tapegrad/autograd/var.hpp"
 
+/// The layers (target tapegrad::nn, on autograd): Module and its named parameters, Linear,
+/// Embedding, Dropout, Sequential, the recurrent layers RNN, LSTM and GRU with their cells,
+/// and the cell steps they run. Names, shapes and formulas are PyTorch's torch.nn.
 namespace tapegrad::nn {
 
 /// Named arrays in registration order, keyed by PyTorch's dotted names ("rnn.weight_ih_l0").
@@ -20,8 +24,8 @@ using StateDict = std::vector<std::pair<std::string, Array<T>>>;
 /// registration order; `unexpected_keys`, the state's entries the model has no parameter for
 /// (ignored), in the state's order. Both empty after a strict load, which throws instead.
 struct LoadResult {
-  std::vector<std::string> missing_keys;
-  std::vector<std::string> unexpected_keys;
+  std::vector<std::string> missing_keys;     ///< the model's names the state lacked
+  std::vector<std::string> unexpected_keys;  ///< the state's names the model lacks
 };
 
 /// The base of every layer. A module owns parameters (leaf Vars) and sub-modules, both
@@ -30,6 +34,7 @@ struct LoadResult {
 template <class T = float>
 class Module {
  public:
+  /// The scalar type of the parameters, float or double.
   using scalar_type = T;
 
   Module() = default;
@@ -58,6 +63,7 @@ class Module {
   /// Every parameter with its dotted name, in registration order (this module's own first,
   /// then each sub-module's).
   std::vector<std::pair<std::string, Var<T>>> named_parameters() const;
+  /// The same parameters without their names (what an optimizer takes).
   std::vector<Var<T>> parameters() const;
   /// The parameter with this dotted name; a value_error listing the names when there is none.
   Var<T> parameter(const std::string& name) const;
@@ -70,6 +76,7 @@ class Module {
   void train(bool on = true);
   /// Evaluation mode: train(false).
   void eval() { train(false); }
+  /// True in training mode, the mode a module starts in.
   bool is_training() const { return training_; }
 
   /// Drops the gradient of every parameter.
@@ -104,6 +111,7 @@ class Module {
 /// (`model(x, State{})`) or call forward. The built-in layers declare their operator() by hand,
 /// so their headers show its signature.
 ///
+/// ```
 ///   class Net : public nn::ModuleBase<Net> {
 ///    public:
 ///     Net() { register_module("fc", fc_); }
@@ -113,6 +121,7 @@ class Module {
 ///   };
 ///   Net net;
 ///   Var<float> y = net(x);
+/// ```
 template <class Derived, class T = float>
 class ModuleBase : public Module<T> {
  public:

@@ -1,12 +1,15 @@
-// Recurrent layers: RNN (tanh or relu), LSTM and GRU, their cells, and the functional forms
-// they are built on. Each time step is a cell step of tapegrad/nn/cells.hpp on the tape (by
-// default one fused op per step; or the composed ops of the equations), so backpropagation
-// through time is the tape walked backwards; no layer has a hand-written BPTT.
-//
-// Parameter names, shapes, gate order, formulas and initialisation are PyTorch's:
-//   weight_ih_l{k}[_reverse] [G*H, in], weight_hh_l{k}[_reverse] [G*H, H],
-//   bias_ih_l{k}[_reverse] [G*H], bias_hh_l{k}[_reverse] [G*H], all U(-1/sqrt(H), 1/sqrt(H)),
-//   G = 1 (RNN), 4 (LSTM: gates i, f, g, o), 3 (GRU: gates r, z, n).
+/// @file
+/// Recurrent layers: RNN (tanh or relu), LSTM and GRU, their cells, and the functional forms
+/// they are built on. Each time step is a cell step of tapegrad/nn/cells.hpp on the tape (by
+/// default one fused op per step; or the composed ops of the equations), so backpropagation
+/// through time is the tape walked backwards; no layer has a hand-written BPTT.
+///
+/// Parameter names, shapes, gate order, formulas and initialisation are PyTorch's:
+/// ```
+///   weight_ih_l{k}[_reverse] [G*H, in], weight_hh_l{k}[_reverse] [G*H, H],
+///   bias_ih_l{k}[_reverse] [G*H], bias_hh_l{k}[_reverse] [G*H], all U(-1/sqrt(H), 1/sqrt(H)),
+///   G = 1 (RNN), 4 (LSTM: gates i, f, g, o), 3 (GRU: gates r, z, n).
+/// ```
 #pragma once
 
 #include <cstddef>
@@ -21,6 +24,7 @@
 
 namespace tapegrad::nn {
 
+/// The cell a recurrent layer runs: an Elman RNN with tanh or relu, an LSTM or a GRU.
 enum class CellKind { rnn_tanh, rnn_relu, lstm, gru };
 
 /// Gates per cell kind: 1, 1, 4, 3.
@@ -31,11 +35,13 @@ std::size_t gate_count(CellKind kind);
 /// h_n and c_n [L*D, B, H], index layer*D + direction, taken at each sequence's own last step.
 template <class T>
 struct RecurrentOutput {
-  Var<T> output;
-  Var<T> h_n;
-  Var<T> c_n;  // LSTM only
+  Var<T> output;  ///< the last layer's h at every step, both directions side by side
+  Var<T> h_n;     ///< every layer's and direction's final h
+  Var<T> c_n;     ///< every layer's and direction's final c; LSTM only (empty otherwise)
 };
 
+/// The recurrent layers as functions of explicit weights (PyTorch's torch.nn.functional
+/// style): the cells from x, and recurrent(), the multi-layer loop RNNBase::forward runs.
 namespace functional {
 
 // The cells from x: rnn_step, lstm_step and gru_step (tapegrad/nn/cells.hpp) of
@@ -62,20 +68,25 @@ Var<T> gru_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih, const Var<
 /// The weights of one layer and direction.
 template <class T>
 struct RecurrentWeights {
-  Var<T> w_ih, w_hh, b_ih, b_hh;  // biases may be empty
+  /// @{
+  /// w_ih [G*H, in] and w_hh [G*H, H]; b_ih and b_hh [G*H], or empty Vars for no bias: PyTorch's
+  /// weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k} and bias_hh_l{k} of one layer.
+  Var<T> w_ih, w_hh, b_ih, b_hh;
+  /// @}
 };
 
+/// How recurrent() runs: what RNNOptions says for a layer, and the layer's mode.
 struct RecurrentOptions {
-  CellKind kind = CellKind::lstm;
-  std::size_t num_layers = 1;
-  bool bidirectional = false;
-  bool batch_first = false;
-  double dropout = 0.0;  // on the outputs of every layer but the last, in training
-  bool training = true;
-  Generator* generator = nullptr;  // for dropout; the default generator when null
-  // true: one fused op per step (fused_lstm_step, ...); false: the textbook equations as composed
-  // ops (lstm_step, ...; slower; the same values and gradients up to rounding; for reading and
-  // tests). Both in tapegrad/nn/cells.hpp.
+  CellKind kind = CellKind::lstm;  ///< the cell, which sets G (gate_count)
+  std::size_t num_layers = 1;      ///< L; layer l > 0 reads layer l - 1's output
+  bool bidirectional = false;      ///< true: D = 2, a reverse direction beside the forward one
+  bool batch_first = false;        ///< x and output [B, T, ...] instead of [T, B, ...]
+  double dropout = 0.0;  ///< on the outputs of every layer but the last, in training; in [0, 1)
+  bool training = true;  ///< false: no dropout (evaluation)
+  Generator* generator = nullptr;  ///< for dropout; the default generator when null
+  /// true: one fused op per step (fused_lstm_step, ...); false: the textbook equations as
+  /// composed ops (lstm_step, ...; slower; the same values and gradients up to rounding; for
+  /// reading and tests). Both in tapegrad/nn/cells.hpp.
   bool fused = true;
 };
 
@@ -85,7 +96,9 @@ struct RecurrentOptions {
 /// (every sequence has length T) or B values in [1, T], in any order: then the results equal
 /// PyTorch's for the same batch packed with pack_padded_sequence (outputs zero past each
 /// length, final states at each sequence's own last step, the reverse direction starting at
-/// each sequence's own end).
+/// each sequence's own end). A wrong shape of x, a weight or an initial state is a shape_error,
+/// a bad length, weight count or dropout a value_error, an empty x or an initial c for another
+/// cell than the LSTM a usage_error; each names the cell kind and the shapes.
 template <class T>
 RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights<T>>& weights,
                              const RecurrentOptions& options, const RecurrentState<T>& initial = {},
@@ -97,14 +110,17 @@ RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights
 /// (`num_layers(2)`) sets one option and returns the options, so that calls chain, and the
 /// getter of the same name without an argument (`num_layers()`) reads it back:
 ///
+/// ```
 ///   nn::LSTM<float> lstm(nn::RNNOptions(64, 128).num_layers(2).bidirectional(true)
 ///                            .batch_first(true).dropout(0.2));
 ///   nn::RNN<float> rnn(nn::RNNOptions(8, 16).nonlinearity(nn::Nonlinearity::relu));
+/// ```
 ///
 /// The options are checked when a layer is built: a zero size or number of layers, or a
 /// dropout outside [0, 1), is a value_error.
 class RNNOptions {
  public:
+  /// The two options without a default; the others take PyTorch's defaults.
   RNNOptions(std::size_t input_size, std::size_t hidden_size)
       : input_size_(input_size), hidden_size_(hidden_size) {}
 #define TAPEGRAD_OPTION(type, name, init) \
@@ -119,8 +135,9 @@ class RNNOptions {
                                           \
  private:                                 \
   type name##_ = init;
-  /// Features of x (in), and of h (H).
+  /// Features of x (in).
   TAPEGRAD_OPTION(std::size_t, input_size, 0)
+  /// Features of h (H), and of c for an LSTM; the output has D*H.
   TAPEGRAD_OPTION(std::size_t, hidden_size, 0)
   /// Stacked layers (L); layer l > 0 reads layer l - 1's output. Default 1.
   TAPEGRAD_OPTION(std::size_t, num_layers, 1)
@@ -154,21 +171,27 @@ class RNNOptions {
 template <class T = float>
 class RNNBase : public Module<T> {
  public:
-  /// See functional::recurrent for shapes and the meaning of `lengths`.
+  /// See functional::recurrent for shapes and the meaning of `lengths`. Dropout between layers
+  /// runs in training mode only. An input whose last size is not input_size is a shape_error.
   RecurrentOutput<T> forward(const Var<T>& x, const RecurrentState<T>& initial = {},
                              const std::vector<std::size_t>& lengths = {}) const;
+  /// forward(x, {}, lengths): variable lengths from a zero initial state.
   RecurrentOutput<T> forward(const Var<T>& x, const std::vector<std::size_t>& lengths) const {
     return forward(x, {}, lengths);
   }
+  /// forward(x, initial, lengths), so that a layer is called as `lstm(x)`.
   RecurrentOutput<T> operator()(const Var<T>& x, const RecurrentState<T>& initial = {},
                                 const std::vector<std::size_t>& lengths = {}) const {
     return forward(x, initial, lengths);
   }
+  /// forward(x, {}, lengths): `lstm(x, batch.lengths)`.
   RecurrentOutput<T> operator()(const Var<T>& x, const std::vector<std::size_t>& lengths) const {
     return forward(x, {}, lengths);
   }
 
+  /// The options the layer was built with.
   const RNNOptions& options() const { return options_; }
+  /// The cell it runs (for an RNN: rnn_tanh or rnn_relu, from the nonlinearity option).
   CellKind kind() const { return kind_; }
   /// The weights of one layer and direction (0 forward, 1 reverse).
   const functional::RecurrentWeights<T>& weights(std::size_t layer, std::size_t direction) const;
@@ -176,6 +199,9 @@ class RNNBase : public Module<T> {
   Generator& generator() const { return generator_; }
 
  protected:
+  /// Registers the weights of every layer and direction under PyTorch's names, drawn from
+  /// `generator`, which also seeds the layer's own dropout generator. Bad options are
+  /// value_errors (see RNNOptions).
   RNNBase(CellKind kind, const RNNOptions& options, Generator& generator);
 
  private:
@@ -189,6 +215,7 @@ class RNNBase : public Module<T> {
 template <class T = float>
 class RNN : public RNNBase<T> {
  public:
+  /// An RNN with `options`, its nonlinearity included; weights drawn from `generator`.
   explicit RNN(const RNNOptions& options, Generator& generator = default_generator());
 };
 
@@ -197,6 +224,7 @@ class RNN : public RNNBase<T> {
 template <class T = float>
 class LSTM : public RNNBase<T> {
  public:
+  /// An LSTM with `options` (the nonlinearity is ignored); weights drawn from `generator`.
   explicit LSTM(const RNNOptions& options, Generator& generator = default_generator())
       : RNNBase<T>(CellKind::lstm, options, generator) {}
 };
@@ -205,6 +233,7 @@ class LSTM : public RNNBase<T> {
 template <class T = float>
 class GRU : public RNNBase<T> {
  public:
+  /// A GRU with `options` (the nonlinearity is ignored); weights drawn from `generator`.
   explicit GRU(const RNNOptions& options, Generator& generator = default_generator())
       : RNNBase<T>(CellKind::gru, options, generator) {}
 };
@@ -220,12 +249,17 @@ std::shared_ptr<RNNBase<T>> make_recurrent(CellKind kind, const RNNOptions& opti
 template <class T = float>
 class RNNCell : public Module<T> {
  public:
+  /// A cell from input_size to hidden_size features, with biases unless `bias` is false, and
+  /// tanh or relu; weights drawn from `generator`. A zero size is a value_error.
   RNNCell(std::size_t input_size, std::size_t hidden_size, bool bias = true,
           Nonlinearity nonlinearity = Nonlinearity::tanh,
           Generator& generator = default_generator());
-  /// x [B, in] (or [in]); h [B, H] (or [H]), zeros when empty. Returns h'.
+  /// @{
+  /// h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu). x [B, in] (or [in]); h [B, H] (or
+  /// [H]), zeros when empty. Returns h'. Other shapes are shape_errors.
   Var<T> forward(const Var<T>& x, const Var<T>& h = {}) const;
   Var<T> operator()(const Var<T>& x, const Var<T>& h = {}) const { return forward(x, h); }
+  /// @}
 
  private:
   std::size_t hidden_;
@@ -237,13 +271,18 @@ class RNNCell : public Module<T> {
 template <class T = float>
 class LSTMCell : public Module<T> {
  public:
+  /// A cell from input_size to hidden_size features, with biases unless `bias` is false;
+  /// weights drawn from `generator`. A zero size is a value_error.
   LSTMCell(std::size_t input_size, std::size_t hidden_size, bool bias = true,
            Generator& generator = default_generator());
-  /// x [B, in] (or [in]); state h, c [B, H], zeros when empty. Returns {h', c'}.
+  /// @{
+  /// One LSTM step (functional::lstm_cell). x [B, in] (or [in]); state h, c [B, H] (or [H]),
+  /// zeros when empty. Returns {h', c'}. Other shapes are shape_errors.
   RecurrentState<T> forward(const Var<T>& x, const RecurrentState<T>& state = {}) const;
   RecurrentState<T> operator()(const Var<T>& x, const RecurrentState<T>& state = {}) const {
     return forward(x, state);
   }
+  /// @}
 
  private:
   std::size_t hidden_;
@@ -254,11 +293,16 @@ class LSTMCell : public Module<T> {
 template <class T = float>
 class GRUCell : public Module<T> {
  public:
+  /// A cell from input_size to hidden_size features, with biases unless `bias` is false;
+  /// weights drawn from `generator`. A zero size is a value_error.
   GRUCell(std::size_t input_size, std::size_t hidden_size, bool bias = true,
           Generator& generator = default_generator());
-  /// x [B, in] (or [in]); h [B, H] (or [H]), zeros when empty. Returns h'.
+  /// @{
+  /// One GRU step (functional::gru_cell). x [B, in] (or [in]); h [B, H] (or [H]), zeros when
+  /// empty. Returns h'. Other shapes are shape_errors.
   Var<T> forward(const Var<T>& x, const Var<T>& h = {}) const;
   Var<T> operator()(const Var<T>& x, const Var<T>& h = {}) const { return forward(x, h); }
+  /// @}
 
  private:
   std::size_t hidden_;

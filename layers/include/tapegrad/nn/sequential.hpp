@@ -1,4 +1,5 @@
-// nn::Sequential: modules applied in order, each output feeding the next.
+/// @file
+/// Sequential: modules applied in order, each output feeding the next.
 #pragma once
 
 #include <functional>
@@ -29,9 +30,11 @@ struct has_forward<M, X, std::void_t<decltype(std::declval<M&>().forward(std::de
 /// `output` (the per-step hidden states) feeds the next module. Sub-modules are named "0",
 /// "1", ... as in PyTorch, so parameters read "0.weight", "1.weight_ih_l0".
 ///
+/// ```
 ///   nn::Sequential<float> net;
 ///   net.add(std::make_shared<nn::LSTM<float>>(nn::RNNOptions(8, 16)))
 ///       .add(std::make_shared<nn::Linear<float>>(16, 2));
+/// ```
 template <class T = float>
 class Sequential : public Module<T> {
  public:
@@ -71,12 +74,17 @@ class Sequential : public Module<T> {
     return *this;
   }
 
+  /// @{
+  /// Each step applied to the previous one's output, the first to x; x itself when there are
+  /// none. Shapes: as the steps make them.
   Var<T> forward(const Var<T>& x) const {
     Var<T> y = x;
     for (const auto& step : steps_) y = step(y);
     return y;
   }
   Var<T> operator()(const Var<T>& x) const { return forward(x); }
+  /// @}
+  /// The number of steps added (modules and functions).
   std::size_t size() const { return steps_.size(); }
 
  private:

@@ -1,4 +1,5 @@
-// Checkpoints as NumPy .npz files under PyTorch's names: models, and whole training states.
+/// @file
+/// Checkpoints as NumPy .npz files under PyTorch's names: models, and whole training states.
 #pragma once
 
 #include <cstdint>
@@ -35,12 +36,15 @@ nn::LoadResult load_model(nn::Module<T>& model, const std::string& path, bool st
 /// shuffling) and any numbers the loop keeps (best validation loss, ...).
 template <class T>
 struct TrainingState {
+  /// Required: saving or loading a state without one is a usage_error.
   nn::Module<T>* model = nullptr;
-  Optimizer<T>* optimizer = nullptr;
-  Schedule<T>* schedule = nullptr;               // optional
-  std::map<std::string, Generator*> generators;  // by name, e.g. {"shuffle", &gen}
-  std::int64_t epoch = 0;
-  std::map<std::string, double> values;  // e.g. {"best_valid_loss", 0.41}
+  Optimizer<T>* optimizer = nullptr;             ///< optional: its state and learning rates
+  Schedule<T>* schedule = nullptr;               ///< optional
+  std::map<std::string, Generator*> generators;  ///< by name, e.g. {"shuffle", &gen}
+  std::int64_t epoch = 0;  ///< the loop's epoch count, saved as it is; load_checkpoint sets it
+  /// Numbers the loop keeps, such as {"best_valid_loss", 0.41}; load_checkpoint replaces the
+  /// map with the file's.
+  std::map<std::string, double> values;
 };
 
 /// Saves a training state to one .npz file (atomic).
