@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "helpers.hpp"
+#include "tapegrad/nn/attention.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/rnn.hpp"
 
@@ -30,7 +31,16 @@ namespace {
 
 // ---- the fixture folder ----
 
-enum class Family { recurrent, cell, linear, embedding, log_softmax, cross_entropy, unknown };
+enum class Family {
+  recurrent,
+  cell,
+  linear,
+  embedding,
+  log_softmax,
+  cross_entropy,
+  attention,
+  unknown
+};
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -48,6 +58,7 @@ Family family_of(const std::string& stem) {
   if (starts_with(stem, "embedding_")) return Family::embedding;
   if (stem == "log_softmax") return Family::log_softmax;
   if (starts_with(stem, "cross_entropy_")) return Family::cross_entropy;
+  if (starts_with(stem, "attention_")) return Family::attention;
   return Family::unknown;
 }
 
@@ -82,6 +93,7 @@ constexpr std::size_t kCellFixtures = 7;
 constexpr std::size_t kLinearFixtures = 3;
 constexpr std::size_t kEmbeddingFixtures = 2;
 constexpr std::size_t kCrossEntropyFixtures = 8;
+constexpr std::size_t kAttentionFixtures = 12;
 
 // ---- comparisons ----
 
@@ -107,10 +119,13 @@ void check_grad(const std::string& what, const Var<T>& v, const Npz& f, const st
   if (v.has_grad()) check_entry("grad of " + what, v.grad(), f, "grad." + key);
 }
 
-// A parameter entry: "weight", "bias", "weight_*", "bias_*" (generate.py's convention).
+// A parameter entry: "weight", "bias", "weight_*", "bias_*", or a sub-module's
+// ("key_proj.weight"), not a gradient or a setting (generate.py's convention).
 bool is_param(const std::string& key) {
-  return key == "weight" || key == "bias" || starts_with(key, "weight_") ||
-         starts_with(key, "bias_");
+  if (starts_with(key, "grad.") || starts_with(key, "meta.")) return false;
+  const std::string last = key.substr(key.rfind('.') + 1);  // npos + 1 = 0: the whole key
+  return last == "weight" || last == "bias" || starts_with(last, "weight_") ||
+         starts_with(last, "bias_");
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -312,6 +327,24 @@ void check_cross_entropy(const Npz& f) {
   check_outputs_and_grads<T>(f, nullptr, {{"y", y}}, {{"logits", logits}});
 }
 
+template <class T>
+void check_attention(const Npz& f) {
+  const auto score = static_cast<nn::AttentionScore>(f.get_index("meta.score")());
+  nn::Attention<T> attention(score, meta(f, "query_size"), meta(f, "key_size"),
+                             meta(f, "hidden_size"));
+  load_params(attention, f);
+  Var<T> query = tapegrad::parameter(f.get_as<T>("query"), "query");
+  Var<T> keys = tapegrad::parameter(f.get_as<T>("keys"), "keys");
+  Var<T> values = tapegrad::parameter(f.get_as<T>("values"), "values");
+  std::vector<std::size_t> lengths;
+  if (f.contains("lengths")) {
+    for (auto v : f.get_index("lengths")) lengths.push_back(static_cast<std::size_t>(v));
+  }
+  const auto [context, weights] = attention(query, keys, values, lengths);
+  check_outputs_and_grads<T>(f, &attention, {{"context", context}, {"weights", weights}},
+                             {{"query", query}, {"keys", keys}, {"values", values}});
+}
+
 }  // namespace
 
 TEST_CASE("parity: the PyTorch fixtures are all there and all known") {
@@ -329,6 +362,7 @@ TEST_CASE("parity: the PyTorch fixtures are all there and all known") {
   CHECK(fixtures(Family::embedding).size() >= kEmbeddingFixtures);
   CHECK(fixtures(Family::log_softmax).size() == 1);
   CHECK(fixtures(Family::cross_entropy).size() >= kCrossEntropyFixtures);
+  CHECK(fixtures(Family::attention).size() >= kAttentionFixtures);
 }
 
 TEST_CASE("parity: RNN, LSTM and GRU match PyTorch in double") {
@@ -365,4 +399,12 @@ TEST_CASE("parity: log_softmax and cross_entropy match PyTorch in double") {
 TEST_CASE("parity: log_softmax and cross_entropy match PyTorch in float") {
   for_each_fixture(Family::log_softmax, 1, check_log_softmax<float>);
   for_each_fixture(Family::cross_entropy, kCrossEntropyFixtures, check_cross_entropy<float>);
+}
+
+TEST_CASE("parity: Attention (dot, general, additive, scaled_dot) matches PyTorch in double") {
+  for_each_fixture(Family::attention, kAttentionFixtures, check_attention<double>);
+}
+
+TEST_CASE("parity: Attention (dot, general, additive, scaled_dot) matches PyTorch in float") {
+  for_each_fixture(Family::attention, kAttentionFixtures, check_attention<float>);
 }

@@ -2,6 +2,7 @@
 /// Umbrella header of the layers: tapegrad::nn.
 #pragma once
 
+#include "tapegrad/nn/attention.hpp"
 #include "tapegrad/nn/cells.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/module.hpp"
