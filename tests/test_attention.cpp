@@ -22,8 +22,7 @@ using Vs = std::vector<V>;
 namespace {
 
 const nn::AttentionScore kScores[] = {nn::AttentionScore::dot, nn::AttentionScore::general,
-                                      nn::AttentionScore::additive,
-                                      nn::AttentionScore::scaled_dot};
+                                      nn::AttentionScore::additive, nn::AttentionScore::scaled_dot};
 
 V input(std::initializer_list<std::size_t> shape, std::uint64_t seed) {
   tapegrad::Generator g(seed);
@@ -44,8 +43,8 @@ TEST_CASE("Attention: every score gradchecks with padding, for one step and for 
     nn::Attention<double> attention(score, query_size(score), 4, 5, g);
     for (const bool one_step : {true, false}) {
       INFO("one step: ", one_step);
-      const V query = one_step ? input({3, query_size(score)}, 1)
-                               : input({3, 2, query_size(score)}, 1);
+      const V query =
+          one_step ? input({3, query_size(score)}, 1) : input({3, 2, query_size(score)}, 1);
       const auto fn = [&](const Vs& x) {
         const auto out = attention(x[0], x[1], x[2], lengths);
         return tapegrad::sum(out.context * out.context) + tapegrad::sum(out.weights * x[3]);
@@ -126,15 +125,16 @@ TEST_CASE("Attention: the scores as the papers define them") {
   additive.parameter("v.weight").mutable_value() = tapegrad::full<double>({1, 1}, 2.0);
   const double s0 = 2.0 * std::tanh(0.0 + 1.0), s1 = 2.0 * std::tanh(0.0 + 1.5);
   const double ea = std::exp(s0 - s1);
-  CHECK(additive(q, k, v).weights.value()(0, 0) ==
-        doctest::Approx(ea / (1.0 + ea)).epsilon(1e-14));
+  CHECK(additive(q, k, v).weights.value()(0, 0) == doctest::Approx(ea / (1.0 + ea)).epsilon(1e-14));
 }
 
 TEST_CASE("padding_mask marks the positions past each length") {
-  const xt::xarray<bool> expected = {{false, false, true}, {false, false, false}, {false, true, true}};
+  const xt::xarray<bool> expected = {
+      {false, false, true}, {false, false, false}, {false, true, true}};
   CHECK(nn::padding_mask({2, 3, 1}, 3) == expected);
-  CHECK(message_of<value_error>([] { (void)nn::padding_mask({2, 0}, 3); }) ==
-        "padding_mask: length 0 (sequence 1) is outside [1, 3]");
+  CHECK(message_of<value_error>([] {
+          (void)nn::padding_mask({2, 0}, 3);
+        }) == "padding_mask: length 0 (sequence 1) is outside [1, 3]");
   CHECK(message_of<value_error>([] { (void)nn::padding_mask({4}, 3); }) ==
         "padding_mask: length 4 (sequence 0) is outside [1, 3]");
 }
@@ -147,7 +147,9 @@ TEST_CASE("Attention: argument errors name what was wrong") {
         "Attention: sizes must be positive, got query_size 0, key_size 4, hidden_size 0");
   nn::Attention<double> attention(nn::AttentionScore::general, 6, 4);
   const V keys = input({2, 3, 4}, 1);
-  CHECK(message_of<shape_error>([&] { (void)attention.memory(keys, input({2, 2, 5}, 2)); }) ==
+  CHECK(message_of<shape_error>([&] {
+          (void)attention.memory(keys, input({2, 2, 5}, 2));
+        }) ==
         "Attention: expected keys [B, S, 4] and values [B, S, Dv], got keys [2,3,4] and values "
         "[2,2,5]");
   CHECK(message_of<shape_error>([&] { (void)attention.memory(keys, keys, {3}); }) ==
@@ -156,8 +158,10 @@ TEST_CASE("Attention: argument errors name what was wrong") {
   CHECK(message_of<shape_error>([&] { (void)attention.memory(keys, keys, mask); }) ==
         "Attention: the key padding mask is [1,2], expected [2, 3]");
   const auto memory = attention.memory(keys, keys);
-  CHECK(message_of<shape_error>([&] { (void)attention(input({2, 4}, 3), memory); }) ==
-        "Attention: expected a query [2, 6] or [2, Tq, 6] for this memory, got [2,4]");
-  CHECK(message_of<shape_error>([&] { (void)attention(input({3, 6}, 3), memory); }) ==
-        "Attention: expected a query [2, 6] or [2, Tq, 6] for this memory, got [3,6]");
+  CHECK(message_of<shape_error>([&] {
+          (void)attention(input({2, 4}, 3), memory);
+        }) == "Attention: expected a query [2, 6] or [2, Tq, 6] for this memory, got [2,4]");
+  CHECK(message_of<shape_error>([&] {
+          (void)attention(input({3, 6}, 3), memory);
+        }) == "Attention: expected a query [2, 6] or [2, Tq, 6] for this memory, got [3,6]");
 }

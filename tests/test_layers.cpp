@@ -687,3 +687,20 @@ TEST_CASE("anomaly: a NaN born in an LSTM names the layer, the direction and the
                     "inputs: a value of shape [6,2,16]; a value of shape [2,2,4]; "
                     "'weight_hh_l0_reverse' [16,4] (holds inf at [5,2] of shape [16,4])");
 }
+
+TEST_CASE("an initial state is passed as PyTorch's: gru(x, h0), lstm(x, {h0, c0})") {
+  const V x = input({4, 2, 3}, 1, false);
+  const V h0 = input({1, 2, 5}, 2, false);
+  const V c0 = input({1, 2, 5}, 3, false);
+  nn::GRU<double> gru(nn::RNNOptions(3, 5));
+  const auto a = gru(x, h0);
+  const auto b = gru(x, nn::RecurrentState<double>{h0, {}});
+  TG_CHECK_CLOSE(a.output.value(), b.output.value(), 0.0);
+  nn::LSTM<double> lstm(nn::RNNOptions(3, 5));
+  const auto c = lstm(x, {h0, c0});
+  nn::RecurrentState<double> state;
+  state.h = h0;
+  state.c = c0;
+  TG_CHECK_CLOSE(c.output.value(), lstm(x, state).output.value(), 0.0);
+  CHECK(c.h_n.value() != lstm(x).h_n.value());  // the state was used
+}

@@ -81,7 +81,7 @@ class CharRNN : public nn::ModuleBase<CharRNN, double> {
     register_module("fc", fc_);
   }
   Var<double> forward(const Var<double>& x, const Var<double>& h0) const {
-    Var<double> out = rnn_(x, nn::RecurrentState<double>{h0, {}}).output;  // [T, 1, hidden]
+    Var<double> out = rnn_(x, h0).output;  // [T, 1, hidden]
     return reshape(fc_(out), make_shape({x.size(0), x.size(2)}));
   }
 

@@ -94,8 +94,7 @@ AttentionMemory<T> Attention<T>::prepare(const Var<T>& keys, const Var<T>& value
   }
   const Shape& ks = keys.shape();
   const Shape& vs = values.shape();
-  if (ks.size() != 3 || ks[2] != key_size_ || vs.size() != 3 || vs[0] != ks[0] ||
-      vs[1] != ks[1]) {
+  if (ks.size() != 3 || ks[2] != key_size_ || vs.size() != 3 || vs[0] != ks[0] || vs[1] != ks[1]) {
     throw shape_error(fmt::format(
         "Attention: expected keys [B, S, {}] and values [B, S, Dv], got keys {} and values {}",
         key_size_, shape_str(ks), shape_str(vs)));
@@ -157,8 +156,7 @@ AttentionOutput<T> Attention<T>::forward(const Var<T>& query,
       scores = scores * (T(1) / std::sqrt(static_cast<T>(key_size_)));
     }
   }
-  Var<T> weights =
-      memory.masked ? masked_softmax(scores, memory.mask, -1) : softmax(scores, -1);
+  Var<T> weights = memory.masked ? masked_softmax(scores, memory.mask, -1) : softmax(scores, -1);
   Var<T> context = bmm(weights, memory.values);  // [B, Tq, Dv]
   if (one_step) {
     context = reshape(context, make_shape({batch, memory.values.size(2)}));

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <utility>
 
 #include "tapegrad/autograd/var.hpp"
 
@@ -26,11 +27,20 @@ namespace tapegrad::nn {
 /// RNNCell's constructor argument; LSTM and GRU have none (they ignore the option).
 enum class Nonlinearity { tanh, relu };
 
-/// A recurrent state: h, and c for an LSTM (empty otherwise).
+/// A recurrent state: h, and c for an LSTM (empty otherwise). As PyTorch's `rnn(x, h0)` and
+/// `lstm(x, (h0, c0))`, a layer takes `rnn(x, h0)` and `lstm(x, {h0, c0})`: a Var converts to
+/// a state of that h.
 template <class T>
 struct RecurrentState {
   Var<T> h;  ///< the hidden state [B, H] (a layer's: [L*D, B, H]); empty for zeros
   Var<T> c;  ///< the LSTM's cell state, of h's shape
+
+  /// Zeros: both empty.
+  RecurrentState() = default;
+  /// The state h (an RNN's or a GRU's); implicit, so that `rnn(x, h0)` works.
+  RecurrentState(Var<T> h_state) : h(std::move(h_state)) {}  // NOLINT(google-explicit-constructor)
+  /// The state (h, c) of an LSTM.
+  RecurrentState(Var<T> h_state, Var<T> c_state) : h(std::move(h_state)), c(std::move(c_state)) {}
 };
 
 // ---- the textbook equations (the reference) ----
