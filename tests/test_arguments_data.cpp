@@ -82,6 +82,15 @@ TEST_CASE("arguments: data utilities reject zero batch sizes, bad fractions, lab
        "id 4 at position 1"},
       {"Vocabulary::build max_size 1", [&] { data::Vocabulary::build({{"a"}}, 1, 1); },
        "max_size 1"},
+      {"Vocabulary::sos_id without <sos>", [&] { vocab.sos_id(); }, "has no sos token"},
+      {"Vocabulary::is_special(4)", [&] { vocab.is_special(4); }, "id 4 is outside [0, 4)"},
+      {"Specials duplicate",
+       [] {
+         data::Specials{"<pad>", "<pad>"};
+       },
+       "token 1 '<pad>'"},
+      {"Specials::set on a token that is not special",
+       [] { data::Specials().set(data::SpecialRole::eos, "a"); }, "'a' is not one of the"},
       {"LabelSet::id unknown", [&] { labels.id("neutral"); }, "unknown label 'neutral'"},
       {"LabelSet::name(2)", [&] { labels.name(2); }, "id 2 is outside [0, 2)"},
       {"LabelSet::name(-1)", [&] { labels.name(-1); }, "id -1"},
