@@ -2,7 +2,9 @@
 // vocabulary (a label set) or a value_error.
 //
 // The input is the file; both readers read it. What loads must save and load back to the
-// same tokens (names), and each token must map to its id.
+// same tokens (names) and specials, each token must map to its id, and each special's role
+// must name a special token.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,9 +18,18 @@ namespace {
 namespace data = tapegrad::data;
 
 void check(const data::Vocabulary& vocabulary) {
-  if (vocabulary.size() < 2 || vocabulary.token(data::Vocabulary::pad_id) != "<pad>" ||
-      vocabulary.token(data::Vocabulary::unk_id) != "<unk>") {
-    fuzz::finding("Vocabulary::load: the special tokens are not ids 0 and 1");
+  const data::Specials& specials = vocabulary.specials();
+  if (specials.size() > vocabulary.size() ||
+      !std::equal(specials.tokens().begin(), specials.tokens().end(),
+                  vocabulary.tokens().begin())) {
+    fuzz::finding("Vocabulary::load: the special tokens are not the first tokens");
+  }
+  for (const data::SpecialRole role : {data::SpecialRole::pad, data::SpecialRole::unk,
+                                       data::SpecialRole::sos, data::SpecialRole::eos}) {
+    if (specials.has(role) && !vocabulary.is_special(specials.id(role))) {
+      fuzz::finding(std::string("Vocabulary::load: the ") + data::role_name(role) +
+                    " token is not special");
+    }
   }
   for (std::size_t i = 0; i < vocabulary.size(); ++i) {
     if (vocabulary.id(vocabulary.tokens()[i]) != static_cast<tapegrad::Index>(i)) {
@@ -27,8 +38,9 @@ void check(const data::Vocabulary& vocabulary) {
   }
   const std::string path = fuzz::scratch_dir() + "/round_trip.vocab";
   vocabulary.save(path);
-  if (data::Vocabulary::load(path).tokens() != vocabulary.tokens()) {
-    fuzz::finding("Vocabulary: save then load changed the tokens");
+  const data::Vocabulary loaded = data::Vocabulary::load(path);
+  if (loaded.tokens() != vocabulary.tokens() || loaded.specials() != specials) {
+    fuzz::finding("Vocabulary: save then load changed the tokens or the specials");
   }
 }
 

@@ -6,6 +6,8 @@
 #   scripts/setup.sh --extras   also the tools of the examples (gnuplot, npm)
 #   scripts/setup.sh --bench    also LibTorch, for bench/run_rnn.sh's comparison (optional;
 #                               tapegrad itself never needs it)
+#   scripts/setup.sh --fixtures also the Python packages that remake the reference data of
+#                               tests/fixtures/ (generate*.py; CI reads the committed files)
 set -euo pipefail
 
 packages=(
@@ -25,6 +27,11 @@ if [[ "${1:-}" == "--extras" ]]; then
 fi
 if [[ " $* " == *" --bench "* ]]; then
   packages+=(libtorch-dev)  # Debian's LibTorch 1.13 (CMake: find_package(Torch))
+fi
+if [[ " $* " == *" --fixtures "* ]]; then
+  # generate.py, generate_optim.py, generate_checkpoint.py: PyTorch and NumPy;
+  # generate_bleu.py: NLTK's corpus_bleu. Run them with /usr/bin/python3.
+  packages+=(python3-numpy python3-torch python3-nltk)
 fi
 
 missing=()

@@ -82,6 +82,30 @@ TEST_CASE("arguments: data utilities reject zero batch sizes, bad fractions, lab
        "id 4 at position 1"},
       {"Vocabulary::build max_size 1", [&] { data::Vocabulary::build({{"a"}}, 1, 1); },
        "max_size 1"},
+      {"Vocabulary::sos_id without <sos>", [&] { vocab.sos_id(); }, "has no sos token"},
+      {"Vocabulary::is_special(4)", [&] { vocab.is_special(4); }, "id 4 is outside [0, 4)"},
+      {"Specials duplicate",
+       [] {
+         data::Specials{"<pad>", "<pad>"};
+       },
+       "token 1 '<pad>'"},
+      {"Specials::set on a token that is not special",
+       [] { data::Specials().set(data::SpecialRole::eos, "a"); }, "'a' is not one of the"},
+      {"corpus_bleu 1 hypothesis, 2 references",
+       [] {
+         data::corpus_bleu({{"a"}}, std::vector<std::vector<std::string>>{{"a"}, {"b"}});
+       },
+       "1 hypotheses but 2 references"},
+      {"corpus_bleu no reference",
+       [] { data::corpus_bleu({{"a"}}, std::vector<std::vector<std::vector<std::string>>>{{}}); },
+       "hypothesis 0 has no reference"},
+      {"exact_match 0 vs 1", [] { data::exact_match({}, {{"a"}}); }, "0 hypotheses but 1"},
+      {"token_accuracy 1 vs 0", [] { data::token_accuracy({{"a"}}, {}); }, "1 hypotheses but 0"},
+      {"token_accuracy [2] vs [3]",
+       [] {
+         data::token_accuracy(IndexArray{1, 2}, IndexArray{1, 2, 3}, 0);
+       },
+       "predicted [2] and targets [3] differ in shape"},
       {"LabelSet::id unknown", [&] { labels.id("neutral"); }, "unknown label 'neutral'"},
       {"LabelSet::name(2)", [&] { labels.name(2); }, "id 2 is outside [0, 2)"},
       {"LabelSet::name(-1)", [&] { labels.name(-1); }, "id -1"},

@@ -133,17 +133,24 @@ TEST_CASE("vocabulary by frequency, ties alphabetical, with a minimum frequency"
   const Vocabulary vocab = Vocabulary::build(lists, 2);
   CHECK(vocab.tokens() == Strings{"<pad>", "<unk>", "the", "cat", "sat"});
   CHECK(vocab.size() == 5);
-  CHECK(vocab.id("<pad>") == Vocabulary::pad_id);
-  CHECK(vocab.id("<unk>") == Vocabulary::unk_id);
+  CHECK(vocab.id("<pad>") == vocab.pad_id());
+  CHECK(vocab.pad_id() == 0);
+  CHECK(vocab.id("<unk>") == vocab.unk_id());
+  CHECK(vocab.unk_id() == 1);
   CHECK(vocab.id("sat") == 4);
-  CHECK(vocab.id("dog") == Vocabulary::unk_id);
+  CHECK(vocab.id("dog") == vocab.unk_id());
   CHECK(vocab.contains("cat"));
   CHECK_FALSE(vocab.contains("dog"));
   CHECK(vocab.token(2) == "the");
   CHECK(vocab.encode({"the", "dog", "sat", "bird"}) == Ids{2, 1, 4, 1});
   CHECK(vocab.encode_all({{"cat"}, {}}) == std::vector<Ids>{{3}, {}});
   CHECK(vocab.decode({2, 3, 1, 0, 0}) == Strings{"the", "cat", "<unk>", "<pad>", "<pad>"});
-  CHECK(vocab.decode({2, 3, 0}, /*skip_padding=*/true) == Strings{"the", "cat"});
+  DecodeOptions skip_padding;
+  skip_padding.skip_padding = true;
+  CHECK(vocab.decode({2, 3, 0}, skip_padding) == Strings{"the", "cat"});
+  CHECK(vocab.specials() == Specials());
+  CHECK(vocab.is_special(1));
+  CHECK_FALSE(vocab.is_special(2));
 
   CHECK(Vocabulary::build(lists, 0).size() == 8);  // 0 keeps everything, as 1
   CHECK(Vocabulary::build(lists, 4).tokens() == Strings{"<pad>", "<unk>"});
@@ -163,7 +170,7 @@ TEST_CASE("vocabulary errors name the token, list and id") {
   TG_CHECK_CONTAINS(message_of<value_error>([] { Vocabulary::build({{"a\nb"}}); }),
                     "token 0 of list 0 is 'a\\nb', with a line break");
   TG_CHECK_CONTAINS(message_of<value_error>([] { Vocabulary::build({{"a"}}, 1, 1); }),
-                    "max_size 1 leaves no room for '<pad>' and '<unk>'");
+                    "max_size 1 leaves no room for the 2 specials '<pad>', '<unk>'");
   const Vocabulary vocab = Vocabulary::build({{"a", "b"}});
   TG_CHECK_CONTAINS(message_of<value_error>([&] { vocab.token(4); }),
                     "Vocabulary::token: id 4 is outside [0, 4)");
@@ -175,9 +182,11 @@ TEST_CASE("vocabulary errors name the token, list and id") {
   TG_CHECK_CONTAINS(message_of<value_error>([] {
                       Vocabulary({"<unk>", "<pad>", "a"});
                     }),
-                    "Vocabulary: the first two tokens must be '<pad>' and '<unk>'");
+                    "Vocabulary: the first 2 tokens must be the specials '<pad>', '<unk>', in "
+                    "this order; they are '<unk>', '<pad>'");
   TG_CHECK_CONTAINS(message_of<value_error>([] { Vocabulary({"<pad>"}); }),
-                    "the first two tokens must be");
+                    "the first 2 tokens must be the specials '<pad>', '<unk>', in this order; "
+                    "they are '<pad>'");
   TG_CHECK_CONTAINS(message_of<value_error>([] {
                       Vocabulary({"<pad>", "<unk>", "a", "a"});
                     }),
@@ -240,10 +249,301 @@ TEST_CASE("vocabulary load errors name the file and the line") {
 
   const std::string unordered = dir.write("order.txt", "<unk>\n<pad>\nthe\n");
   TG_CHECK_CONTAINS(message_of<value_error>([&] { Vocabulary::load(unordered); }),
-                    "'" + unordered + "' line 1: expected '<pad>', got '<unk>'");
+                    "'" + unordered +
+                        "' line 1: expected '<pad>', got '<unk>' (a file without a "
+                        "'#tapegrad-vocab' header starts with the specials '<pad>' and '<unk>')");
   const std::string short_file = dir.write("short.txt", "<pad>\n");
   TG_CHECK_CONTAINS(message_of<value_error>([&] { Vocabulary::load(short_file); }),
                     "'" + short_file + "' line 2: expected '<unk>', got the end of the file");
+}
+
+// ---- Vocabulary specials ----
+
+namespace {
+
+const Specials seq2seq{"<pad>", "<unk>", "<sos>", "<eos>"};
+
+}  // namespace
+
+TEST_CASE("vocabulary specials come first in the order given, roles by name or by set()") {
+  const std::vector<Strings> lists = {{"<sos>", "a", "b", "a", "<eos>"}, {"<sos>", "b", "a"}};
+  const Vocabulary vocab = Vocabulary::build(lists, seq2seq);
+  CHECK(vocab.tokens() == Strings{"<pad>", "<unk>", "<sos>", "<eos>", "a", "b"});
+  CHECK(vocab.specials() == seq2seq);
+  CHECK(vocab.pad_id() == 0);
+  CHECK(vocab.unk_id() == 1);
+  CHECK(vocab.sos_id() == 2);
+  CHECK(vocab.eos_id() == 3);
+  CHECK(vocab.has(SpecialRole::eos));
+  CHECK(vocab.is_special(3));
+  CHECK_FALSE(vocab.is_special(4));
+  CHECK(vocab.id("zebra") == 1);
+  // max_size counts the specials; min_frequency does not apply to them.
+  CHECK(Vocabulary::build(lists, seq2seq, 1, 5).tokens() ==
+        Strings{"<pad>", "<unk>", "<sos>", "<eos>", "a"});
+  CHECK(Vocabulary::build(lists, seq2seq, 9).size() == 4);
+
+  // The order is the one given, whatever the names.
+  const Vocabulary reversed =
+      Vocabulary::build(lists, Specials{"<eos>", "<sos>", "<unk>", "<pad>"});
+  CHECK(reversed.tokens() == Strings{"<eos>", "<sos>", "<unk>", "<pad>", "a", "b"});
+  CHECK(reversed.eos_id() == 0);
+  CHECK(reversed.sos_id() == 1);
+  CHECK(reversed.unk_id() == 2);
+  CHECK(reversed.pad_id() == 3);
+
+  // Other spellings get their roles from set(); a special without a role is still special.
+  Specials bert{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  CHECK_FALSE(bert.has(SpecialRole::pad));
+  bert.set(SpecialRole::pad, "[PAD]")
+      .set(SpecialRole::unk, "[UNK]")
+      .set(SpecialRole::sos, "[CLS]")
+      .set(SpecialRole::eos, "[SEP]");
+  const Vocabulary custom = Vocabulary::build({{"[MASK]", "x", "[CLS]"}}, bert);
+  CHECK(custom.tokens() == Strings{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "x"});
+  CHECK(custom.eos_id() == 3);
+  CHECK(custom.is_special(4));
+  CHECK(custom.encode({"x", "y"}, {true, true}) == Ids{2, 5, 1, 3});
+  // set() moves a role from the token that had it by its name.
+  Specials moved{"<pad>", "<unk>", "<sos>", "<s>"};
+  CHECK(moved.id(SpecialRole::sos) == 2);
+  CHECK(moved.set(SpecialRole::sos, "<s>").id(SpecialRole::sos) == 3);
+  CHECK(moved.set(SpecialRole::eos, "<sos>").id(SpecialRole::eos) == 2);
+
+  // No specials at all: every token counted, and an unknown token has no id.
+  const Vocabulary plain = Vocabulary::build({{"b", "<unk>", "b"}}, Specials::none());
+  CHECK(plain.tokens() == Strings{"b", "<unk>"});
+  CHECK(plain.specials().size() == 0);
+  CHECK_FALSE(plain.is_special(0));
+  CHECK_FALSE(plain.has(SpecialRole::unk));
+
+  // The constructor takes the same specials.
+  CHECK(Vocabulary({"<pad>", "<unk>", "<sos>", "<eos>", "z"}, seq2seq).eos_id() == 3);
+  CHECK(Vocabulary({"<pad>", "<unk>", "x"}).specials() == Specials());
+  CHECK(Vocabulary().specials() == Specials());
+  CHECK(Specials() != seq2seq);
+  CHECK(Specials{"<pad>", "<unk>"} == Specials());
+}
+
+TEST_CASE("vocabulary encode adds <sos> and <eos>, decode stops at <eos> and skips the rest") {
+  const Vocabulary vocab = Vocabulary::build({{"a", "b", "a"}}, seq2seq);  // a = 4, b = 5
+  CHECK(vocab.encode({"a", "b", "c"}) == Ids{4, 5, 1});
+  EncodeOptions both;
+  both.add_sos = both.add_eos = true;
+  CHECK(vocab.encode({"a", "b", "c"}, both) == Ids{2, 4, 5, 1, 3});
+  CHECK(vocab.encode({}, both) == Ids{2, 3});
+  EncodeOptions eos_only;
+  eos_only.add_eos = true;
+  CHECK(vocab.encode_all({{"b"}, {}}, eos_only) == std::vector<Ids>{{5, 3}, {3}});
+
+  const Ids output = {2, 4, 0, 5, 3, 4, 0, 0};  // <sos> a <pad> b <eos> a <pad> <pad>
+  CHECK(vocab.decode(output) ==
+        Strings{"<sos>", "a", "<pad>", "b", "<eos>", "a", "<pad>", "<pad>"});
+  DecodeOptions stop;
+  stop.stop_at_eos = true;
+  CHECK(vocab.decode(output, stop) == Strings{"<sos>", "a", "<pad>", "b"});
+  DecodeOptions clean;
+  clean.skip_sos = clean.skip_padding = clean.stop_at_eos = true;
+  CHECK(vocab.decode(output, clean) == Strings{"a", "b"});
+  DecodeOptions skip;
+  skip.skip_sos = skip.skip_padding = true;
+  CHECK(vocab.decode(output, skip) == Strings{"a", "b", "<eos>", "a"});
+  CHECK(vocab.decode({3, 4}, clean).empty());
+  CHECK(vocab.decode({}, clean).empty());
+  // Every id is checked, those after <eos> too.
+  TG_CHECK_CONTAINS(message_of<value_error>([&] {
+                      vocab.decode({4, 3, 6}, clean);
+                    }),
+                    "Vocabulary::decode: id 6 at position 2 is outside [0, 6)");
+}
+
+TEST_CASE("vocabulary specials errors name the role, the token and the specials") {
+  const Vocabulary classic = Vocabulary::build({{"a"}});
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.sos_id(); }),
+                    "Vocabulary::sos_id: the vocabulary has no sos token (its specials: '<pad>', "
+                    "'<unk>'); build it with Specials{\"<pad>\", \"<unk>\", \"<sos>\", "
+                    "\"<eos>\"} or set() the role");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.eos_id(); }),
+                    "Vocabulary::eos_id: the vocabulary has no eos token");
+  const Vocabulary plain = Vocabulary::build({{"a"}}, Specials::none());
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { plain.pad_id(); }),
+                    "Vocabulary::pad_id: the vocabulary has no pad token (its specials: none)");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { plain.unk_id(); }),
+                    "Vocabulary::unk_id: the vocabulary has no unk token");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { plain.id("zebra"); }),
+                    "Vocabulary::id: 'zebra' is not in the vocabulary, which has no unk token to "
+                    "stand for it");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] {
+                      plain.encode({"a", "zebra"});
+                    }),
+                    "Vocabulary::encode: token 1 'zebra' is not in the vocabulary, which has no "
+                    "unk token to stand for it");
+
+  EncodeOptions sos;
+  sos.add_sos = true;
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.encode({"a"}, sos); }),
+                    "Vocabulary::encode: add_sos: the vocabulary has no sos token");
+  EncodeOptions eos;
+  eos.add_eos = true;
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.encode({"a"}, eos); }),
+                    "Vocabulary::encode: add_eos: the vocabulary has no eos token");
+  DecodeOptions stop;
+  stop.stop_at_eos = true;
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.decode({2}, stop); }),
+                    "Vocabulary::decode: stop_at_eos: the vocabulary has no eos token");
+  DecodeOptions skip_sos;
+  skip_sos.skip_sos = true;
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.decode({2}, skip_sos); }),
+                    "Vocabulary::decode: skip_sos: the vocabulary has no sos token");
+  DecodeOptions skip_padding;
+  skip_padding.skip_padding = true;
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { plain.decode({0}, skip_padding); }),
+                    "Vocabulary::decode: skip_padding: the vocabulary has no pad token");
+
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.is_special(3); }),
+                    "Vocabulary::is_special: id 3 is outside [0, 3)");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { classic.is_special(-1); }), "id -1 is outside");
+  TG_CHECK_CONTAINS(message_of<value_error>([] {
+                      Vocabulary({"<pad>", "<unk>", "a"}, seq2seq);
+                    }),
+                    "Vocabulary: the first 4 tokens must be the specials '<pad>', '<unk>', "
+                    "'<sos>', '<eos>', in this order; they are '<pad>', '<unk>', 'a'");
+  TG_CHECK_CONTAINS(message_of<value_error>([] { Vocabulary::build({{"a"}}, seq2seq, 1, 3); }),
+                    "Vocabulary::build: max_size 3 leaves no room for the 4 specials '<pad>', "
+                    "'<unk>', '<sos>', '<eos>' (0 means no limit)");
+
+  TG_CHECK_CONTAINS(message_of<value_error>([] {
+                      Specials{"<pad>", "<unk>", "<pad>"};
+                    }),
+                    "Specials: token 2 '<pad>' is a duplicate of token 0");
+  TG_CHECK_CONTAINS(message_of<value_error>([] {
+                      Specials{"<pad>", ""};
+                    }),
+                    "Specials: token 1 is empty");
+  TG_CHECK_CONTAINS(message_of<value_error>([] { Specials{"<s>\n"}; }),
+                    "Specials: token 0 '<s>\\n' contains a line break");
+  TG_CHECK_CONTAINS(message_of<value_error>([] { Specials{"caf\xE9"}; }),
+                    "Specials: token 0 'caf\\xe9' is not valid UTF-8");
+  TG_CHECK_CONTAINS(message_of<value_error>([] { Specials().set(SpecialRole::sos, "<bos>"); }),
+                    "Specials::set: '<bos>' is not one of the specials ('<pad>', '<unk>'), so it "
+                    "cannot have the role sos");
+  TG_CHECK_CONTAINS(message_of<value_error>([] { Specials().set(SpecialRole::eos, "<pad>"); }),
+                    "Specials::set: '<pad>' already has the role pad, so it cannot have the role "
+                    "eos too");
+  TG_CHECK_CONTAINS(message_of<value_error>([] { Specials().id(SpecialRole::eos); }),
+                    "Specials: no token has the role eos (the specials: '<pad>', '<unk>')");
+  CHECK(std::string(role_name(SpecialRole::unk)) == "unk");
+}
+
+TEST_CASE(
+    "vocabulary save and load keep the specials and their roles, and old files load as before") {
+  TempDir dir;
+  const std::string path = dir.file("vocab.txt");
+  const Vocabulary vocab = Vocabulary::build({{"the", "cat", "the"}}, seq2seq);
+  vocab.save(path);
+  CHECK(read_bytes(path) ==
+        "#tapegrad-vocab version=1 specials=4 pad=0 unk=1 sos=2 eos=3\n"
+        "<pad>\n<unk>\n<sos>\n<eos>\nthe\ncat\n");
+  const Vocabulary loaded = Vocabulary::load(path);
+  CHECK(loaded.tokens() == vocab.tokens());
+  CHECK(loaded.specials() == seq2seq);
+  CHECK(loaded.sos_id() == 2);
+  CHECK(loaded.eos_id() == 3);
+
+  // Roles on tokens of any spelling, in any order, and specials without a role.
+  Specials custom{"[CLS]", "[SEP]", "[MASK]", "[PAD]", "<unk>"};
+  custom.set(SpecialRole::sos, "[CLS]")
+      .set(SpecialRole::eos, "[SEP]")
+      .set(SpecialRole::pad, "[PAD]");
+  Vocabulary::build({{"x"}}, custom).save(path);
+  CHECK(read_bytes(path) ==
+        "#tapegrad-vocab version=1 specials=5 pad=3 unk=4 sos=0 eos=1\n"
+        "[CLS]\n[SEP]\n[MASK]\n[PAD]\n<unk>\nx\n");
+  const Vocabulary custom_loaded = Vocabulary::load(path);
+  CHECK(custom_loaded.specials() == custom);
+  CHECK(custom_loaded.pad_id() == 3);
+  CHECK(custom_loaded.is_special(2));
+
+  // No specials: a header that says so.
+  Vocabulary::build({{"x", "y", "y"}}, Specials::none()).save(path);
+  CHECK(read_bytes(path) == "#tapegrad-vocab version=1 specials=0\ny\nx\n");
+  CHECK(Vocabulary::load(path).specials() == Specials::none());
+  CHECK_FALSE(Vocabulary::load(path).has(SpecialRole::unk));
+
+  // A file's roles are the header's, not the spellings': "<pad>" here is special, without a role.
+  const std::string roleless =
+      dir.write("roleless.txt", "#tapegrad-vocab version=1 specials=2 unk=1\n<pad>\n<unk>\nz\n");
+  const Vocabulary no_pad = Vocabulary::load(roleless);
+  CHECK_FALSE(no_pad.has(SpecialRole::pad));
+  CHECK(no_pad.is_special(0));
+  CHECK(no_pad.specials() != Specials());
+  no_pad.save(path);
+  CHECK(read_bytes(path) == read_bytes(roleless));
+
+  // The default specials are saved without a header, byte for byte as before, and a file of
+  // that format (a sentiment model's, a test fixture) loads with them.
+  Vocabulary::build({{"b", "a", "b"}}).save(path);
+  CHECK(read_bytes(path) == "<pad>\n<unk>\nb\na\n");
+  const std::string old = dir.write("old.txt", "<pad>\n<unk>\nhello\n<sos>\n");
+  const Vocabulary old_loaded = Vocabulary::load(old);
+  CHECK(old_loaded.specials() == Specials());
+  CHECK(old_loaded.tokens() == Strings{"<pad>", "<unk>", "hello", "<sos>"});
+  CHECK_FALSE(old_loaded.is_special(3));  // a token like any other in the old format
+  CHECK_FALSE(old_loaded.has(SpecialRole::sos));
+  // A header naming the default specials loads as them (and saves without the header).
+  const std::string same =
+      dir.write("same.txt", "#tapegrad-vocab version=1 specials=2 unk=1 pad=0\n<pad>\n<unk>\nx\n");
+  CHECK(Vocabulary::load(same).specials() == Specials());
+
+  // A byte order mark and "\r\n" line ends, as in the old format; line numbers count the header.
+  const std::string crlf = dir.write(
+      "crlf.txt", "\xEF\xBB\xBF#tapegrad-vocab version=1 specials=1 eos=0\r\n<eos>\r\nx\r\n");
+  CHECK(Vocabulary::load(crlf).tokens() == Strings{"<eos>", "x"});
+  CHECK(Vocabulary::load(crlf).eos_id() == 0);
+  const std::string dup =
+      dir.write("dup.txt", "#tapegrad-vocab version=1 specials=1 eos=0\n<eos>\nx\nx\n");
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { Vocabulary::load(dup); }),
+                    "'" + dup + "' line 4: duplicate token 'x' (first on line 3)");
+}
+
+TEST_CASE("vocabulary header errors name the file, line 1 and the field") {
+  TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"#tapegrad-vocab", "the first field must be version=1"},
+      {"#tapegrad-vocab specials=2 version=1", "the first field must be version=1"},
+      {"#tapegrad-vocab version=2 specials=2", "version 2 is not one this tapegrad reads (1)"},
+      {"#tapegrad-vocab version=1", "specials= is missing"},
+      {"#tapegrad-vocab version=1 specials=4", "specials=4 but the file has 3 token(s)"},
+      {"#tapegrad-vocab version=1 specials=2 pad=2",
+       "pad=2 is not the id of a special token "
+       "(specials=2)"},
+      {"#tapegrad-vocab version=1 specials=2 pad=0 eos=0", "pad and eos are the same token 0"},
+      {"#tapegrad-vocab version=1 specials=2 bos=0", "unknown field 'bos'"},
+      {"#tapegrad-vocab version=1 specials=2 specials=2", "specials is given twice"},
+      {"#tapegrad-vocab version=1 specials=2 unk=1 unk=1", "unk is given twice"},
+      {"#tapegrad-vocab version=1 specials=x", "specials=x is not a non-negative integer"},
+      {"#tapegrad-vocab version=1 specials=-1", "specials=-1 is not a non-negative integer"},
+      {"#tapegrad-vocab version=1 specials=", "specials= is not a non-negative integer"},
+      {"#tapegrad-vocab version=1 specials=2x", "specials=2x is not a non-negative integer"},
+      {"#tapegrad-vocab version=1 specials=99999999999999999999999",
+       "specials=99999999999999999999999 is not a non-negative integer"},
+      {"#tapegrad-vocab version=1  specials=2", "fields are separated by one space each"},
+      {"#tapegrad-vocab version=1 specials=2 ", "fields are separated by one space each"},
+      {"#tapegrad-vocabulary version=1", "fields are separated by one space each"},
+      {"#tapegrad-vocab version=1 specials", "field 'specials' is not key=value"},
+  };
+  for (const auto& [header, part] : cases) {
+    INFO("header: ", header);
+    const std::string path = dir.write("bad.txt", header + "\n<pad>\n<unk>\nx\n");
+    const std::string message = message_of<value_error>([&] { Vocabulary::load(path); });
+    TG_CHECK_CONTAINS(message, "Vocabulary::load: '" + path + "' line 1: " + part);
+    TG_CHECK_CONTAINS(message,
+                      "(the header is '#tapegrad-vocab version=1 specials=N', then the "
+                      "id of each role a special has: pad=, unk=, sos=, eos=)");
+  }
+  // The header alone: a vocabulary without tokens.
+  const std::string empty = dir.write("empty.txt", "#tapegrad-vocab version=1 specials=0\n");
+  CHECK(Vocabulary::load(empty).size() == 0);
 }
 
 // ---- LabelSet ----

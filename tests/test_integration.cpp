@@ -36,7 +36,7 @@ TEST_CASE("a labelled file to batches that an Embedding and an LSTM take as they
   const Ids train_labels = select(data.labels, split.train);
 
   tapegrad::Generator gen(0);
-  tapegrad::nn::Embedding<float> embed(vocab.size(), 4, Vocabulary::pad_id, gen);
+  tapegrad::nn::Embedding<float> embed(vocab.size(), 4, vocab.pad_id(), gen);
   tapegrad::nn::LSTM<float> lstm(tapegrad::nn::RNNOptions(4, 3), gen);
   tapegrad::nn::Linear<float> head(3, data.label_set.size(), true, gen);
   BatchOptions options;

@@ -181,8 +181,7 @@ unsigned char token_byte(const std::string& token) {
 data::Vocabulary build_vocabulary(const std::string& text) {
   std::array<bool, 256> seen{};
   for (char ch : text) seen[static_cast<unsigned char>(ch)] = true;
-  std::vector<std::string> tokens{std::string(data::Vocabulary::pad_token),
-                                  std::string(data::Vocabulary::unk_token)};
+  std::vector<std::string> tokens = data::Specials().tokens();  // "<pad>", "<unk>"
   for (std::size_t b = 0; b < seen.size(); ++b) {
     if (seen[b]) tokens.push_back(byte_token(static_cast<unsigned char>(b)));
   }
@@ -201,22 +200,24 @@ std::vector<Index> encode_strict(const data::Vocabulary& vocab, const std::strin
                                  const std::string& what) {
   std::vector<Index> ids = encode(vocab, text);
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] == data::Vocabulary::unk_id) {
+    if (ids[i] == vocab.unk_id()) {
       throw value_error(what + ": character " + describe_byte(static_cast<unsigned char>(text[i])) +
                         " at position " + std::to_string(i) +
                         " is not in the model's vocabulary (the " +
-                        std::to_string(vocab.size() - 2) + " characters of its training text)");
+                        std::to_string(vocab.size() - vocab.specials().size()) +
+                        " characters of its training text)");
     }
   }
   return ids;
 }
 
 std::string decode(const data::Vocabulary& vocab, const std::vector<Index>& ids) {
+  const Index pad = vocab.pad_id(), unk = vocab.unk_id();
   std::string text;
   text.reserve(ids.size());
   for (Index id : ids) {
-    if (id == data::Vocabulary::pad_id) continue;
-    if (id == data::Vocabulary::unk_id) {
+    if (id == pad) continue;
+    if (id == unk) {
       text += '?';
       continue;
     }
@@ -289,7 +290,8 @@ double unigram_bits(const std::vector<Index>& train, const std::vector<Index>& e
     throw value_error("unigram_bits: needs a vocabulary of 2 or more ids and ids to evaluate");
   }
   std::vector<double> counts(vocab_size, 1.0);  // add-one smoothing
-  counts[static_cast<std::size_t>(data::Vocabulary::pad_id)] = 0.0;
+  // "<pad>": char_lm's vocabularies have the default specials (load checks a loaded one's)
+  counts[static_cast<std::size_t>(data::Vocabulary().pad_id())] = 0.0;
   for (Index id : train) counts.at(static_cast<std::size_t>(id)) += 1.0;
   const double total = static_cast<double>(train.size() + vocab_size - 1);
   double bits = 0.0;
@@ -640,6 +642,12 @@ Loaded load(const std::string& model_path) {
 
   const std::string vocab_path = vocab_path_for(model_path);
   Loaded loaded{nullptr, data::Vocabulary::load(vocab_path)};
+  if (loaded.vocab.specials() != data::Specials()) {
+    throw value_error("load: '" + vocab_path + "' has the specials of another kind of model (" +
+                      std::to_string(loaded.vocab.specials().size()) +
+                      " of them, with a header line); a character vocabulary has '<pad>' and "
+                      "'<unk>' alone, on its first two lines");
+  }
   const std::vector<std::string>& tokens = loaded.vocab.tokens();
   for (std::size_t i = 2; i < tokens.size(); ++i) {
     try {

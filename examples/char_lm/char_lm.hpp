@@ -257,8 +257,9 @@ struct Loaded {
 };
 
 /// Reads what save wrote. The model's shape (cell, sizes, layers) comes from the saved
-/// parameters' shapes; a missing or corrupt file, parameters that are not a char_lm model, or
-/// a vocabulary whose size differs from the model's is a value_error naming the file.
+/// parameters' shapes; a missing or corrupt file, parameters that are not a char_lm model, a
+/// vocabulary with other specials than "<pad>" and "<unk>", or one whose size differs from the
+/// model's is a value_error naming the file.
 Loaded load(const std::string& model_path);
 
 }  // namespace char_lm

@@ -142,7 +142,7 @@ std::size_t directions(const ModelConfig& c) {
 Classifier::Classifier(const ModelConfig& config, std::uint64_t seed)
     : config_(checked(config)),
       init_(seed),
-      embedding_(config_.vocab_size, config_.embedding_dim, data::Vocabulary::pad_id, init_),
+      embedding_(config_.vocab_size, config_.embedding_dim, data::Vocabulary().pad_id(), init_),
       rnn_(nn::make_recurrent<float>(
           config_.cell == Cell::lstm ? nn::CellKind::lstm : nn::CellKind::gru,
           recurrent_options(config_), init_)),
@@ -210,7 +210,7 @@ data::Tokenizer TextEncoder::make_tokenizer() const {
 
 std::vector<Index> TextEncoder::encode(const std::string& text) const {
   std::vector<Index> ids = vocabulary.encode(make_tokenizer()(text));
-  if (ids.empty()) ids.push_back(data::Vocabulary::unk_id);
+  if (ids.empty()) ids.push_back(vocabulary.unk_id());
   return ids;
 }
 
@@ -279,9 +279,10 @@ namespace {
 // Replaces each word (not the padding) by <unk> with probability p.
 void drop_words(data::Batch& batch, double p, tapegrad::Generator& generator) {
   std::bernoulli_distribution drop(p);
+  const Index unk = data::Vocabulary().unk_id();  // the sentiment vocabularies' default specials
   for (std::size_t b = 0; b < batch.size(); ++b) {
     for (std::size_t t = 0; t < batch.lengths[b]; ++t) {
-      if (drop(generator.engine())) batch.ids(t, b) = data::Vocabulary::unk_id;
+      if (drop(generator.engine())) batch.ids(t, b) = unk;
     }
   }
 }

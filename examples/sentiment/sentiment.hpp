@@ -73,7 +73,7 @@ class Classifier : public tapegrad::nn::Module<float> {
  public:
   Classifier(const ModelConfig& config, std::uint64_t seed);
 
-  /// ids [T, B] (time-major, padded with Vocabulary::pad_id), lengths [B] in [1, T] ->
+  /// ids [T, B] (time-major, padded with the vocabulary's pad_id(), 0), lengths [B] in [1, T] ->
   /// logits [B, num_classes].
   Var<float> forward(const IndexArray& ids, const std::vector<std::size_t>& lengths) const;
   Var<float> operator()(const IndexArray& ids, const std::vector<std::size_t>& lengths) const {

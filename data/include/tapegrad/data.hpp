@@ -8,4 +8,5 @@
 #include "tapegrad/data/progress.hpp"
 #include "tapegrad/data/split.hpp"
 #include "tapegrad/data/text.hpp"
+#include "tapegrad/data/translation_metrics.hpp"
 #include "tapegrad/data/utf8.hpp"

@@ -79,7 +79,7 @@ TEST_CASE("char_lm: every byte is a one-line token, and texts round-trip through
   const Vocabulary vocab = char_lm::build_vocabulary(text);
   CHECK(vocab.size() == 2 + 8);  // <pad>, <unk>, ' ', '\n', 'a', 'b', 'c', '\\', 0xa9, 0xc3
   CHECK(char_lm::decode(vocab, char_lm::encode(vocab, text)) == text);
-  CHECK(char_lm::encode(vocab, "z") == std::vector<Index>{Vocabulary::unk_id});
+  CHECK(char_lm::encode(vocab, "z") == std::vector<Index>{vocab.unk_id()});
   CHECK(char_lm::decode(vocab, char_lm::encode(vocab, "azb")) == "a?b");
 
   const char_lm::Corpus corpus = char_lm::make_corpus(

@@ -25,7 +25,7 @@ enum class Layout {
 /// How sequences are padded into a batch.
 struct PadOptions {
   Layout layout = Layout::time_major;  ///< time_major: ids [T, B], as the recurrent layers take
-  Index pad_id = 0;                    ///< Vocabulary::pad_id
+  Index pad_id = 0;                    ///< a Vocabulary's pad_id() (0 by default)
   /// Longer sequences are cut to their first max_length ids; 0: no cut.
   std::size_t max_length = 0;
 };
