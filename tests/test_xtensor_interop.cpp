@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "helpers.hpp"
 
@@ -132,6 +133,28 @@ TEST_CASE(
   const std::string message = message_of<shape_error>([&] { (void)(w * bad); });
   TG_CHECK_CONTAINS(message, "mul");
   TG_CHECK_CONTAINS(message, "[2,3] and [2]");
+}
+
+TEST_CASE("PyTorch's unsqueeze, squeeze, one_hot and torch.tensor(list)") {
+  Var<float> h = parameter<float>(ones({2, 3}), "h");
+  CHECK(unsqueeze(h, 0).shape() == make_shape({1, 2, 3}));
+  CHECK(unsqueeze(h, -1).shape() == make_shape({2, 3, 1}));
+  CHECK(unsqueeze(h, 1).shape() == make_shape({2, 1, 3}));
+  CHECK(squeeze(unsqueeze(h, 1), 1).shape() == make_shape({2, 3}));
+  CHECK(squeeze(h, 0).same(h));  // size 2: unchanged, as in PyTorch
+  sum(unsqueeze(h, 0) * 2.0f).backward();
+  CHECK(h.grad() == full({2, 3}, 2.0f));
+  CHECK(message_of<shape_error>([&] { (void)unsqueeze(h, 3); }) ==
+        "unsqueeze: axis 3 is out of range for shape [2,3] (a new axis goes at [-3, 2])");
+
+  std::vector<Index> labels = {2, 0, 1};
+  IndexArray ids = xt::adapt(labels);  // torch.tensor(labels)
+  CHECK(ids.shape() == std::vector<std::size_t>{3});
+  const Array<float> expected = {{0, 0, 1}, {1, 0, 0}, {0, 1, 0}};
+  CHECK(one_hot(ids, 3) == expected);
+  CHECK(one_hot<double>(IndexArray{{1, 0}}, 2).shape() == make_shape({1, 2, 2}));
+  CHECK(message_of<value_error>([&] { (void)one_hot(ids, 2); }) ==
+        "one_hot: id 2 (at flat position 0) is outside [0, 2)");
 }
 
 TEST_CASE("slicing data into batches: xt::view, xt::range, xt::flatten from the umbrella") {

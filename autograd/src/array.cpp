@@ -177,4 +177,22 @@ Lanes lanes(const Shape& shape, std::size_t axis) {
 }
 
 }  // namespace detail
+template <class T>
+Array<T> one_hot(const IndexArray& ids, std::size_t num_classes) {
+  Shape shape(ids.shape().begin(), ids.shape().end());
+  shape.push_back(num_classes);
+  Array<T> y = detail::filled<T>("one_hot", shape, T(0));
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const Index id = ids.data()[i];
+    if (id < 0 || static_cast<std::size_t>(id) >= num_classes) {
+      throw value_error(fmt::format("one_hot: id {} (at flat position {}) is outside [0, {})", id,
+                                    i, num_classes));
+    }
+    y.data()[i * num_classes + static_cast<std::size_t>(id)] = T(1);
+  }
+  return y;
+}
+template Array<float> one_hot<float>(const IndexArray&, std::size_t);
+template Array<double> one_hot<double>(const IndexArray&, std::size_t);
+
 }  // namespace tapegrad

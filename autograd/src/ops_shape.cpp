@@ -47,6 +47,36 @@ Var<T> reshape(const Var<T>& x, const Shape& shape) {
 TAPEGRAD_OP(reshape);
 
 template <class T>
+Var<T> unsqueeze(const Var<T>& x, int axis) {
+  check_defined("unsqueeze", {&x});
+  const auto rank = static_cast<int>(x.ndim());
+  if (axis < -(rank + 1) || axis > rank) {
+    throw shape_error(
+        fmt::format("unsqueeze: axis {} is out of range for shape {} (a new axis "
+                    "goes at [{}, {}])",
+                    axis, shape_str(x.shape()), -(rank + 1), rank));
+  }
+  const auto at = static_cast<std::size_t>(axis < 0 ? axis + rank + 1 : axis);
+  Shape s(x.ndim() + 1, 1);  // built, not inserted: svector::insert trips GCC's -Warray-bounds
+  for (std::size_t d = 0; d < x.ndim(); ++d) s[d < at ? d : d + 1] = x.shape()[d];
+  return reshape(x, s);
+}
+template Var<float> unsqueeze<float>(const Var<float>&, int);
+template Var<double> unsqueeze<double>(const Var<double>&, int);
+
+template <class T>
+Var<T> squeeze(const Var<T>& x, int axis) {
+  check_defined("squeeze", {&x});
+  const std::size_t ax = detail::normalize_axis("squeeze", axis, x.shape());
+  if (x.shape()[ax] != 1) return x;
+  Shape s(x.ndim() - 1, 1);
+  for (std::size_t d = 0; d < s.size(); ++d) s[d] = x.shape()[d < ax ? d : d + 1];
+  return reshape(x, s);
+}
+template Var<float> squeeze<float>(const Var<float>&, int);
+template Var<double> squeeze<double>(const Var<double>&, int);
+
+template <class T>
 Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length) {
   check_defined("narrow", {&x});
   const std::size_t ax = detail::normalize_axis("narrow", axis, x.shape());

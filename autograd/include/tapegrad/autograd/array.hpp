@@ -189,4 +189,10 @@ Array<T> arange(T stop) {
   return arange<T>(T(0), stop, T(1));
 }
 
+/// PyTorch's one_hot: y[..., k] = 1 where ids[...] == k, 0 elsewhere, float unless T is given.
+/// Shapes: ids [s...] -> [s..., num_classes]. An id outside [0, num_classes) is a value_error
+/// naming it.
+template <class T = float>
+Array<T> one_hot(const IndexArray& ids, std::size_t num_classes);
+
 }  // namespace tapegrad

@@ -144,6 +144,14 @@ Var<T> reshape(const Var<T>& x, const Shape& shape);
 /// Shapes: d_axis -> length.
 template <class T>
 Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length);
+/// PyTorch's unsqueeze: a new axis of size 1 at `axis` of the output, in [-(rank + 1), rank]
+/// (-1: last). Shapes: [..] -> [.., 1, ..]. A reshape on the tape.
+template <class T>
+Var<T> unsqueeze(const Var<T>& x, int axis);
+/// PyTorch's squeeze(dim): drops `axis` (negative: from the end) when its size is 1, and is x
+/// itself otherwise, as in PyTorch. Shapes: [.., 1, ..] -> [.., ..]. A reshape on the tape.
+template <class T>
+Var<T> squeeze(const Var<T>& x, int axis);
 /// y = x[..., index, ...] along `axis` (negative: from the end), which is dropped.
 /// Shapes: [.., d, ..] -> [.., ..]. `index` itself is not negative.
 template <class T>
