@@ -157,6 +157,22 @@ TEST_CASE("PyTorch's unsqueeze, squeeze, one_hot and torch.tensor(list)") {
         "one_hot: id 2 (at flat position 0) is outside [0, 2)");
 }
 
+TEST_CASE("options take a partial braced list, keyword-style, with warnings on") {
+  // These compile under -Wextra -Werror only if every member has a default: a member without
+  // one makes GCC warn (missing-field-initializers) at each such call in a user's program.
+  const data::BatchOptions batches = {64, true, 50};
+  CHECK(batches.bucket_batches == 50);
+  CHECK(batches.pad.max_length == 0);
+  const data::ReadOptions read = {data::TextFormat::tsv};
+  CHECK(!read.labels.has_value());
+  const optim::SGDOptions sgd = {0.1, 0.9};
+  CHECK(sgd.weight_decay == 0.0);
+  const GradcheckOptions check = {1e-6, 1e-8};
+  CHECK(check.rtol == 1e-3);
+  const LossOptions loss = {Reduction::sum};
+  CHECK(loss.ignore_index == -100);
+}
+
 TEST_CASE("slicing data into batches: xt::view, xt::range, xt::flatten from the umbrella") {
   Array<float> data = arange(0.0f, 24.0f);
   data.reshape({6, 4});

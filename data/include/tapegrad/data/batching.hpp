@@ -70,7 +70,7 @@ struct BatchOptions {
   /// single sequence longer than the budget is a value_error naming it. 0: no budget.
   std::size_t max_tokens = 0;
   std::uint64_t seed = 0;  ///< BatchIterator's generator
-  PadOptions pad;          ///< BatchIterator's padding
+  PadOptions pad = {};     ///< BatchIterator's padding
 };
 
 /// The batches of one epoch, as example indices, for examples of the given lengths (lengths

@@ -92,7 +92,7 @@ struct ReadOptions {
   Header header = Header::detect;                ///< whether the first record is a header
   /// A fixed label set: the ids are its ids, and a label outside it is a value_error. Without
   /// one, the label set is LabelSet::from_labels of the file's labels.
-  std::optional<LabelSet> labels;
+  std::optional<LabelSet> labels = std::nullopt;
   /// TSV fields may be quoted as in CSV (what pandas' to_csv(sep="\t") writes).
   bool tsv_quotes = false;
   /// Bytes that are not UTF-8: an error naming the line and byte offset, or U+FFFD.
