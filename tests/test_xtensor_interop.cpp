@@ -173,6 +173,14 @@ TEST_CASE("options take a partial braced list, keyword-style, with warnings on")
   CHECK(loss.ignore_index == -100);
 }
 
+TEST_CASE("a layer's weight changes in place through its accessor, as fc.weight.data") {
+  nn::Linear<float> fc(3, 2);
+  fc.weight().mutable_value() = ones({2, 3});  // weight() is a const Var&, as PyTorch's attribute
+  CHECK(fc.parameter("weight").value() == ones({2, 3}));
+  fc.bias().mutable_value().fill(0.5f);
+  CHECK(fc(constant(ones({1, 3}))).value() == full({1, 2}, 3.5f));
+}
+
 TEST_CASE("slicing data into batches: xt::view, xt::range, xt::flatten from the umbrella") {
   Array<float> data = arange(0.0f, 24.0f);
   data.reshape({6, 4});

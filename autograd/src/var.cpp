@@ -34,7 +34,7 @@ typename Var<T>::node_type& Var<T>::checked() const {
 }
 
 template <class T>
-Array<T>& Var<T>::mutable_value() {
+Array<T>& Var<T>::mutable_value() const {
   auto& n = checked();
   ++n.version;
   for (auto& v : n.row_versions) ++v;  // every row may change
@@ -42,7 +42,7 @@ Array<T>& Var<T>::mutable_value() {
 }
 
 template <class T>
-T* Var<T>::mutable_row(std::size_t index) {
+T* Var<T>::mutable_row(std::size_t index) const {
   auto& n = checked();
   if (n.value.dimension() == 0) {
     throw shape_error("mutable_row: the value is 0-d and has no rows");
@@ -82,8 +82,8 @@ const Array<T>& Var<T>::grad() const {
 }
 
 template <class T>
-Array<T>& Var<T>::mutable_grad() {
-  return const_cast<Array<T>&>(static_cast<const Var&>(*this).grad());
+Array<T>& Var<T>::mutable_grad() const {
+  return const_cast<Array<T>&>(grad());
 }
 
 template <class T>

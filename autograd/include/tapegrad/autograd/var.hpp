@@ -65,19 +65,21 @@ class Var {
   const Array<T>& value() const { return checked().value; }
   /// The value for an in-place change (optimizer steps, gradcheck). Bumps the version, so
   /// backward through an op that saved the old value is a usage_error, not a wrong gradient.
-  Array<T>& mutable_value();
+  /// Const, as the handle is (a copy shares the value anyway): `fc.weight().mutable_value()`
+  /// works as PyTorch's `fc.weight.data` does.
+  Array<T>& mutable_value() const;
   /// Row `index` along axis 0 for an in-place change, as contiguous memory: what a fused kernel
   /// writes its scratch into. Bumps the version of the value and of that row. Backward through
   /// an op that recorded the whole value is then a usage_error; an op that recorded only other
   /// rows (record's `rows` argument) is unaffected. A shape_error for a 0-d value, a
   /// value_error for an index past the first axis.
-  T* mutable_row(std::size_t index);
+  T* mutable_row(std::size_t index) const;
 
   /// d(loss)/d(this), accumulated over backward calls until zero_grad(). A usage_error when
   /// no gradient has been computed (see has_grad()).
   const Array<T>& grad() const;
   /// The gradient for an in-place change (clipping). A usage_error when there is none.
-  Array<T>& mutable_grad();
+  Array<T>& mutable_grad() const;
   /// Whether a gradient is held: after a backward that reached this value (a leaf, or a
   /// non-leaf with retain_grad()) or set_grad(), until zero_grad().
   bool has_grad() const { return checked().has_grad; }
