@@ -68,16 +68,11 @@ bash scripts/setup.sh --bench
 
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# shellcheck source=bench/bench_lib.sh
+source bench/bench_lib.sh
 use_fast_openblas_kernels
-configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
-targets=(rnn_tapegrad rnn_sgemm)
-have_torch=false
-if cmake --build "$build" --target help | grep -q '^rnn_torch:'; then
-  targets+=(rnn_torch)
-  have_torch=true
-fi
-cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+bench_build "$build" "$jobs" rnn_torch rnn_tapegrad rnn_sgemm
+have_torch=$bench_have_torch
 bin="$build/bench"
 if ! $have_torch; then
   echo "run_rnn.sh: LibTorch not found by CMake; running tapegrad and raw sgemm only" >&2
@@ -92,21 +87,17 @@ results="$build/rnn_results$suffix.jsonl"
 tables="$build/rnn_tables$suffix.md"
 : >"$results"
 
-cpu_model="$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
-cpu_id="family $(grep -m 1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), model $(grep -m 1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')"
 probe="$(OPENBLAS_NUM_THREADS=1 "$bin/rnn_sgemm" --batch 1 --seq 1 --input 8 --hidden 8 --reps 1 --warmup 0 --min-rep-ms 0)"
 blas="$(sed -n 's/.*"blas":"\([^"]*\)".*/\1/p' <<<"$probe")"
 torch_blas="not built"
 if $have_torch; then
-  torch_lib="$(ldd "$bin/rnn_torch" | awk '/libtorch_cpu/ {print $3}')"
-  blas_so="$(ldd "$torch_lib" | awk '/libblas.so/ {print $3}')"
   torch_blas="LibTorch $(sed -n 's/.*"torch_version":"\([^"]*\)".*/\1/p' \
-    <<<"$(OPENBLAS_NUM_THREADS=1 "$bin/rnn_torch" --batch 1 --seq 1 --input 8 --hidden 8 --reps 1 --warmup 0 --min-rep-ms 0)"), BLAS $(basename "$blas_so") -> $(readlink -f "$blas_so" | sed 's|.*/x86_64-linux-gnu/||')"
+    <<<"$(OPENBLAS_NUM_THREADS=1 "$bin/rnn_torch" --batch 1 --seq 1 --input 8 --hidden 8 --reps 1 --warmup 0 --min-rep-ms 0)"), BLAS $(bench_torch_blas "$bin/rnn_torch")"
 fi
 {
   echo "## Machine"
   echo
-  echo "- CPU: $cpu_model ($cpu_id), $(nproc) logical CPUs"
+  echo "- CPU: $(bench_cpu)"
   echo "- OpenBLAS: \`$blas\` (OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset})"
   echo "- $torch_blas"
   echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (working tree as is), started $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -118,15 +109,7 @@ fi
 
 # run LABEL ENV... -- BINARY ARGS...: one process; appends its JSON line to $results.
 run() {
-  local label="$1" out status=0
-  shift
-  out="$(env "$@" 2>"$build/rnn_last_stderr.log")" || status=$?
-  if ((status != 0)) || [[ $out != "{"* ]]; then
-    echo "run_rnn.sh: $label failed (status $status); stderr in $build/rnn_last_stderr.log" >&2
-    tail -n 5 "$build/rnn_last_stderr.log" >&2
-    return 0
-  fi
-  tail -n 1 <<<"$out" >>"$results"
+  bench_run run_rnn.sh "$results" "$build/rnn_last_stderr.log" "$@"
 }
 
 configs=()

@@ -55,10 +55,33 @@ inline const char* usage() {
          "--threads N --reps R --warmup W --min-rep-ms M --seed S --flush-denormals 0|1";
 }
 
+/// What each option of a command line does with its value.
+using OptionSetters = std::map<std::string, std::function<void(const std::string&)>>;
+
+/// Applies the command line's `--key value` pairs through `keys`, then `check`, which throws
+/// std::invalid_argument for values that do not go together; an unknown key, a missing or bad
+/// value or a failed check prints the message and `usage_text` and exits with status 2.
+inline void parse_options(int argc, char** argv, const OptionSetters& keys,
+                          const std::function<void()>& check, const char* usage_text) {
+  try {
+    for (int i = 1; i < argc; i += 2) {
+      auto it = keys.find(argv[i]);
+      if (it == keys.end() || i + 1 >= argc) {
+        throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
+      }
+      it->second(argv[i + 1]);
+    }
+    check();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n%s\n", argv[0], e.what(), usage_text);
+    std::exit(2);
+  }
+}
+
 /// Parses `--key value` pairs; a bad key or value prints the usage and exits with status 2.
 inline Config parse_args(int argc, char** argv) {
   Config c;
-  std::map<std::string, std::function<void(const std::string&)>> keys = {
+  const OptionSetters keys = {
       {"--cell", [&](const std::string& v) { c.cell = v; }},
       {"--batch", [&](const std::string& v) { c.batch = std::stoll(v); }},
       {"--seq", [&](const std::string& v) { c.seq = std::stoll(v); }},
@@ -72,28 +95,21 @@ inline Config parse_args(int argc, char** argv) {
       {"--seed", [&](const std::string& v) { c.seed = std::stoull(v); }},
       {"--flush-denormals", [&](const std::string& v) { c.flush_denormals = std::stoi(v) != 0; }},
   };
-  try {
-    for (int i = 1; i < argc; i += 2) {
-      auto it = keys.find(argv[i]);
-      if (it == keys.end() || i + 1 >= argc) {
-        throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
-      }
-      it->second(argv[i + 1]);
-    }
-    if (c.cell != "rnn" && c.cell != "lstm" && c.cell != "gru") {
-      throw std::invalid_argument("--cell must be rnn, lstm or gru, got " + c.cell);
-    }
-    if (c.mode != "train" && c.mode != "infer") {
-      throw std::invalid_argument("--mode must be train or infer, got " + c.mode);
-    }
-    if (c.batch < 1 || c.seq < 1 || c.input < 1 || c.hidden < 1 || c.threads < 1 || c.reps < 1 ||
-        c.warmup < 0) {
-      throw std::invalid_argument("sizes, threads and reps must be positive, warmup >= 0");
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n%s\n", argv[0], e.what(), usage());
-    std::exit(2);
-  }
+  parse_options(
+      argc, argv, keys,
+      [&c] {
+        if (c.cell != "rnn" && c.cell != "lstm" && c.cell != "gru") {
+          throw std::invalid_argument("--cell must be rnn, lstm or gru, got " + c.cell);
+        }
+        if (c.mode != "train" && c.mode != "infer") {
+          throw std::invalid_argument("--mode must be train or infer, got " + c.mode);
+        }
+        if (c.batch < 1 || c.seq < 1 || c.input < 1 || c.hidden < 1 || c.threads < 1 ||
+            c.reps < 1 || c.warmup < 0) {
+          throw std::invalid_argument("sizes, threads and reps must be positive, warmup >= 0");
+        }
+      },
+      usage());
   return c;
 }
 

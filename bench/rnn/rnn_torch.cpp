@@ -22,15 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "../openblas_api.hpp"
 #include "rnn_common.hpp"
-
-// OpenBLAS's own functions (no header of OpenBLAS is included next to LibTorch's).
-extern "C" {
-void openblas_set_num_threads(int threads);
-int openblas_get_num_threads();
-char* openblas_get_config();
-char* openblas_get_corename();
-}
 
 namespace {
 
