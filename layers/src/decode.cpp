@@ -149,6 +149,22 @@ Decoded<T> beam_search(const AttentionDecoder<T>& decoder, const AttentionMemory
   const auto normalised = [&](double log_prob, std::size_t length) {
     return log_prob / std::pow(static_cast<double>(length), options.length_penalty);
   };
+  // Can a live hypothesis of sentence b still beat the K-th best ended one? Its log p only falls
+  // from here, so its best score is log p over the most favourable length still possible (the
+  // longest for a penalty >= 0, the next for a negative one).
+  const auto can_improve = [&](std::vector<std::pair<double, Hypothesis<T>>>& done_hyps,
+                               const std::vector<Hypothesis<T>>& beams, std::size_t b,
+                               std::size_t t) {
+    std::stable_sort(done_hyps.begin(), done_hyps.end(),
+                     [](const auto& x, const auto& y) { return x.first > y.first; });
+    const double kth = done_hyps[k - 1].first;
+    const std::size_t length = options.length_penalty >= 0.0 ? options.max_length : t + 1;
+    for (std::size_t j = 0; j < k; ++j) {
+      const double lp = beams[b * k + j].log_prob;
+      if (lp != minus_inf && normalised(lp, length) > kth) return true;
+    }
+    return false;
+  };
 
   std::vector<std::size_t> rows(batch * k);  // row b*K + j starts as sentence b
   for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = r / k;
@@ -203,7 +219,9 @@ Decoded<T> beam_search(const AttentionDecoder<T>& decoder, const AttentionMemory
         h.log_prob = cands[c].log_prob;
         h.weights.push_back(row_of(w, cands[c].row));
         if (cands[c].token == eos_id) {
-          ended[b].emplace_back(normalised(h.log_prob, t), std::move(h));
+          // an ending counts only among the K best extensions (fairseq's rule): a poor early
+          // <eos> ranked below K live ones would otherwise fill the K endings and stop the search
+          if (c < k) ended[b].emplace_back(normalised(h.log_prob, t), std::move(h));
           continue;
         }
         h.tokens.push_back(cands[c].token);
@@ -217,7 +235,7 @@ Decoded<T> beam_search(const AttentionDecoder<T>& decoder, const AttentionMemory
         previous(b * k + filled) = eos_id;
         next[b * k + filled].log_prob = minus_inf;
       }
-      if (ended[b].size() >= k) done[b] = true;
+      done[b] = ended[b].size() >= k && !can_improve(ended[b], next, b, t);
     }
     live = std::move(next);
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;

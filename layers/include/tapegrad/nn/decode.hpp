@@ -40,10 +40,11 @@ Decoded<T> greedy_decode(const AttentionDecoder<T>& decoder, const AttentionMemo
                          std::size_t max_length);
 
 /// Beam search over the B sentences of the memory's batch at once (B*K rows per step): each
-/// step extends every live hypothesis by every token, keeps the K best by summed log-probability
-/// per sentence, and sets aside those that end in `<eos>`, scored by length-normalised log p; a
-/// sentence is done when K hypotheses have ended (or at max_length, when the live ones are
-/// scored as they stand). Returns the best one per sentence; under NoGrad. With K = 1 and
+/// step extends every live hypothesis by every token and keeps the K best by summed
+/// log-probability per sentence; an extension to `<eos>` among those K best is set aside, scored
+/// by length-normalised log p. A sentence is done when K hypotheses have ended and no live one
+/// can still score above the K-th best of them (or at max_length, when the live ones are scored
+/// as they stand). Returns the best one per sentence; under NoGrad. With K = 1 and
 /// length_penalty 0 it is greedy_decode. Bad options are value_errors naming them.
 template <class T>
 Decoded<T> beam_search(const AttentionDecoder<T>& decoder, const AttentionMemory<T>& memory,
