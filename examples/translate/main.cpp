@@ -43,6 +43,7 @@ struct Options {
   std::size_t max_source_length = 64;
   std::size_t beam_width = 5;
   double length_penalty = 1.0;
+  bool plain_beam = false;
   std::string out_dir = "out/translate";
   bool no_save = false;
   std::size_t show = 4;
@@ -69,6 +70,7 @@ translate::DecodeOptions beam_options(const Options& o) {
   d.beam = true;
   d.beam_width = o.beam_width;
   d.length_penalty = o.length_penalty;
+  d.greedy_fallback = !o.plain_beam;
   return d;
 }
 
@@ -156,11 +158,12 @@ std::string describe(const translate::Seq2Seq& model) {
   return out.str();
 }
 
-void print_scores(const char* name, const translate::Scores& s, double seconds) {
+void print_scores(const char* name, const translate::Scores& s, double seconds,
+                  const std::string& note = "") {
   std::cout << "  " << std::left << std::setw(22) << name << std::right << std::fixed << "BLEU "
             << std::setprecision(2) << std::setw(6) << s.bleu.score << "  exact match "
             << std::setprecision(4) << s.exact_match << "  token accuracy " << s.token_accuracy
-            << "  (" << std::setprecision(1) << seconds << " s)\n";
+            << "  (" << std::setprecision(1) << seconds << " s" << note << ")\n";
 }
 
 struct Evaluated {
@@ -182,7 +185,10 @@ Evaluated evaluate_split(translate::Seq2Seq& model, const translate::Vocabularie
   beam_name << "beam " << o.beam_width << ", alpha " << o.length_penalty;
   std::cout << "\n" << title << " (" << examples.size() << " sentences):\n";
   print_scores("greedy", g, greedy_seconds);
-  print_scores(beam_name.str().c_str(), b, beam_seconds);
+  std::size_t kept = 0;
+  for (const translate::Decoded& d : e.beam) kept += d.greedy_kept ? 1 : 0;
+  print_scores(beam_name.str().c_str(), b, beam_seconds,
+               o.plain_beam ? "" : ", greedy kept for " + std::to_string(kept));
   std::cout << "  greedy: " << g.bleu.to_string() << "\n  beam:   " << b.bleu.to_string() << "\n";
   return e;
 }
@@ -202,7 +208,10 @@ void print_by_format(const Evaluated& e, const translate::Examples& examples) {
 
 void print_examples(const char* title, const translate::Examples& examples, const Evaluated& e,
                     const std::vector<std::size_t>& which) {
-  if (which.empty()) return;
+  if (which.empty()) {
+    std::cout << "\n" << title << " none\n";
+    return;
+  }
   std::cout << "\n"
             << title << "\n  " << data::align_left("source", 32)
             << data::align_left("reference", 12) << data::align_left("greedy", 13) << "beam\n";
@@ -333,13 +342,16 @@ int run_training(const Options& o) {
     on_held = evaluate_split(*model, vocab, held_out, o, "held-out formats, never trained on");
     print_by_format(on_held, held_out);
   }
-  const auto [test_first, test_wrong] = pick(test, on_test, o.show);
-  print_examples("test sentences (* marks a wrong translation):", test, on_test, test_first);
-  print_examples("test sentences greedy decoding gets wrong:", test, on_test, test_wrong);
-  if (held_out.size() > 0) {
-    const auto [held_first, held_wrong] = pick(held_out, on_held, o.show);
-    print_examples("held-out sentences:", held_out, on_held, held_first);
-    print_examples("held-out sentences greedy decoding gets wrong:", held_out, on_held, held_wrong);
+  if (o.show > 0) {
+    const auto [test_first, test_wrong] = pick(test, on_test, o.show);
+    print_examples("test sentences (* marks a wrong translation):", test, on_test, test_first);
+    print_examples("test sentences greedy decoding gets wrong:", test, on_test, test_wrong);
+    if (held_out.size() > 0) {
+      const auto [held_first, held_wrong] = pick(held_out, on_held, o.show);
+      print_examples("held-out sentences:", held_out, on_held, held_first);
+      print_examples("held-out sentences greedy decoding gets wrong:", held_out, on_held,
+                     held_wrong);
+    }
   }
 
   out.write(metrics, csv.str());
@@ -482,6 +494,10 @@ int run(int argc, char** argv) {
   app.add_option("--length-penalty", o.length_penalty, "beam search ranks by log p / length^alpha")
       ->capture_default_str()
       ->check(examples::non_negative())
+      ->group(g);
+  app.add_flag("--plain-beam", o.plain_beam,
+               "beam search's own result, even where the greedy hypothesis scores higher (by "
+               "default the higher one is kept: tapegrad's beam_search can stop early)")
       ->group(g);
   app.add_option("--max-target-length", tc.max_target_length, "output characters at most")
       ->capture_default_str()

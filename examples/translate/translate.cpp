@@ -673,16 +673,26 @@ std::vector<Decoded> decode(Seq2Seq& model, const data::Vocabulary& target,
   for (const std::vector<std::size_t>& indices : by_length(sources, options.batch_size)) {
     const data::Batch batch = source_batch(sources, indices);
     const Encoded e = model.encode(batch.ids, batch.lengths);
-    const nn::Decoded<float> d =
-        options.beam
-            ? nn::beam_search(model.decoder(), e.memory, e.initial, sos, eos, beam)
-            : nn::greedy_decode(model.decoder(), e.memory, e.initial, sos, eos, options.max_length);
+    const nn::Decoded<float> greedy =
+        nn::greedy_decode(model.decoder(), e.memory, e.initial, sos, eos, options.max_length);
+    nn::Decoded<float> d;
+    if (options.beam) d = nn::beam_search(model.decoder(), e.memory, e.initial, sos, eos, beam);
     for (std::size_t b = 0; b < indices.size(); ++b) {
       Decoded& r = out[indices[b]];
-      for (Index id : d.tokens[b]) r.tokens.push_back(target.token(id));
-      r.score = d.scores[b];
+      // The greedy hypothesis scored as beam search scores: log p / length^alpha, the length
+      // with <eos> (one attention row per step).
+      const double steps_taken = static_cast<double>(greedy.weights[b].shape()[0]);
+      const double greedy_score =
+          options.beam ? greedy.scores[b] / std::pow(steps_taken, options.length_penalty)
+                       : greedy.scores[b];
+      const bool from_beam =
+          options.beam && (!options.greedy_fallback || d.scores[b] >= greedy_score);
+      r.greedy_kept = options.beam && !from_beam;
+      const nn::Decoded<float>& chosen = from_beam ? d : greedy;
+      for (Index id : chosen.tokens[b]) r.tokens.push_back(target.token(id));
+      r.score = from_beam ? d.scores[b] : greedy_score;
       // [steps, S of the batch] -> [steps, this source's length]
-      const tapegrad::Array<float>& w = d.weights[b];
+      const tapegrad::Array<float>& w = chosen.weights[b];
       const std::size_t steps = w.shape()[0], width = w.shape()[1], length = batch.lengths[b];
       r.weights = tapegrad::Array<float>::from_shape({steps, length});
       for (std::size_t s = 0; s < steps; ++s) {

@@ -333,6 +333,25 @@ TEST_CASE(
     CHECK(s.exact_match >= 0.0);
     CHECK(s.bleu.score <= 100.0);
   }
+  // Beam search with the greedy fallback scores at least as high as greedy decoding (by log p /
+  // length^alpha); it differs from plain beam search only where it kept the greedy hypothesis.
+  translate::DecodeOptions greedy, fallback, plain;
+  greedy.max_length = fallback.max_length = plain.max_length = 12;
+  fallback.beam = plain.beam = true;
+  fallback.beam_width = plain.beam_width = 3;
+  plain.greedy_fallback = false;
+  const auto g = translate::decode(model, v.target, valid.sources, greedy);
+  const auto f = translate::decode(model, v.target, valid.sources, fallback);
+  const auto p = translate::decode(model, v.target, valid.sources, plain);
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    CAPTURE(i);
+    const double steps = static_cast<double>(g[i].weights.shape()[0]);
+    CHECK(f[i].score >= g[i].score / steps - 1e-12);
+    CHECK_FALSE(p[i].greedy_kept);
+    CHECK_FALSE(g[i].greedy_kept);
+    CHECK(f[i].tokens == (f[i].greedy_kept ? g[i].tokens : p[i].tokens));
+    if (!f[i].greedy_kept) CHECK(f[i].score == p[i].score);
+  }
 }
 
 TEST_CASE("translate: perfect translations score BLEU 100 and exact match 1, per format too") {
