@@ -14,6 +14,8 @@
 #include <optional>
 #include <sstream>
 
+#include "eval_mode.hpp"
+
 namespace char_lm {
 
 namespace data = tapegrad::data;
@@ -68,21 +70,6 @@ const ModelConfig& checked(const ModelConfig& config) {
   }
   return config;
 }
-
-// Switches a model to evaluation mode for a scope, then back to the mode it was in.
-class EvalMode {
- public:
-  explicit EvalMode(CharModel& model) : model_(model), was_training_(model.is_training()) {
-    model_.eval();
-  }
-  ~EvalMode() { model_.train(was_training_); }
-  EvalMode(const EvalMode&) = delete;
-  EvalMode& operator=(const EvalMode&) = delete;
-
- private:
-  CharModel& model_;
-  bool was_training_;
-};
 
 // Draws an index with probability proportional to weights[i] (not all zero) from `u` in [0, 1).
 std::size_t draw(const std::vector<double>& weights, double u) {
@@ -404,7 +391,7 @@ Evaluation evaluate(CharModel& model, const std::vector<Index>& ids, std::size_t
     throw value_error("evaluate: needs 2 or more ids (got " + std::to_string(ids.size()) +
                       ") and a positive chunk length (got " + std::to_string(chunk) + ")");
   }
-  EvalMode eval_mode(model);
+  examples::EvalMode eval_mode(model);
   tapegrad::NoGrad no_grad;
   tapegrad::LossOptions sum;
   sum.reduction = tapegrad::Reduction::sum;
@@ -545,7 +532,7 @@ std::string sample(CharModel& model, const data::Vocabulary& vocab, const std::s
   const std::vector<Index> prompt_ids = encode_strict(vocab, prompt, "prompt");
   if (vocab.size() <= 2) throw value_error("sample: the vocabulary has no characters");
 
-  EvalMode eval_mode(model);
+  examples::EvalMode eval_mode(model);
   tapegrad::NoGrad no_grad;
   tapegrad::Generator generator(seed);
   const std::size_t v = vocab.size();

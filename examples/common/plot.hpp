@@ -1,5 +1,6 @@
 // Plots for the examples: gnuplot when it is installed (optional at run time), nothing
-// otherwise. The data go to gnuplot through CSV files the example writes anyway.
+// otherwise. The data of curves go to gnuplot through CSV files the example writes anyway,
+// those of heatmaps inside the script.
 #pragma once
 
 #include <string>
@@ -35,5 +36,23 @@ struct Panel {
 /// unique `png_path` (a temporary of tapegrad::OutputFiles) gives them unique names too.
 std::string plot_png(const std::string& png_path, const std::vector<Panel>& panels,
                      int width = 900);
+
+/// A matrix drawn as a heatmap: values[r][c] as a colour from white (the smallest value, or 0
+/// when none is below it) to dark blue (the largest), row 0 at the top.
+struct Heatmap {
+  std::string title;
+  std::vector<std::vector<double>> values;  ///< rows x columns, every row as long as the first
+  std::vector<std::string> row_labels;      ///< one per row, or none (row numbers)
+  std::vector<std::string> column_labels;   ///< one per column, or none (column numbers)
+  std::string x_label;
+  std::string y_label;
+};
+
+/// Writes a PNG of `maps` in a grid of `columns` panels a row (each panel_width x panel_height
+/// pixels) to `png_path` with gnuplot; labels are drawn as they are (no gnuplot markup), UTF-8
+/// included. The data go inside the script. Returns and cleans up as plot_png; maps without
+/// values, or rows or labels of the wrong length, are returned as the error too.
+std::string heatmap_png(const std::string& png_path, const std::vector<Heatmap>& maps,
+                        int columns = 2, int panel_width = 520, int panel_height = 360);
 
 }  // namespace examples

@@ -16,11 +16,15 @@
 #include <tapegrad/autograd/npz.hpp>
 #include <tapegrad/optim.hpp>
 
+#include "saved_model.hpp"
+
 namespace sentiment {
 
 namespace data = tapegrad::data;
 namespace nn = tapegrad::nn;
 namespace optim = tapegrad::optim;
+using examples::fingerprint;
+using examples::json_field;
 using tapegrad::value_error;
 
 // ---- names ----
@@ -420,22 +424,6 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
 
 namespace {
 
-// FNV-1a over the bytes of every parameter, in order: ties a .json to its .npz.
-std::string fingerprint(const nn::Module<float>& model) {
-  std::uint64_t hash = 14695981039346656037ull;
-  for (const auto& [name, param] : model.named_parameters()) {
-    for (char ch : name) hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-    const tapegrad::Array<float>& value = param.value();
-    const auto* bytes = reinterpret_cast<const unsigned char*>(value.data());
-    for (std::size_t i = 0; i < value.size() * sizeof(float); ++i) {
-      hash = (hash ^ bytes[i]) * 1099511628211ull;
-    }
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
-  return text;
-}
-
 const char* to_string(data::Punctuation p) {
   switch (p) {
     case data::Punctuation::split:
@@ -453,32 +441,6 @@ data::Punctuation parse_punctuation(const std::string& name) {
     if (name == to_string(p)) return p;
   }
   throw value_error("unknown punctuation \"" + name + "\" (expected split, drop or keep)");
-}
-
-// The field `key` of `object` as a T; a value_error naming "section.key" otherwise. Integers
-// must be JSON integers in T's range: nlohmann's get<std::size_t>() casts 1e30 or -3 (undefined
-// behaviour for the one, 2^64 - 3 for the other) and cuts 3.9 to 3.
-template <class T>
-T field(const nlohmann::json& object, const std::string& section, const char* key) {
-  try {
-    const nlohmann::json& value = object.at(key);
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-      const bool fits = std::is_unsigned_v<T>
-                            ? value.is_number_unsigned() &&
-                                  value.get<std::uint64_t>() <= std::numeric_limits<T>::max()
-                            : value.is_number_integer() &&
-                                  value.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
-                                  value.get<std::int64_t>() <= std::numeric_limits<T>::max();
-      if (!fits) {
-        throw value_error(section + "." + key + ": expected " +
-                          (std::is_unsigned_v<T> ? "a non-negative integer" : "an integer") +
-                          ", got " + value.dump());
-      }
-    }
-    return value.get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw value_error(section + "." + key + ": " + e.what());
-  }
 }
 
 }  // namespace
@@ -549,47 +511,35 @@ void Predictor::save(const std::string& path) const {
 
 Predictor Predictor::load(const std::string& path) {
   const std::string json_path = metadata_path(path);
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(data::read_text_file(json_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw value_error(json_path + ": not a saved sentiment model (" + e.what() + ")");
-  } catch (const value_error& e) {  // missing, a folder, too large, binary, not UTF-8
-    throw value_error(json_path + ": not a saved sentiment model (" + e.what() + ")");
-  }
+  const nlohmann::json meta =
+      examples::read_model_json(json_path, "tapegrad-sentiment", 1, "sentiment");
   ModelConfig config;
   TextEncoder encoder;
   std::vector<std::string> label_names;
   std::string expected_fingerprint;
   try {
-    const auto version = meta.is_object() ? meta.find("version") : meta.end();
-    if (!meta.is_object() || meta.value("format", "") != "tapegrad-sentiment" ||
-        version == meta.end() || !version->is_number_unsigned() ||
-        version->get<std::uint64_t>() != 1) {
-      throw value_error("format is not tapegrad-sentiment version 1");
-    }
     const nlohmann::json& m = meta.at("model");
-    config.cell = parse_cell(field<std::string>(m, "model", "cell"));
-    config.vocab_size = field<std::size_t>(m, "model", "vocab_size");
-    config.num_classes = field<std::size_t>(m, "model", "num_classes");
-    config.embedding_dim = field<std::size_t>(m, "model", "embedding_dim");
-    config.hidden_size = field<std::size_t>(m, "model", "hidden_size");
-    config.num_layers = field<std::size_t>(m, "model", "num_layers");
-    config.bidirectional = field<bool>(m, "model", "bidirectional");
-    config.pooling = parse_pooling(field<std::string>(m, "model", "pooling"));
-    config.embedding_dropout = field<double>(m, "model", "embedding_dropout");
-    config.dropout = field<double>(m, "model", "dropout");
+    config.cell = parse_cell(json_field<std::string>(m, "model", "cell"));
+    config.vocab_size = json_field<std::size_t>(m, "model", "vocab_size");
+    config.num_classes = json_field<std::size_t>(m, "model", "num_classes");
+    config.embedding_dim = json_field<std::size_t>(m, "model", "embedding_dim");
+    config.hidden_size = json_field<std::size_t>(m, "model", "hidden_size");
+    config.num_layers = json_field<std::size_t>(m, "model", "num_layers");
+    config.bidirectional = json_field<bool>(m, "model", "bidirectional");
+    config.pooling = parse_pooling(json_field<std::string>(m, "model", "pooling"));
+    config.embedding_dropout = json_field<double>(m, "model", "embedding_dropout");
+    config.dropout = json_field<double>(m, "model", "dropout");
     config.check();
     const nlohmann::json& t = meta.at("tokenizer");
-    encoder.tokenizer.lowercase = field<bool>(t, "tokenizer", "lowercase");
+    encoder.tokenizer.lowercase = json_field<bool>(t, "tokenizer", "lowercase");
     encoder.tokenizer.punctuation =
-        parse_punctuation(field<std::string>(t, "tokenizer", "punctuation"));
-    encoder.tokenizer.inner_apostrophes = field<bool>(t, "tokenizer", "inner_apostrophes");
-    encoder.max_length = field<std::size_t>(t, "tokenizer", "max_length");
+        parse_punctuation(json_field<std::string>(t, "tokenizer", "punctuation"));
+    encoder.tokenizer.inner_apostrophes = json_field<bool>(t, "tokenizer", "inner_apostrophes");
+    encoder.max_length = json_field<std::size_t>(t, "tokenizer", "max_length");
     encoder.vocabulary =
-        data::Vocabulary(field<std::vector<std::string>>(meta, "file", "vocabulary"));
-    label_names = field<std::vector<std::string>>(meta, "file", "labels");
-    expected_fingerprint = field<std::string>(meta, "file", "weights_fingerprint");
+        data::Vocabulary(json_field<std::vector<std::string>>(meta, "file", "vocabulary"));
+    label_names = json_field<std::vector<std::string>>(meta, "file", "labels");
+    expected_fingerprint = json_field<std::string>(meta, "file", "weights_fingerprint");
     if (encoder.vocabulary.size() != config.vocab_size) {
       throw value_error("the vocabulary has " + std::to_string(encoder.vocabulary.size()) +
                         " tokens, model.vocab_size is " + std::to_string(config.vocab_size));
