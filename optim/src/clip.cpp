@@ -37,7 +37,7 @@ double clip_grad_norm(const std::vector<Var<T>>& params, double max_norm, double
   if (!inf_norm) total = std::sqrt(total);
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0) {
-    for (auto p : params) {
+    for (const auto& p : params) {
       if (!p.defined() || !p.has_grad()) continue;
       for (T& g : p.mutable_grad()) g *= static_cast<T>(coef);
     }
@@ -49,7 +49,7 @@ template <class T>
 void clip_grad_value(const std::vector<Var<T>>& params, double clip) {
   if (!(clip >= 0.0)) throw value_error(fmt::format("clip_grad_value: clip {} must be >= 0", clip));
   const T c = static_cast<T>(clip);
-  for (auto p : params) {
+  for (const auto& p : params) {
     if (!p.defined() || !p.has_grad()) continue;
     for (T& g : p.mutable_grad()) g = std::min(std::max(g, -c), c);
   }

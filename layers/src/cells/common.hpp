@@ -175,8 +175,7 @@ template <class T>
 T* gate_rows(const Var<T>& gx, const StepDims& d, std::size_t width, GateInput mode,
              std::optional<Array<T>>& own) {
   if (mode == GateInput::overwrite) {
-    Var<T> target = gx;  // a handle to the same value
-    return target.ndim() == 3 ? target.mutable_row(d.step) : target.mutable_value().data();
+    return gx.ndim() == 3 ? gx.mutable_row(d.step) : gx.mutable_value().data();
   }
   const T* rows = gx.value().data() + d.offset;
   own = empty_array<T>({d.batch, width});
