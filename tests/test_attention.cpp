@@ -128,6 +128,18 @@ TEST_CASE("Attention: the scores as the papers define them") {
   CHECK(additive(q, k, v).weights.value()(0, 0) == doctest::Approx(ea / (1.0 + ea)).epsilon(1e-14));
 }
 
+TEST_CASE("a score's name parses back to it, and an unknown name lists the known ones") {
+  for (const auto score : {nn::AttentionScore::dot, nn::AttentionScore::general,
+                           nn::AttentionScore::additive, nn::AttentionScore::scaled_dot}) {
+    CAPTURE(nn::to_string(score));
+    CHECK(nn::parse_attention_score(nn::to_string(score)) == score);
+  }
+  TG_CHECK_CONTAINS(
+      message_of<tapegrad::value_error>([] { nn::parse_attention_score("bahdanau"); }),
+      "unknown attention score \"bahdanau\" (expected dot, general, additive or "
+      "scaled_dot)");
+}
+
 TEST_CASE("padding_mask marks the positions past each length") {
   const xt::xarray<bool> expected = {
       {false, false, true}, {false, false, false}, {false, true, true}};

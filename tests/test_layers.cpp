@@ -661,6 +661,19 @@ TEST_CASE("RNNBase is abstract, and make_recurrent picks RNN, LSTM or GRU at run
   }
 }
 
+TEST_CASE("a cell kind's name parses back to it, and an unknown name lists the known ones") {
+  for (const nn::CellKind kind :
+       {nn::CellKind::rnn_tanh, nn::CellKind::rnn_relu, nn::CellKind::lstm, nn::CellKind::gru}) {
+    CAPTURE(nn::to_string(kind));
+    CHECK(nn::parse_cell_kind(nn::to_string(kind)) == kind);
+  }
+  CHECK(std::string(nn::to_string(nn::CellKind::rnn_relu)) == "rnn_relu");
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([] { nn::parse_cell_kind("LSTM"); }),
+                    "unknown cell kind \"LSTM\" (expected rnn_tanh, rnn_relu, lstm or gru)");
+  TG_CHECK_CONTAINS(message_of<tapegrad::value_error>([] { nn::parse_cell_kind(""); }),
+                    "unknown cell kind \"\"");
+}
+
 TEST_CASE("anomaly: a NaN born in an LSTM names the layer, the direction and the time step") {
   tapegrad::Generator gen(1);
   nn::LSTM<double> lstm(nn::RNNOptions(3, 4).bidirectional(true), gen);

@@ -214,6 +214,16 @@ TEST_CASE("beam_search finds the best hypothesis when the beam can hold them all
   }
 }
 
+TEST_CASE("a style's name parses back to it, and an unknown name lists the known ones") {
+  for (const auto style : {nn::AttentionStyle::luong, nn::AttentionStyle::bahdanau}) {
+    CAPTURE(nn::to_string(style));
+    CHECK(nn::parse_attention_style(nn::to_string(style)) == style);
+  }
+  TG_CHECK_CONTAINS(
+      message_of<tapegrad::value_error>([] { nn::parse_attention_style("additive"); }),
+      "unknown attention style \"additive\" (expected luong or bahdanau)");
+}
+
 TEST_CASE("decoding errors name what was wrong") {
   tapegrad::Generator g(2);
   nn::Encoder<double> encoder(encoder_options(nn::CellKind::gru, false), g);

@@ -45,7 +45,7 @@ struct Options {
   std::string invalid_utf8 = "error";
   // model (vocab_size and num_classes come from the data)
   sentiment::ModelConfig model;
-  std::string cell = sentiment::to_string(model.cell);
+  std::string cell = tapegrad::nn::to_string(model.cell);
   std::string pooling = sentiment::to_string(model.pooling);
   // training
   sentiment::TrainConfig train_config;
@@ -277,7 +277,7 @@ int run_training(const Options& o) {
       sentiment::make_examples(encoder, std::move(s.test_texts), std::move(s.test_labels));
 
   sentiment::ModelConfig config = o.model;
-  config.cell = sentiment::parse_cell(o.cell);
+  config.cell = tapegrad::nn::parse_cell_kind(o.cell);
   config.pooling = sentiment::parse_pooling(o.pooling);
   config.vocab_size = encoder.vocabulary.size();
   config.num_classes = s.labels.size();
@@ -287,10 +287,11 @@ int run_training(const Options& o) {
   tc.check();
 
   std::cout << "model: embedding " << config.embedding_dim << " -> "
-            << (config.bidirectional ? "bidirectional " : "") << sentiment::to_string(config.cell)
-            << " " << config.hidden_size << " x " << config.num_layers << " layer(s) -> "
-            << sentiment::to_string(config.pooling) << " pooling -> linear " << config.num_classes
-            << "; " << model->num_parameters() << " parameters\n"
+            << (config.bidirectional ? "bidirectional " : "")
+            << tapegrad::nn::to_string(config.cell) << " " << config.hidden_size << " x "
+            << config.num_layers << " layer(s) -> " << sentiment::to_string(config.pooling)
+            << " pooling -> linear " << config.num_classes << "; " << model->num_parameters()
+            << " parameters\n"
             << "training: AdamW lr " << tc.lr << " weight decay " << tc.weight_decay
             << (tc.cosine_schedule ? ", cosine schedule" : "") << ", batch " << tc.batch_size
             << ", clip " << tc.clip_norm << ", dropout " << config.embedding_dropout << " / "

@@ -29,10 +29,6 @@ using tapegrad::value_error;
 
 // ---- names ----
 
-const char* to_string(Cell cell) {
-  return cell == Cell::lstm ? "lstm" : "gru";
-}
-
 const char* to_string(Pooling pooling) {
   switch (pooling) {
     case Pooling::last:
@@ -43,12 +39,6 @@ const char* to_string(Pooling pooling) {
       return "max";
   }
   return "?";
-}
-
-Cell parse_cell(const std::string& name) {
-  if (name == "lstm") return Cell::lstm;
-  if (name == "gru") return Cell::gru;
-  throw value_error("unknown cell \"" + name + "\" (expected lstm or gru)");
 }
 
 Pooling parse_pooling(const std::string& name) {
@@ -147,9 +137,7 @@ Classifier::Classifier(const ModelConfig& config, std::uint64_t seed)
     : config_(checked(config)),
       init_(seed),
       embedding_(config_.vocab_size, config_.embedding_dim, data::Vocabulary().pad_id(), init_),
-      rnn_(nn::make_recurrent<float>(
-          config_.cell == Cell::lstm ? nn::CellKind::lstm : nn::CellKind::gru,
-          recurrent_options(config_), init_)),
+      rnn_(nn::make_recurrent<float>(config_.cell, recurrent_options(config_), init_)),
       embedding_dropout_(config_.embedding_dropout, seed + 1),
       dropout_(config_.dropout, seed + 2),
       head_(directions(config_) * config_.hidden_size, config_.num_classes, true, init_) {
@@ -475,7 +463,7 @@ void Predictor::save(tapegrad::OutputFiles& out, const std::string& path) const 
   nlohmann::json meta;
   meta["format"] = "tapegrad-sentiment";
   meta["version"] = 1;
-  meta["model"] = {{"cell", to_string(c.cell)},
+  meta["model"] = {{"cell", nn::to_string(c.cell)},
                    {"vocab_size", c.vocab_size},
                    {"num_classes", c.num_classes},
                    {"embedding_dim", c.embedding_dim},
@@ -519,7 +507,7 @@ Predictor Predictor::load(const std::string& path) {
   std::string expected_fingerprint;
   try {
     const nlohmann::json& m = meta.at("model");
-    config.cell = parse_cell(json_field<std::string>(m, "model", "cell"));
+    config.cell = nn::parse_cell_kind(json_field<std::string>(m, "model", "cell"));
     config.vocab_size = json_field<std::size_t>(m, "model", "vocab_size");
     config.num_classes = json_field<std::size_t>(m, "model", "num_classes");
     config.embedding_dim = json_field<std::size_t>(m, "model", "embedding_dim");
@@ -568,14 +556,14 @@ Predictor Predictor::load(const std::string& path) {
                         "): files from different runs?");
     }
   };
-  const std::size_t gates = config.cell == Cell::lstm ? 4 : 3;
+  const std::size_t gates = nn::gate_count(config.cell);
   const std::size_t h = config.hidden_size;
   check_shape("embedding.weight", {config.vocab_size, config.embedding_dim},
               "vocab_size " + std::to_string(config.vocab_size) + " and embedding_dim " +
                   std::to_string(config.embedding_dim));
   check_shape("rnn.weight_hh_l0", {gates * h, h},
-              std::string("an ") + (config.cell == Cell::lstm ? "LSTM" : "GRU") +
-                  " with hidden_size " + std::to_string(h));
+              std::string("a ") + nn::to_string(config.cell) + " cell with hidden_size " +
+                  std::to_string(h));
   check_shape("head.weight", {config.num_classes, (config.bidirectional ? 2 : 1) * h},
               "num_classes " + std::to_string(config.num_classes));
   const std::string last_layer = "rnn.weight_hh_l" + std::to_string(config.num_layers - 1);

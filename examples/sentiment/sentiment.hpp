@@ -29,8 +29,6 @@ using tapegrad::Index;
 using tapegrad::IndexArray;
 using tapegrad::Var;
 
-enum class Cell { lstm, gru };
-
 /// How the recurrent outputs of a sentence become one vector.
 enum class Pooling {
   last,  ///< the final states: forward at the sentence's last word, reverse at its first
@@ -38,15 +36,14 @@ enum class Pooling {
   max,   ///< the elementwise maximum of the outputs over the sentence's words
 };
 
-const char* to_string(Cell cell);
 const char* to_string(Pooling pooling);
-/// "lstm" / "gru" and "last" / "mean" / "max"; anything else is a value_error listing them.
-Cell parse_cell(const std::string& name);
+/// "last" / "mean" / "max"; anything else is a value_error listing them. (The cell's names are
+/// the library's: tapegrad::nn::to_string and parse_cell_kind.)
 Pooling parse_pooling(const std::string& name);
 
 /// The architecture. Saved next to the weights, so that a saved model rebuilds itself.
 struct ModelConfig {
-  Cell cell = Cell::gru;
+  tapegrad::nn::CellKind cell = tapegrad::nn::CellKind::gru;  ///< any of the four
   std::size_t vocab_size = 0;
   std::size_t num_classes = 2;
   std::size_t embedding_dim = 128;

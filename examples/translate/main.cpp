@@ -43,7 +43,6 @@ struct Options {
   std::size_t max_source_length = 64;
   std::size_t beam_width = 5;
   double length_penalty = 1.0;
-  bool plain_beam = false;
   std::string out_dir = "out/translate";
   bool no_save = false;
   std::size_t show = 4;
@@ -70,7 +69,6 @@ translate::DecodeOptions beam_options(const Options& o) {
   d.beam = true;
   d.beam_width = o.beam_width;
   d.length_penalty = o.length_penalty;
-  d.greedy_fallback = !o.plain_beam;
   return d;
 }
 
@@ -150,20 +148,19 @@ std::string describe(const translate::Seq2Seq& model) {
   const translate::ModelConfig& c = model.config();
   std::ostringstream out;
   out << "encoder: embedding " << c.embedding_size << " -> "
-      << (c.bidirectional ? "bidirectional " : "") << translate::cell_name(c.cell) << " "
+      << (c.bidirectional ? "bidirectional " : "") << tapegrad::nn::to_string(c.cell) << " "
       << c.hidden_size << " x " << c.num_layers
-      << " layer(s); decoder: " << translate::cell_name(c.cell) << " " << c.hidden_size << " with "
-      << tapegrad::nn::to_string(c.score) << " attention, " << translate::style_name(c.style)
-      << " style; " << model.num_parameters() << " parameters";
+      << " layer(s); decoder: " << tapegrad::nn::to_string(c.cell) << " " << c.hidden_size
+      << " with " << tapegrad::nn::to_string(c.score) << " attention, "
+      << tapegrad::nn::to_string(c.style) << " style; " << model.num_parameters() << " parameters";
   return out.str();
 }
 
-void print_scores(const char* name, const translate::Scores& s, double seconds,
-                  const std::string& note = "") {
+void print_scores(const char* name, const translate::Scores& s, double seconds) {
   std::cout << "  " << std::left << std::setw(22) << name << std::right << std::fixed << "BLEU "
             << std::setprecision(2) << std::setw(6) << s.bleu.score << "  exact match "
             << std::setprecision(4) << s.exact_match << "  token accuracy " << s.token_accuracy
-            << "  (" << std::setprecision(1) << seconds << " s" << note << ")\n";
+            << "  (" << std::setprecision(1) << seconds << " s)\n";
 }
 
 struct Evaluated {
@@ -185,10 +182,7 @@ Evaluated evaluate_split(translate::Seq2Seq& model, const translate::Vocabularie
   beam_name << "beam " << o.beam_width << ", alpha " << o.length_penalty;
   std::cout << "\n" << title << " (" << examples.size() << " sentences):\n";
   print_scores("greedy", g, greedy_seconds);
-  std::size_t kept = 0;
-  for (const translate::Decoded& d : e.beam) kept += d.greedy_kept ? 1 : 0;
-  print_scores(beam_name.str().c_str(), b, beam_seconds,
-               o.plain_beam ? "" : ", greedy kept for " + std::to_string(kept));
+  print_scores(beam_name.str().c_str(), b, beam_seconds);
   std::cout << "  greedy: " << g.bleu.to_string() << "\n  beam:   " << b.bleu.to_string() << "\n";
   return e;
 }
@@ -306,9 +300,9 @@ int run_training(const Options& o) {
       translate::make_examples(vocab, std::move(date_data.held_out), o.max_source_length);
 
   translate::ModelConfig config = o.model;
-  config.cell = translate::parse_cell(o.cell);
-  config.score = translate::parse_score(o.attention);
-  config.style = translate::parse_style(o.style);
+  config.cell = tapegrad::nn::parse_cell_kind(o.cell);
+  config.score = tapegrad::nn::parse_attention_score(o.attention);
+  config.style = tapegrad::nn::parse_attention_style(o.style);
   config.bidirectional = !o.unidirectional;
   config.source_vocab_size = vocab.source.size();
   config.target_vocab_size = vocab.target.size();
@@ -494,10 +488,6 @@ int run(int argc, char** argv) {
   app.add_option("--length-penalty", o.length_penalty, "beam search ranks by log p / length^alpha")
       ->capture_default_str()
       ->check(examples::non_negative())
-      ->group(g);
-  app.add_flag("--plain-beam", o.plain_beam,
-               "beam search's own result, even where the greedy hypothesis scores higher (by "
-               "default the higher one is kept: tapegrad's beam_search can stop early)")
       ->group(g);
   app.add_option("--max-target-length", tc.max_target_length, "output characters at most")
       ->capture_default_str()

@@ -469,35 +469,6 @@ Examples make_examples(const Vocabularies& vocabularies, std::vector<Pair> pairs
 
 // ---- the model ----
 
-const char* cell_name(nn::CellKind cell) {
-  return cell == nn::CellKind::lstm ? "lstm" : "gru";
-}
-
-nn::CellKind parse_cell(const std::string& name) {
-  if (name == "gru") return nn::CellKind::gru;
-  if (name == "lstm") return nn::CellKind::lstm;
-  throw value_error("unknown cell \"" + name + "\" (expected gru or lstm)");
-}
-
-nn::AttentionScore parse_score(const std::string& name) {
-  for (const auto s : {nn::AttentionScore::general, nn::AttentionScore::dot,
-                       nn::AttentionScore::additive, nn::AttentionScore::scaled_dot}) {
-    if (name == nn::to_string(s)) return s;
-  }
-  throw value_error("unknown attention \"" + name +
-                    "\" (expected general, dot, additive or scaled_dot)");
-}
-
-const char* style_name(nn::AttentionStyle style) {
-  return style == nn::AttentionStyle::luong ? "luong" : "bahdanau";
-}
-
-nn::AttentionStyle parse_style(const std::string& name) {
-  if (name == "luong") return nn::AttentionStyle::luong;
-  if (name == "bahdanau") return nn::AttentionStyle::bahdanau;
-  throw value_error("unknown attention style \"" + name + "\" (expected luong or bahdanau)");
-}
-
 void ModelConfig::check() const {
   const auto positive = [](const char* what, std::size_t n) {
     if (n == 0)
@@ -518,9 +489,6 @@ void ModelConfig::check() const {
   positive("embedding_size", embedding_size);
   positive("hidden_size", hidden_size);
   positive("num_layers", num_layers);
-  if (cell != nn::CellKind::gru && cell != nn::CellKind::lstm) {
-    throw value_error("ModelConfig: the cell must be a GRU or an LSTM");
-  }
   if (!(dropout >= 0.0 && dropout < 1.0)) {
     throw value_error("ModelConfig: dropout must be in [0, 1), got " + number(dropout));
   }
@@ -673,26 +641,16 @@ std::vector<Decoded> decode(Seq2Seq& model, const data::Vocabulary& target,
   for (const std::vector<std::size_t>& indices : by_length(sources, options.batch_size)) {
     const data::Batch batch = source_batch(sources, indices);
     const Encoded e = model.encode(batch.ids, batch.lengths);
-    const nn::Decoded<float> greedy =
-        nn::greedy_decode(model.decoder(), e.memory, e.initial, sos, eos, options.max_length);
-    nn::Decoded<float> d;
-    if (options.beam) d = nn::beam_search(model.decoder(), e.memory, e.initial, sos, eos, beam);
+    const nn::Decoded<float> d =
+        options.beam
+            ? nn::beam_search(model.decoder(), e.memory, e.initial, sos, eos, beam)
+            : nn::greedy_decode(model.decoder(), e.memory, e.initial, sos, eos, options.max_length);
     for (std::size_t b = 0; b < indices.size(); ++b) {
       Decoded& r = out[indices[b]];
-      // The greedy hypothesis scored as beam search scores: log p / length^alpha, the length
-      // with <eos> (one attention row per step).
-      const double steps_taken = static_cast<double>(greedy.weights[b].shape()[0]);
-      const double greedy_score =
-          options.beam ? greedy.scores[b] / std::pow(steps_taken, options.length_penalty)
-                       : greedy.scores[b];
-      const bool from_beam =
-          options.beam && (!options.greedy_fallback || d.scores[b] >= greedy_score);
-      r.greedy_kept = options.beam && !from_beam;
-      const nn::Decoded<float>& chosen = from_beam ? d : greedy;
-      for (Index id : chosen.tokens[b]) r.tokens.push_back(target.token(id));
-      r.score = from_beam ? d.scores[b] : greedy_score;
+      for (Index id : d.tokens[b]) r.tokens.push_back(target.token(id));
+      r.score = d.scores[b];
       // [steps, S of the batch] -> [steps, this source's length]
-      const tapegrad::Array<float>& w = chosen.weights[b];
+      const tapegrad::Array<float>& w = d.weights[b];
       const std::size_t steps = w.shape()[0], width = w.shape()[1], length = batch.lengths[b];
       r.weights = tapegrad::Array<float>::from_shape({steps, length});
       for (std::size_t s = 0; s < steps; ++s) {
@@ -988,7 +946,7 @@ void Translator::save(tapegrad::OutputFiles& out, const std::string& dir) const 
   meta["format"] = "tapegrad-translate";
   meta["version"] = 1;
   meta["task"] = "dates in human formats to ISO 8601";
-  meta["model"] = {{"cell", cell_name(c.cell)},
+  meta["model"] = {{"cell", nn::to_string(c.cell)},
                    {"source_vocab_size", c.source_vocab_size},
                    {"target_vocab_size", c.target_vocab_size},
                    {"embedding_size", c.embedding_size},
@@ -996,7 +954,7 @@ void Translator::save(tapegrad::OutputFiles& out, const std::string& dir) const 
                    {"num_layers", c.num_layers},
                    {"bidirectional", c.bidirectional},
                    {"attention", nn::to_string(c.score)},
-                   {"style", style_name(c.style)},
+                   {"style", nn::to_string(c.style)},
                    {"dropout", c.dropout}};
   meta["source"] = vocabulary_json(vocabularies_.source);
   meta["source"]["max_length"] = max_source_length_;
@@ -1035,15 +993,15 @@ Translator Translator::load(const std::string& dir) {
   std::string expected_fingerprint;
   try {
     const nlohmann::json& m = meta.at("model");
-    config.cell = parse_cell(json_field<std::string>(m, "model", "cell"));
+    config.cell = nn::parse_cell_kind(json_field<std::string>(m, "model", "cell"));
     config.source_vocab_size = json_field<std::size_t>(m, "model", "source_vocab_size");
     config.target_vocab_size = json_field<std::size_t>(m, "model", "target_vocab_size");
     config.embedding_size = json_field<std::size_t>(m, "model", "embedding_size");
     config.hidden_size = json_field<std::size_t>(m, "model", "hidden_size");
     config.num_layers = json_field<std::size_t>(m, "model", "num_layers");
     config.bidirectional = json_field<bool>(m, "model", "bidirectional");
-    config.score = parse_score(json_field<std::string>(m, "model", "attention"));
-    config.style = parse_style(json_field<std::string>(m, "model", "style"));
+    config.score = nn::parse_attention_score(json_field<std::string>(m, "model", "attention"));
+    config.style = nn::parse_attention_style(json_field<std::string>(m, "model", "style"));
     config.dropout = json_field<double>(m, "model", "dropout");
     config.check();
     vocabularies.source = vocabulary_of(meta, "source", source_specials());

@@ -165,17 +165,9 @@ struct ModelConfig {
   double dropout = 0.0;  ///< between recurrent layers, in training
 
   /// A value_error naming the first bad field: a zero size, a target vocabulary without room
-  /// for its four specials, a cell other than GRU and LSTM, a dropout outside [0, 1).
+  /// for its four specials, a dropout outside [0, 1).
   void check() const;
 };
-
-/// "gru" / "lstm", "general" / "dot" / "additive" / "scaled_dot", "luong" / "bahdanau"; the
-/// parsers' value_errors list the names.
-const char* cell_name(tapegrad::nn::CellKind cell);
-tapegrad::nn::CellKind parse_cell(const std::string& name);
-tapegrad::nn::AttentionScore parse_score(const std::string& name);
-const char* style_name(tapegrad::nn::AttentionStyle style);
-tapegrad::nn::AttentionStyle parse_style(const std::string& name);
 
 /// An encoded source batch: the attention memory and the decoder's initial state.
 struct Encoded {
@@ -217,11 +209,6 @@ struct DecodeOptions {
   bool beam = false;
   std::size_t beam_width = 5;   ///< with beam
   double length_penalty = 1.0;  ///< with beam: a hypothesis scores log p / length^alpha
-  /// With beam: decode greedily too, and keep the greedy hypothesis when it scores higher by
-  /// the beam's own measure. nn::beam_search ends a sentence once K hypotheses have ended, and
-  /// with a small vocabulary unlikely endings fill those K places in the first steps, so it can
-  /// return a hypothesis far less likely than the greedy one (log p -8.5 against -0.001).
-  bool greedy_fallback = true;
   std::size_t max_length = 20;  ///< target characters at most
   std::size_t batch_size = 256;
 
@@ -236,7 +223,6 @@ struct Decoded {
   /// [steps, S] attention weights over the source characters (steps: tokens, plus one for
   /// <eos> when it came; S: the source's own length).
   tapegrad::Array<float> weights;
-  bool greedy_kept = false;  ///< beam with greedy_fallback: the greedy hypothesis scored higher
 };
 
 /// Decodes every source (ids, as Examples::sources) in batches of sources of similar length,

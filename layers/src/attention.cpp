@@ -28,6 +28,12 @@ const char* to_string(AttentionScore score) {
   return "unknown";
 }
 
+AttentionScore parse_attention_score(std::string_view name) {
+  return detail::parse_name("attention score", name,
+                            {AttentionScore::dot, AttentionScore::general, AttentionScore::additive,
+                             AttentionScore::scaled_dot});
+}
+
 xt::xarray<bool> padding_mask(const std::vector<std::size_t>& lengths, std::size_t max_length) {
   xt::xarray<bool> mask = xt::xarray<bool>::from_shape({lengths.size(), max_length});
   for (std::size_t b = 0; b < lengths.size(); ++b) {

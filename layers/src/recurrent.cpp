@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "checks.hpp"
 #include "recurrent.hpp"
 #include "tapegrad/autograd/errors.hpp"
 #include "tapegrad/nn/cells.hpp"
@@ -21,6 +22,25 @@ std::size_t gate_count(CellKind kind) {
     default:
       return 1;
   }
+}
+
+const char* to_string(CellKind kind) {
+  switch (kind) {
+    case CellKind::rnn_tanh:
+      return "rnn_tanh";
+    case CellKind::rnn_relu:
+      return "rnn_relu";
+    case CellKind::lstm:
+      return "lstm";
+    case CellKind::gru:
+      return "gru";
+  }
+  return "unknown";
+}
+
+CellKind parse_cell_kind(std::string_view name) {
+  return detail::parse_name(
+      "cell kind", name, {CellKind::rnn_tanh, CellKind::rnn_relu, CellKind::lstm, CellKind::gru});
 }
 
 const char* detail::kind_name(CellKind kind) {

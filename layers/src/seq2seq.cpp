@@ -12,6 +12,15 @@ namespace tapegrad::nn {
 using detail::impossible_size;
 using detail::size_text;
 
+const char* to_string(AttentionStyle style) {
+  return style == AttentionStyle::luong ? "luong" : "bahdanau";
+}
+
+AttentionStyle parse_attention_style(std::string_view name) {
+  return detail::parse_name("attention style", name,
+                            {AttentionStyle::luong, AttentionStyle::bahdanau});
+}
+
 namespace {
 
 void check_sizes(const char* what, std::initializer_list<std::pair<const char*, std::size_t>> s) {

@@ -26,7 +26,7 @@ TEST_CASE("bad files: the sentiment model pair refuses bad files") {
   config.vocab_size = 6;
   config.embedding_dim = 4;
   config.hidden_size = 3;
-  config.cell = sentiment::Cell::lstm;
+  config.cell = tapegrad::nn::CellKind::lstm;
   sentiment::TextEncoder encoder;
   encoder.vocabulary = data::Vocabulary({"<pad>", "<unk>", "good", "bad", "film", "plot"});
   const sentiment::Predictor predictor(std::make_unique<sentiment::Classifier>(config, 1), encoder,

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -26,6 +27,10 @@ enum class AttentionScore {
 /// The name of a score, as the command lines and messages write it ("dot", "general",
 /// "additive", "scaled_dot").
 const char* to_string(AttentionScore score);
+
+/// The score of a to_string name; a value_error naming the unknown name and the accepted ones
+/// otherwise.
+AttentionScore parse_attention_score(std::string_view name);
 
 /// The key padding mask of a batch of sequences of these lengths, padded to `max_length`:
 /// [B, max_length], true at the positions past each sequence's length (PyTorch's

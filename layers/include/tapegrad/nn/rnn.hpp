@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,14 @@ enum class CellKind { rnn_tanh, rnn_relu, lstm, gru };
 
 /// Gates per cell kind: 1, 1, 4, 3.
 std::size_t gate_count(CellKind kind);
+
+/// The name of a cell kind, as command lines and saved configurations write it: "rnn_tanh",
+/// "rnn_relu", "lstm", "gru" (PyTorch's RNN modes, in lower case).
+const char* to_string(CellKind kind);
+
+/// The cell kind of a to_string name; a value_error naming the unknown name and the accepted
+/// ones otherwise.
+CellKind parse_cell_kind(std::string_view name);
 
 /// What a recurrent layer returns, laid out as PyTorch's:
 /// output [T, B, D*H] ([B, T, D*H] when batch_first), zero past each sequence's length;

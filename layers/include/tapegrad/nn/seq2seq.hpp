@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "tapegrad/autograd/random.hpp"
@@ -77,6 +78,13 @@ enum class AttentionStyle {
   /// logits = W_o [s_t; c_t].
   bahdanau,
 };
+
+/// The name of a style: "luong" or "bahdanau".
+const char* to_string(AttentionStyle style);
+
+/// The style of a to_string name; a value_error naming the unknown name and the accepted ones
+/// otherwise.
+AttentionStyle parse_attention_style(std::string_view name);
 
 /// The sizes, cell and attention of an AttentionDecoder.
 struct DecoderOptions {
