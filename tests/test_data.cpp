@@ -13,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <xtensor/xview.hpp>
+
 #include "helpers.hpp"
 #include "tapegrad/autograd/limits.hpp"
 #include "tapegrad/data.hpp"
@@ -355,6 +357,14 @@ TEST_CASE("vocabulary encode adds <sos> and <eos>, decode stops at <eos> and ski
                       vocab.decode({4, 3, 6}, clean);
                     }),
                     "Vocabulary::decode: id 6 at position 2 is outside [0, 6)");
+  // From an array: what argmax returns, a row of it, or a whole one-dimensional array.
+  const IndexArray best = {{2, 4, 5, 3, 0}, {5, 3, 0, 0, 0}};  // [B, T]
+  CHECK(vocab.decode(xt::view(best, 0, xt::all()), clean) == Strings{"a", "b"});
+  CHECK(vocab.decode(xt::view(best, 1, xt::all()), clean) == Strings{"b"});
+  const IndexArray flat = {4, 4, 5};
+  CHECK(vocab.decode(flat) == Strings{"a", "a", "b"});
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { vocab.decode(best); }),
+                    "Vocabulary::decode: ids of shape [2,5] (expected one dimension)");
 }
 
 TEST_CASE("vocabulary specials errors name the role, the token and the specials") {
@@ -1314,6 +1324,51 @@ TEST_CASE("tokenizer max_tokens stops at the limit and reads no further") {
   for (int i = 0; i < 2000000; ++i) huge += "word ";
   CHECK(cut(huge).size() == 3);
   CHECK(cut.exceeds_max_tokens(huge));
+}
+
+TEST_CASE("BatchIterator over pairs pads each batch's targets beside its sources") {
+  const std::vector<Ids> sources = {{1}, {2, 2}, {3, 3, 3}, {4}, {5, 5, 5, 5}};
+  const std::vector<Ids> targets = {{9, 9, 9}, {8}, {7, 7}, {6, 6, 6, 6, 6}, {5}};
+  BatchOptions options;
+  options.batch_size = 2;
+  options.seed = 3;
+  options.bucket_batches = 2;
+  options.pad.layout = Layout::batch_major;
+  options.pad.pad_id = 1;
+  options.pad.max_length = 2;  // cuts the sources, not the targets
+  BatchIterator pairs(sources, targets, options);
+  std::vector<Sizes> plan;
+  for (const Batch& batch : pairs.epoch()) {
+    plan.push_back(batch.indices);
+    CHECK(batch.targets.size() == 0);  // no labels
+    REQUIRE(batch.target_lengths.size() == batch.size());
+    std::size_t longest = 0;
+    for (std::size_t b = 0; b < batch.size(); ++b) {
+      const Ids& s = sources[batch.indices[b]];
+      const Ids& t = targets[batch.indices[b]];
+      CHECK(batch.lengths[b] == std::min<std::size_t>(s.size(), 2));
+      CHECK(batch.target_lengths[b] == t.size());
+      longest = std::max(longest, t.size());
+      for (std::size_t j = 0; j < batch.target_ids.shape()[1]; ++j) {
+        CHECK(batch.target_ids(b, j) == (j < t.size() ? t[j] : Index{1}));
+      }
+    }
+    CHECK(batch.target_ids.shape() == IndexArray::shape_type{batch.size(), longest});
+  }
+  CHECK(is_partition(plan, 5));
+  // The order goes by the sources, as over the sources alone with the same seed.
+  BatchIterator alone(sources, options);
+  CHECK(alone.epoch().indices() == plan);
+  // Batches of a BatchIterator over one side have no target sequences.
+  CHECK(alone.epoch().batch(0).target_ids.size() == 0);
+
+  const std::vector<Ids> one = {targets[0]};
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { (void)BatchIterator(sources, one); }),
+                    "BatchIterator: 1 target sequences for 5 sources");
+  std::vector<Ids> with_empty = targets;
+  with_empty[3].clear();
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { (void)BatchIterator(sources, with_empty); }),
+                    "BatchIterator: target: sequence 3 is empty");
 }
 
 TEST_CASE("BatchOptions::max_tokens keeps every batch's padded size within the budget") {

@@ -172,6 +172,19 @@ TEST_CASE("exact match: the fraction of hypotheses equal to their reference") {
                     "exact_match: 1 hypotheses but 4 references");
 }
 
+TEST_CASE("exact match with several references: equal to any of them") {
+  // "you are tired" is "tu es fatigué" or "tu es fatiguée".
+  const std::vector<TokenLists> refs = {{toks("tu es fatigué"), toks("tu es fatiguée")},
+                                        {toks("elle est là")}};
+  CHECK(exact_match({toks("tu es fatiguée"), toks("elle est là")}, refs) == 1.0);
+  CHECK(exact_match({toks("tu es fatigué"), toks("elle est")}, refs) == 0.5);
+  CHECK(exact_match({toks("tu es fatigués"), toks("elle")}, refs) == 0.0);
+  const std::vector<TokenLists> none = {{}, {toks("elle est là")}};  // no reference: no match
+  CHECK(exact_match({toks("tu"), toks("elle est là")}, none) == 0.5);
+  TG_CHECK_CONTAINS(message_of<value_error>([&] { exact_match({toks("a")}, refs); }),
+                    "exact_match: 1 hypotheses but 2 references");
+}
+
 TEST_CASE("token accuracy: position-wise matches over the references' tokens") {
   // Sentence 1: 2 of 3 (b != x); sentence 2: 1 of 3 (the hypothesis stops early);
   // sentence 3: 2 of 2 (the extra token is not counted); sentence 4: no reference token.

@@ -160,6 +160,17 @@ BatchIterator::BatchIterator(const std::vector<std::vector<Index>>& sequences,
 BatchIterator::BatchIterator(const std::vector<std::vector<Index>>& sequences, BatchOptions options)
     : BatchIterator(sequences, no_labels(), options) {}
 
+BatchIterator::BatchIterator(const std::vector<std::vector<Index>>& sources,
+                             const std::vector<std::vector<Index>>& targets, BatchOptions options)
+    : BatchIterator(sources, no_labels(), options) {
+  if (targets.size() != sources.size()) {
+    throw value_error(fmt::format("BatchIterator: {} target sequences for {} sources",
+                                  targets.size(), sources.size()));
+  }
+  check_sequences("BatchIterator: target", targets, nullptr);
+  target_sequences_ = &targets;
+}
+
 BatchIterator::Epoch BatchIterator::epoch() {
   return Epoch(this, batch_indices(lengths_, options_, generator_));
 }
@@ -178,7 +189,15 @@ Batch BatchIterator::Epoch::batch(std::size_t i) const {
     throw value_error(fmt::format("BatchIterator::Epoch: batch {} is out of range for {} batches",
                                   i, plan_.size()));
   }
-  return make_batch(*owner_->sequences_, *owner_->labels_, plan_[i], owner_->options_.pad);
+  Batch out = make_batch(*owner_->sequences_, *owner_->labels_, plan_[i], owner_->options_.pad);
+  if (owner_->target_sequences_ != nullptr) {
+    PadOptions whole = owner_->options_.pad;
+    whole.max_length = 0;
+    Batch targets = pad(*owner_->target_sequences_, &plan_[i], whole);
+    out.target_ids = std::move(targets.ids);
+    out.target_lengths = std::move(targets.lengths);
+  }
+  return out;
 }
 
 }  // namespace tapegrad::data

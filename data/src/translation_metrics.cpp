@@ -175,6 +175,17 @@ double exact_match(const std::vector<std::vector<std::string>>& hypotheses,
   return ratio(equal, hypotheses.size());
 }
 
+double exact_match(const std::vector<std::vector<std::string>>& hypotheses,
+                   const std::vector<std::vector<std::vector<std::string>>>& references) {
+  check_sizes("exact_match", hypotheses.size(), references.size());
+  std::size_t equal = 0;
+  for (std::size_t s = 0; s < hypotheses.size(); ++s) {
+    const auto& refs = references[s];
+    if (std::find(refs.begin(), refs.end(), hypotheses[s]) != refs.end()) ++equal;
+  }
+  return ratio(equal, hypotheses.size());
+}
+
 double token_accuracy(const std::vector<std::vector<std::string>>& hypotheses,
                       const std::vector<std::vector<std::string>>& references) {
   check_sizes("token_accuracy", hypotheses.size(), references.size());

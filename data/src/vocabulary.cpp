@@ -393,6 +393,11 @@ std::vector<std::vector<Index>> Vocabulary::encode_all(
   return out;
 }
 
+void Vocabulary::throw_not_one_dimension(const Shape& shape) {
+  throw value_error(fmt::format("Vocabulary::decode: ids of shape {} (expected one dimension)",
+                                shape_str(shape)));
+}
+
 std::vector<std::string> Vocabulary::decode(const std::vector<Index>& ids,
                                             const DecodeOptions& options) const {
   const char* op = "Vocabulary::decode";

@@ -404,7 +404,7 @@ int run(int argc, char** argv) {
   g = "Model";
   app.add_option("--cell", o.cell, "recurrent cell")
       ->capture_default_str()
-      ->check(CLI::IsMember({"lstm", "gru"}))
+      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}))
       ->group(g);
   app.add_option("--embedding-dim", o.model.embedding_dim, "word vector size")
       ->capture_default_str()

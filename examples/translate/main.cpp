@@ -420,7 +420,7 @@ int run(int argc, char** argv) {
   g = "Model";
   app.add_option("--cell", o.cell, "recurrent cell of encoder and decoder")
       ->capture_default_str()
-      ->check(CLI::IsMember({"gru", "lstm"}))
+      ->check(CLI::IsMember({"gru", "lstm", "rnn_tanh", "rnn_relu"}))
       ->group(g);
   app.add_option("--embedding", o.model.embedding_size, "character embedding size")
       ->capture_default_str()

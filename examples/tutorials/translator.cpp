@@ -203,7 +203,7 @@ std::pair<Words, Array<float>> evaluate(const EncoderRNN& encoder, const AttnDec
   IndexArray decoded_ids = argmax(decoded.outputs, -1);  // [1, max_length]: topk(1)
   data::DecodeOptions up_to_eos;
   up_to_eos.stop_at_eos = true;
-  return {output_lang.decode({decoded_ids.begin(), decoded_ids.end()}, up_to_eos),
+  return {output_lang.decode(xt::view(decoded_ids, 0, xt::all()), up_to_eos),
           xt::view(decoded.attentions.value(), 0, xt::all(), xt::all())};
 }
 
@@ -247,12 +247,12 @@ int run(int argc, char** argv) {
   criterion.ignore_index = pad_token;
   data::BatchOptions loader;  // DataLoader(batch_size=32, shuffle=True)
   loader.pad = batch_first;
-  data::BatchIterator train_dataloader(train_eng, loader);
+  data::BatchIterator train_dataloader(train_eng, train_fra, loader);  // pairs
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
     double total_loss = 0;
     for (const data::Batch& batch : train_dataloader.epoch()) {
-      IndexArray target_tensor = data::make_batch(train_fra, {}, batch.indices, batch_first).ids;
+      const IndexArray& target_tensor = batch.target_ids;  // the French, [B, T]
       encoder_optimizer.zero_grad();
       decoder_optimizer.zero_grad();
       nn::RecurrentOutput<float> encoded = encoder(batch.ids, batch.lengths);

@@ -31,13 +31,18 @@ struct PadOptions {
 };
 
 /// A padded batch: ids [T, B] (or [B, T]) with T the longest (cut) length, pad_id past each
-/// sequence's end; lengths [B]; targets [B] (shape [0] when there are no labels); and the
-/// positions of the examples in the data set.
+/// sequence's end; lengths [B]; targets [B] (shape [0] when there are no labels); the
+/// positions of the examples in the data set; and, from a BatchIterator over pairs of
+/// sequences, the target sequences padded the same way.
 struct Batch {
   IndexArray ids;                    ///< [T, B] or [B, T], as PadOptions::layout says
   std::vector<std::size_t> lengths;  ///< each sequence's length after the cut, in [1, T]
   IndexArray targets = IndexArray::from_shape({0});  ///< the labels [B], or shape [0]
   std::vector<std::size_t> indices;                  ///< each example's position in the data set
+  /// The target sequences [T', B] (or [B, T'], the layout of ids), pad_id past each one's
+  /// end and never cut; shape [0] when the batch is not of pairs.
+  IndexArray target_ids = IndexArray::from_shape({0});
+  std::vector<std::size_t> target_lengths;  ///< each target sequence's length, or empty
   /// B, the number of sequences.
   std::size_t size() const { return lengths.size(); }
 };
@@ -97,10 +102,25 @@ class BatchIterator {
   /// Without labels (the batches have no targets).
   explicit BatchIterator(const std::vector<std::vector<Index>>& sequences,
                          BatchOptions options = {});
+  /// Pairs of sequences, such as a translation's sources and targets: each batch holds the
+  /// sources as `ids` and `lengths` and their targets as `target_ids` and `target_lengths`,
+  /// padded in the same layout with the same pad_id, and never cut (PadOptions::max_length
+  /// cuts the sources only). The order, the length bucketing and the max_tokens budget go by
+  /// the source lengths. A different number of sources and targets, or an empty sequence on
+  /// either side, is a value_error naming it.
+  ///
+  /// ```
+  ///   data::BatchIterator pairs(source_ids, target_ids, {64, true, 50});
+  ///   for (const data::Batch& b : pairs.epoch()) { ... b.ids, b.lengths, b.target_ids ... }
+  /// ```
+  BatchIterator(const std::vector<std::vector<Index>>& sources,
+                const std::vector<std::vector<Index>>& targets, BatchOptions options = {});
   BatchIterator(std::vector<std::vector<Index>>&&, const std::vector<Index>&,
                 BatchOptions = {}) = delete;
   explicit BatchIterator(std::vector<std::vector<Index>>&&, BatchOptions = {}) = delete;
   BatchIterator(const std::vector<std::vector<Index>>&, std::vector<Index>&&,
+                BatchOptions = {}) = delete;
+  BatchIterator(const std::vector<std::vector<Index>>&, std::vector<std::vector<Index>>&&,
                 BatchOptions = {}) = delete;
 
   /// The batches of one epoch, padded one at a time as the loop reaches them.
@@ -169,7 +189,8 @@ class BatchIterator {
 
  private:
   const std::vector<std::vector<Index>>* sequences_;
-  const std::vector<Index>* labels_;  // empty for none
+  const std::vector<Index>* labels_;                                   // empty for none
+  const std::vector<std::vector<Index>>* target_sequences_ = nullptr;  // pairs: the targets
   std::vector<std::size_t> lengths_;
   BatchOptions options_;
   Generator generator_;

@@ -249,8 +249,19 @@ class Vocabulary {
   /// ```
   std::vector<std::string> decode(const std::vector<Index>& ids,
                                   const DecodeOptions& options = {}) const;
+  /// decode of the ids of a one-dimensional array or expression, such as a row of what argmax
+  /// returns: `vocab.decode(xt::view(argmax(logits, -1), 0, xt::all()), clean)`. Ids of another
+  /// number of dimensions are a value_error naming their shape.
+  template <class E>
+  std::vector<std::string> decode(const xt::xexpression<E>& ids,
+                                  const DecodeOptions& options = {}) const {
+    const E& e = ids.derived_cast();
+    if (e.dimension() != 1) throw_not_one_dimension(Shape(e.shape().begin(), e.shape().end()));
+    return decode(std::vector<Index>(e.begin(), e.end()), options);
+  }
 
  private:
+  [[noreturn]] static void throw_not_one_dimension(const Shape& shape);
   std::vector<std::string> tokens_;
   std::unordered_map<std::string, Index> ids_;
   Specials specials_;

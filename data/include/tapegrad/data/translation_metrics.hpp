@@ -82,10 +82,15 @@ BleuScore corpus_bleu(const std::vector<std::vector<std::string>>& hypotheses,
                       BleuSmoothing smoothing = BleuSmoothing::exp);
 /// @}
 
-/// The fraction of hypotheses equal to their reference, token by token (0 for none). A
-/// different number of hypotheses and references is a value_error.
+/// @{
+/// The fraction of hypotheses equal to their reference, token by token (0 for none); with
+/// several references per hypothesis (`references[s]`, as corpus_bleu), equal to any of them.
+/// A different number of hypotheses and references is a value_error.
 double exact_match(const std::vector<std::vector<std::string>>& hypotheses,
                    const std::vector<std::vector<std::string>>& references);
+double exact_match(const std::vector<std::vector<std::string>>& hypotheses,
+                   const std::vector<std::vector<std::vector<std::string>>>& references);
+/// @}
 
 /// Position-wise token accuracy over the references' positions: for each sentence s and each
 /// position i < len(references[s]), whether hypotheses[s][i] exists and equals
