@@ -2,8 +2,10 @@
 // padding left out (weights 0 and no gradient past each length), the memory made once equal to
 // attention called directly, padding_mask, and the argument errors. PyTorch parity is in
 // test_layers_parity.cpp (attention_*.npz).
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xview.hpp>
@@ -54,6 +56,41 @@ TEST_CASE("Attention: every score gradchecks with padding, for one step and for 
           fn, {query, input({3, 5, 4}, 2), input({3, 5, 3}, 3), w}, attention.parameters());
       CHECK_MESSAGE(report.passed, report.message());
     }
+  }
+}
+
+TEST_CASE("Attention with the projections' biases: named as PyTorch's Linear, gradchecked") {
+  const std::vector<std::size_t> lengths = {3, 5, 1};
+  const std::pair<nn::AttentionScore, std::vector<std::string>> cases[] = {
+      {nn::AttentionScore::general, {"key_proj.bias", "key_proj.weight"}},
+      {nn::AttentionScore::additive,
+       {"key_proj.bias", "key_proj.weight", "query_proj.bias", "query_proj.weight", "v.bias",
+        "v.weight"}},
+      {nn::AttentionScore::dot, {}}};
+  for (const auto& [score, names] : cases) {
+    INFO("score ", nn::to_string(score));
+    tapegrad::Generator g(12);
+    nn::AttentionOptions options;
+    options.score = score;
+    options.query_size = options.key_size = 4;
+    options.hidden_size = 5;
+    options.bias = true;
+    nn::Attention<double> attention(options, g);
+    std::vector<std::string> got;
+    for (const auto& [name, p] : attention.named_parameters()) got.push_back(name);
+    std::sort(got.begin(), got.end());
+    CHECK(got == names);
+    if (names.empty()) continue;
+    const auto fn = [&](const Vs& x) {
+      const auto out = attention(x[0], x[1], x[2], lengths);
+      return tapegrad::sum(out.context * out.context) + tapegrad::sum(out.weights * x[3]);
+    };
+    const tapegrad::GradcheckReport report =
+        tapegrad::gradcheck(fn,
+                            {input({3, 2, 4}, 1), input({3, 5, 4}, 2), input({3, 5, 3}, 3),
+                             V(input({3, 2, 5}, 9).value())},
+                            attention.parameters());
+    CHECK_MESSAGE(report.passed, report.message());
   }
 }
 

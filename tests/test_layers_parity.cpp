@@ -93,7 +93,7 @@ constexpr std::size_t kCellFixtures = 7;
 constexpr std::size_t kLinearFixtures = 3;
 constexpr std::size_t kEmbeddingFixtures = 2;
 constexpr std::size_t kCrossEntropyFixtures = 8;
-constexpr std::size_t kAttentionFixtures = 12;
+constexpr std::size_t kAttentionFixtures = 14;
 
 // ---- comparisons ----
 
@@ -330,8 +330,13 @@ void check_cross_entropy(const Npz& f) {
 template <class T>
 void check_attention(const Npz& f) {
   const auto score = static_cast<nn::AttentionScore>(f.get_index("meta.score")());
-  nn::Attention<T> attention(score, meta(f, "query_size"), meta(f, "key_size"),
-                             meta(f, "hidden_size"));
+  nn::AttentionOptions options;
+  options.score = score;
+  options.query_size = meta(f, "query_size");
+  options.key_size = meta(f, "key_size");
+  options.hidden_size = meta(f, "hidden_size");
+  options.bias = f.contains("meta.bias") && f.get_index("meta.bias")() != 0;
+  nn::Attention<T> attention(options);
   load_params(attention, f);
   Var<T> query = tapegrad::parameter(f.get_as<T>("query"), "query");
   Var<T> keys = tapegrad::parameter(f.get_as<T>("keys"), "keys");

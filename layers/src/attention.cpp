@@ -49,7 +49,15 @@ xt::xarray<bool> padding_mask(const std::vector<std::size_t>& lengths, std::size
 template <class T>
 Attention<T>::Attention(AttentionScore score, std::size_t query_size, std::size_t key_size,
                         std::size_t hidden_size, Generator& generator)
-    : score_(score), query_size_(query_size), key_size_(key_size) {
+    : Attention(AttentionOptions{score, query_size, key_size, hidden_size, false}, generator) {}
+
+template <class T>
+Attention<T>::Attention(const AttentionOptions& options, Generator& generator)
+    : score_(options.score), query_size_(options.query_size), key_size_(options.key_size) {
+  const AttentionScore score = options.score;
+  const std::size_t query_size = options.query_size, key_size = options.key_size;
+  const std::size_t hidden_size = options.hidden_size;
+  const bool bias = options.bias;
   if (impossible_size(query_size) || impossible_size(key_size) ||
       (score == AttentionScore::additive && hidden_size != 0 && impossible_size(hidden_size))) {
     throw value_error(fmt::format(
@@ -65,14 +73,14 @@ Attention<T>::Attention(AttentionScore score, std::size_t query_size, std::size_
   }
   if (score == AttentionScore::general) {
     key_proj_ = this->register_module(
-        "key_proj", std::make_shared<Linear<T>>(key_size, query_size, false, generator));
+        "key_proj", std::make_shared<Linear<T>>(key_size, query_size, bias, generator));
   } else if (score == AttentionScore::additive) {
     const std::size_t hidden = hidden_size == 0 ? key_size : hidden_size;
     query_proj_ = this->register_module(
-        "query_proj", std::make_shared<Linear<T>>(query_size, hidden, false, generator));
+        "query_proj", std::make_shared<Linear<T>>(query_size, hidden, bias, generator));
     key_proj_ = this->register_module(
-        "key_proj", std::make_shared<Linear<T>>(key_size, hidden, false, generator));
-    v_ = this->register_module("v", std::make_shared<Linear<T>>(hidden, 1, false, generator));
+        "key_proj", std::make_shared<Linear<T>>(key_size, hidden, bias, generator));
+    v_ = this->register_module("v", std::make_shared<Linear<T>>(hidden, 1, bias, generator));
   }
 }
 

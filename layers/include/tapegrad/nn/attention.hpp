@@ -59,6 +59,20 @@ struct AttentionMemory {
   std::size_t length = 0;  ///< S
 };
 
+/// The settings of an Attention, for the constructor that takes them all (braced partial
+/// initialisation works: every member has a default).
+struct AttentionOptions {
+  AttentionScore score = AttentionScore::general;  ///< how a query scores a key
+  std::size_t query_size = 0;                      ///< Dq
+  std::size_t key_size = 0;                        ///< Dk
+  std::size_t hidden_size = 0;  ///< the additive score's inner size (0: key_size)
+  /// Biases in the projections ("key_proj.bias", and "query_proj.bias" and "v.bias" for the
+  /// additive score), as nn.Linear's default gives them: the attention of PyTorch's seq2seq
+  /// tutorial (its Wa, Ua, Va). Off by default, as in the papers' equations; dot and
+  /// scaled_dot have no projections, so no biases either.
+  bool bias = false;
+};
+
 /// Attention of queries over the states of a padded source batch, as in the RNN translation
 /// tutorials: scores by AttentionScore, a softmax over the source positions that leaves padding
 /// out (masked_softmax), and context = weights values.
@@ -77,6 +91,8 @@ class Attention : public Module<T> {
   /// are drawn from `generator` as nn::Linear's.
   Attention(AttentionScore score, std::size_t query_size, std::size_t key_size,
             std::size_t hidden_size = 0, Generator& generator = default_generator());
+  /// The same from options, biases included (AttentionOptions::bias).
+  explicit Attention(const AttentionOptions& options, Generator& generator = default_generator());
 
   /// The memory of one source batch: keys [B, S, Dk], values [B, S, Dv], and the lengths of
   /// the B sequences (empty: all S). Shapes that disagree are a shape_error naming them.
