@@ -130,11 +130,21 @@ struct DecoderOutput {
   Var<float> outputs, hidden, attentions;
 };
 
+// BahdanauAttention(hidden_size): scores Va(tanh(Wa(query) + Ua(keys))), each an nn.Linear
+// with its bias (named query_proj, key_proj and v here).
+nn::AttentionOptions bahdanau(std::size_t hidden_size) {
+  nn::AttentionOptions options;
+  options.score = nn::AttentionScore::additive;
+  options.query_size = options.key_size = options.hidden_size = hidden_size;
+  options.bias = true;
+  return options;
+}
+
 class AttnDecoderRNN : public nn::ModuleBase<AttnDecoderRNN> {
  public:
   AttnDecoderRNN(std::size_t hidden_size, std::size_t output_size)
       : embedding_(output_size, hidden_size, pad_token),
-        attention_(nn::AttentionScore::additive, hidden_size, hidden_size),
+        attention_(bahdanau(hidden_size)),
         gru_(nn::RNNOptions(2 * hidden_size, hidden_size).batch_first(true)),
         out_(hidden_size, output_size) {
     register_module("embedding", embedding_);
@@ -284,6 +294,13 @@ int run(int argc, char** argv) {
     const std::size_t i = rng() % split.test.size();
     std::printf("\n> %s\n= %s\n< %s\n", join(eng[split.test[i]]).c_str(),
                 join(fra[split.test[i]]).c_str(), join(outputs[i]).c_str());
+  }
+  std::size_t wrong = 0;  // the held-out sentences it gets wrong, the first five of them
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i] == references[i] || ++wrong > 5) continue;
+    std::printf("%s> %s\n= %s\n< %s  (wrong)\n", wrong == 1 ? "\n" : "",
+                join(eng[split.test[i]]).c_str(), join(references[i]).c_str(),
+                join(outputs[i]).c_str());
   }
 
   // showAttention, as text: a row per French word, a column per English word.
