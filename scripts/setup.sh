@@ -4,8 +4,8 @@
 #
 #   scripts/setup.sh            build and test dependencies
 #   scripts/setup.sh --extras   also the tools of the examples (gnuplot, npm)
-#   scripts/setup.sh --bench    also LibTorch, for bench/run_rnn.sh's comparison (optional;
-#                               tapegrad itself never needs it)
+#   scripts/setup.sh --bench    also LibTorch and oneDNN, for the benchmarks' comparisons
+#                               (optional; tapegrad itself never needs them)
 #   scripts/setup.sh --fixtures also the Python packages that remake the reference data of
 #                               tests/fixtures/ (generate*.py; CI reads the committed files)
 set -euo pipefail
@@ -27,6 +27,7 @@ if [[ "${1:-}" == "--extras" ]]; then
 fi
 if [[ " $* " == *" --bench "* ]]; then
   packages+=(libtorch-dev)  # Debian's LibTorch 1.13 (CMake: find_package(Torch))
+  packages+=(libdnnl-dev)   # oneDNN 2.6: bench/run_gemm.sh's dnnl_sgemm
 fi
 if [[ " $* " == *" --fixtures "* ]]; then
   # generate.py, generate_optim.py, generate_checkpoint.py: PyTorch and NumPy;
