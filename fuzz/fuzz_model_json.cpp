@@ -31,7 +31,7 @@ struct SavedModel {
   std::string json;  // replaced by each input
 };
 
-SavedModel save_tiny_model(const std::string& name, sentiment::Cell cell, std::size_t layers,
+SavedModel save_tiny_model(const std::string& name, tapegrad::nn::CellKind cell, std::size_t layers,
                            bool bidirectional) {
   const std::string dir = fuzz::scratch_dir() + "/" + name;
   ::mkdir(dir.c_str(), 0700);
@@ -74,8 +74,8 @@ void check(const sentiment::Predictor& predictor) {
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   fuzz::set_small_input_limits();
-  models[0] = save_tiny_model("gru", sentiment::Cell::gru, 1, true);
-  models[1] = save_tiny_model("lstm", sentiment::Cell::lstm, 2, false);
+  models[0] = save_tiny_model("gru", tapegrad::nn::CellKind::gru, 1, true);
+  models[1] = save_tiny_model("lstm", tapegrad::nn::CellKind::lstm, 2, false);
   if (const char* seeds = std::getenv("TAPEGRAD_FUZZ_WRITE_SEEDS")) {
     const std::filesystem::path folder(seeds);
     std::filesystem::create_directories(folder);
