@@ -74,8 +74,13 @@ inline nlohmann::json read_model_json(const std::string& path, const std::string
   } catch (const value_error& e) {  // missing, a folder, too large, binary, not UTF-8
     throw value_error(path + ": not a saved " + what + " model (" + e.what() + ")");
   }
-  const auto found = meta.is_object() ? meta.find("version") : meta.end();
-  if (!meta.is_object() || meta.value("format", "") != format || found == meta.end() ||
+  // Each field's type is checked before it is read: nlohmann's value() and get() throw its own
+  // type_error for a "format" that is an object, say (found by fuzz_model_json).
+  const bool object = meta.is_object();
+  const auto found_format = object ? meta.find("format") : meta.end();
+  const auto found = object ? meta.find("version") : meta.end();
+  if (!object || found_format == meta.end() || !found_format->is_string() ||
+      found_format->get<std::string>() != format || found == meta.end() ||
       !found->is_number_unsigned() || found->get<std::uint64_t>() != version) {
     throw value_error(path + ": format is not " + format + " version " + std::to_string(version));
   }
