@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh            build and test dependencies
 #   scripts/setup.sh --extras   also the tools of the examples (gnuplot, npm)
-#   scripts/setup.sh --bench    also LibTorch and oneDNN, for the benchmarks' comparisons
+#   scripts/setup.sh --bench    also LibTorch, for the benchmarks' comparisons
 #                               (optional; tapegrad itself never needs them)
 #   scripts/setup.sh --fixtures also the Python packages that remake the reference data of
 #                               tests/fixtures/ (generate*.py; CI reads the committed files)
@@ -14,6 +14,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev
   libopenblas-dev   # named explicitly: the reference BLAS also satisfies xtensor-blas
+  libdnnl-dev       # oneDNN: the float GEMMs on most CPUs (autograd/src/gemm.cpp)
   doctest-dev libfmt-dev nlohmann-json3-dev libzip-dev libcli11-dev
   libbenchmark-dev ccache clang-format clang-tidy
   clang libclang-rt-14-dev   # scripts/fuzz.sh: clang-14 and its libFuzzer runtime
@@ -27,7 +28,6 @@ if [[ "${1:-}" == "--extras" ]]; then
 fi
 if [[ " $* " == *" --bench "* ]]; then
   packages+=(libtorch-dev)  # Debian's LibTorch 1.13 (CMake: find_package(Torch))
-  packages+=(libdnnl-dev)   # oneDNN 2.6: bench/run_gemm.sh's dnnl_sgemm
 fi
 if [[ " $* " == *" --fixtures "* ]]; then
   # generate.py, generate_optim.py, generate_checkpoint.py: PyTorch and NumPy;

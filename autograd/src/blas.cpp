@@ -1,10 +1,11 @@
-// OpenBLAS's own entry points (linking them proves the GEMMs run on OpenBLAS), and the GEMM
-// on raw buffers for kernels outside autograd.
+// What the GEMM libraries say about themselves, their threads, and the GEMM on raw buffers for
+// kernels outside autograd.
 #include "tapegrad/autograd/blas.hpp"
 
 #include <cblas.h>
 
 #include <fmt/format.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include "gemm.hpp"
 #include "tapegrad/autograd/errors.hpp"
@@ -12,13 +13,16 @@
 namespace tapegrad {
 
 std::string blas_info() {
-  return openblas_get_config();
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("{}; oneDNN {}.{}.{}; {}", openblas_get_config(), v->major, v->minor, v->patch,
+                     detail::gemm_choice_info());
 }
 
 void set_num_threads(int threads) {
   if (threads < 1)
     throw value_error(fmt::format("set_num_threads: {} threads; need at least 1", threads));
   openblas_set_num_threads(threads);
+  detail::set_gemm_threads(threads);  // oneDNN's pool (OpenMP's)
 }
 
 int num_threads() {

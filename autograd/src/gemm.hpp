@@ -1,16 +1,21 @@
-// Row-major GEMM on raw buffers, through CBLAS (OpenBLAS). Not installed.
+// Row-major GEMM on raw buffers, on oneDNN or OpenBLAS (gemm.cpp). Not installed.
 #pragma once
 
-#include <cblas.h>
-
 #include <cstddef>
+#include <string>
 
 namespace tapegrad::detail {
 
 /// C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C, row-major; op(X) = X or X^T.
-/// Uses GEMV when m or n is 1 (OpenBLAS's GEMM packs its operands on every call).
+/// Float products run on the library set_gemm_backend chooses, double ones on OpenBLAS.
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
+/// Sets the thread count of oneDNN's GEMMs (set_num_threads).
+void set_gemm_threads(int threads);
+
+/// The float GEMMs' backend and what its automatic choice is based on, for blas_info.
+std::string gemm_choice_info();
 
 }  // namespace tapegrad::detail

@@ -1,83 +1,11 @@
-// matmul, bmm, transpose and linear, on CBLAS: transposed operands are flags, never copies.
+// matmul, bmm, transpose and linear, on detail::gemm: transposed operands are flags, never
+// copies.
 #include "detail.hpp"
 #include "gemm.hpp"
 #include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad {
-
-namespace detail {
-
-namespace {
-inline int to_int(std::size_t v) {
-  return static_cast<int>(v);
-}
-
-inline void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
-                      const float* a, int lda, const float* b, int ldb, float beta, float* c,
-                      int ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-inline void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha,
-                      const double* a, int lda, const double* b, int ldb, double beta, double* c,
-                      int ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-inline void gemv_call(CBLAS_TRANSPOSE t, int m, int n, float alpha, const float* a, int lda,
-                      const float* x, int incx, float beta, float* y, int incy) {
-  cblas_sgemv(CblasRowMajor, t, m, n, alpha, a, lda, x, incx, beta, y, incy);
-}
-inline void gemv_call(CBLAS_TRANSPOSE t, int m, int n, double alpha, const double* a, int lda,
-                      const double* x, int incx, double beta, double* y, int incy) {
-  cblas_dgemv(CblasRowMajor, t, m, n, alpha, a, lda, x, incx, beta, y, incy);
-}
-}  // namespace
-
-template <class T>
-void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
-          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    for (std::size_t i = 0; i < m; ++i) {
-      for (std::size_t j = 0; j < n; ++j)
-        c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
-    }
-    return;
-  }
-  if (m == 1) {
-    // c[j] = sum_l op(A)[0,l] op(B)[l,j]: c = op(B)^T a
-    const std::size_t inc_a = trans_a ? lda : 1;
-    if (trans_b) {  // B stored [n,k]
-      gemv_call(CblasNoTrans, to_int(n), to_int(k), alpha, b, to_int(ldb), a, to_int(inc_a), beta,
-                c, 1);
-    } else {  // B stored [k,n]
-      gemv_call(CblasTrans, to_int(k), to_int(n), alpha, b, to_int(ldb), a, to_int(inc_a), beta, c,
-                1);
-    }
-    return;
-  }
-  if (n == 1) {
-    // c[i] = sum_l op(A)[i,l] op(B)[l,0]: c = op(A) b
-    const std::size_t inc_b = trans_b ? 1 : ldb;
-    if (trans_a) {  // A stored [k,m]
-      gemv_call(CblasTrans, to_int(k), to_int(m), alpha, a, to_int(lda), b, to_int(inc_b), beta, c,
-                to_int(ldc));
-    } else {  // A stored [m,k]
-      gemv_call(CblasNoTrans, to_int(m), to_int(k), alpha, a, to_int(lda), b, to_int(inc_b), beta,
-                c, to_int(ldc));
-    }
-    return;
-  }
-  gemm_call(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, to_int(m),
-            to_int(n), to_int(k), alpha, a, to_int(lda), b, to_int(ldb), beta, c, to_int(ldc));
-}
-
-template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*,
-                          std::size_t, const float*, std::size_t, float, float*, std::size_t);
-template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
-                           std::size_t, const double*, std::size_t, double, double*, std::size_t);
-
-}  // namespace detail
 
 namespace {
 

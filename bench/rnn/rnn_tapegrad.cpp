@@ -55,6 +55,17 @@ int main(int argc, char** argv) {
   // TAPEGRAD_BENCH_COMPOSED=1: the composed ops of the equations instead of the fused steps.
   const char* composed = std::getenv("TAPEGRAD_BENCH_COMPOSED");
   const bool fused = composed == nullptr || std::string(composed) != "1";
+  // TAPEGRAD_BENCH_GEMM=onednn|openblas: every float GEMM on that library (tapegrad::
+  // set_gemm_backend) instead of the automatic choice, for A/B measurements of the choice.
+  const char* gemm = std::getenv("TAPEGRAD_BENCH_GEMM");
+  if (gemm != nullptr && std::string(gemm) == "onednn") {
+    tapegrad::set_gemm_backend(tapegrad::GemmBackend::onednn);
+  } else if (gemm != nullptr && std::string(gemm) == "openblas") {
+    tapegrad::set_gemm_backend(tapegrad::GemmBackend::openblas);
+  } else if (gemm != nullptr && std::string(gemm) != "automatic") {
+    std::fprintf(stderr, "TAPEGRAD_BENCH_GEMM=%s: expected onednn, openblas or automatic\n", gemm);
+    return 2;
+  }
 
   tapegrad::Generator gen(c.seed);
   const std::shared_ptr<nn::RNNBase<float>> layer =

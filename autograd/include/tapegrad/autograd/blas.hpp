@@ -1,5 +1,6 @@
 /// @file
-/// The BLAS underneath: which library, how many threads it uses, and its GEMM on raw buffers.
+/// The BLAS underneath: which libraries, how many threads they use, which one computes the float
+/// GEMMs, and the GEMM on raw buffers.
 #pragma once
 
 #include <cstddef>
@@ -7,12 +8,33 @@
 
 namespace tapegrad {
 
-/// What the linked BLAS reports about itself, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen".
+/// What the GEMM libraries report about themselves and the float GEMMs' choice, e.g.
+/// "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen; oneDNN 2.6.3; float GEMMs: automatic (CPU AVX-512,
+/// OpenBLAS kernels Cooperlake: AVX-512)".
 std::string blas_info();
-/// Sets the number of threads OpenBLAS uses for GEMMs (1 for a single core).
+/// Sets the number of threads of every pool the library's kernels use: OpenBLAS's and oneDNN's
+/// (OpenMP's, matched on whichever thread calls a GEMM). 1 for a single core. Unless set, the
+/// count is OpenBLAS's: OPENBLAS_NUM_THREADS, or the number of cores.
 void set_num_threads(int threads);
-/// The number of threads OpenBLAS uses.
+/// The number of threads the library's kernels use.
 int num_threads();
+
+/// The library that computes the float GEMMs. Double-precision GEMMs always run on OpenBLAS
+/// (oneDNN's GEMM is float only). Both give the same accuracy; they differ in speed, by CPU.
+enum class GemmBackend {
+  /// The default: oneDNN, which picks the CPU's best instruction set when it runs, except for
+  /// the A^T B products (weight gradients) when OpenBLAS's loaded kernels are of the CPU's own
+  /// instruction set, where OpenBLAS is faster (docs/performance.md, "GEMM candidates").
+  automatic,
+  onednn,    ///< oneDNN's dnnl_sgemm for every float product
+  openblas,  ///< OpenBLAS's cblas_sgemm (cblas_sgemv for a single row or column)
+};
+/// Chooses the library of the float GEMMs, for every thread; the results agree to rounding.
+void set_gemm_backend(GemmBackend backend);
+/// The library of the float GEMMs set by set_gemm_backend (automatic unless set).
+GemmBackend gemm_backend();
+/// "automatic", "onednn" or "openblas".
+std::string to_string(GemmBackend backend);
 
 /// C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C on row-major buffers, op(X) = X or X^T, for
 /// the kernels of ops built outside autograd (the fused recurrent steps of tapegrad::nn). The

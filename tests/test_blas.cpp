@@ -1,0 +1,165 @@
+// The GEMM on raw buffers and its libraries: every backend against a double-precision product,
+// at the shapes that take special paths (one row, one column, k = 0) and in all transpositions;
+// the backend setting and the thread setting.
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/errors.hpp"
+
+namespace {
+
+using tapegrad::GemmBackend;
+
+/// Restores the backend and the thread count a test case changed.
+class BackendGuard {
+ public:
+  BackendGuard() : backend_(tapegrad::gemm_backend()), threads_(tapegrad::num_threads()) {}
+  ~BackendGuard() {
+    tapegrad::set_gemm_backend(backend_);
+    tapegrad::set_num_threads(threads_);
+  }
+  BackendGuard(const BackendGuard&) = delete;
+  BackendGuard& operator=(const BackendGuard&) = delete;
+
+ private:
+  GemmBackend backend_;
+  int threads_;
+};
+
+struct Product {
+  bool trans_a, trans_b;
+  std::size_t m, n, k;
+  float beta;
+};
+
+/// The largest |error| of tapegrad::gemm<float> against the product computed in double, each
+/// relative to its element's scale (the sum of the absolute values of its terms, which bounds
+/// float's rounding error whatever cancels), with row strides wider than the rows.
+double gemm_error(const Product& p, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0F, 1.0F);
+  const std::size_t a_rows = p.trans_a ? p.k : p.m, a_cols = p.trans_a ? p.m : p.k;
+  const std::size_t b_rows = p.trans_b ? p.n : p.k, b_cols = p.trans_b ? p.k : p.n;
+  const std::size_t lda = a_cols + 3, ldb = b_cols + 3, ldc = p.n + 3;
+  std::vector<float> a(a_rows * lda), b(b_rows * ldb), c(p.m * ldc);
+  for (float& v : a) v = normal(rng);
+  for (float& v : b) v = normal(rng);
+  for (float& v : c) v = normal(rng);
+  const auto at = [&](std::size_t i, std::size_t l) {
+    return static_cast<double>(p.trans_a ? a[l * lda + i] : a[i * lda + l]);
+  };
+  const auto bt = [&](std::size_t l, std::size_t j) {
+    return static_cast<double>(p.trans_b ? b[j * ldb + l] : b[l * ldb + j]);
+  };
+  std::vector<double> expected(p.m * p.n), scale(p.m * p.n);
+  for (std::size_t i = 0; i < p.m; ++i) {
+    for (std::size_t j = 0; j < p.n; ++j) {
+      double sum = 0.0, abs_sum = 0.0;
+      for (std::size_t l = 0; l < p.k; ++l) {
+        sum += at(i, l) * bt(l, j);
+        abs_sum += std::abs(at(i, l) * bt(l, j));
+      }
+      const double bc = static_cast<double>(p.beta) * c[i * ldc + j];
+      expected[i * p.n + j] = 0.5 * sum + bc;
+      scale[i * p.n + j] = 0.5 * abs_sum + std::abs(bc) + 1e-30;
+    }
+  }
+  const std::vector<float> padding(c);
+  tapegrad::gemm<float>(p.trans_a, p.trans_b, p.m, p.n, p.k, 0.5F, a.data(), lda, b.data(), ldb,
+                        p.beta, c.data(), ldc);
+  double err = 0.0;
+  for (std::size_t i = 0; i < p.m; ++i) {
+    for (std::size_t j = 0; j < p.n; ++j) {
+      const std::size_t e = i * p.n + j;
+      err = std::max(err, std::abs(c[i * ldc + j] - expected[e]) / scale[e]);
+    }
+    for (std::size_t j = p.n; j < ldc; ++j) {  // the stride's padding stays untouched
+      REQUIRE(c[i * ldc + j] == padding[i * ldc + j]);
+    }
+  }
+  return err;
+}
+
+}  // namespace
+
+TEST_CASE("gemm: every backend computes the float products of every shape and transposition") {
+  const BackendGuard guard;
+  std::mt19937 rng(7);
+  const std::vector<std::vector<std::size_t>> shapes = {{1, 37, 19}, {23, 1, 41},  {1, 1, 9},
+                                                        {17, 29, 1}, {64, 96, 48}, {5, 7, 0}};
+  for (const GemmBackend backend :
+       {GemmBackend::openblas, GemmBackend::onednn, GemmBackend::automatic}) {
+    tapegrad::set_gemm_backend(backend);
+    CHECK(tapegrad::gemm_backend() == backend);
+    for (const auto& s : shapes) {
+      for (const int t : {0, 1, 2, 3}) {
+        for (const float beta : {0.0F, 1.0F}) {
+          const Product p{(t & 1) != 0, (t & 2) != 0, s[0], s[1], s[2], beta};
+          CAPTURE(tapegrad::to_string(backend));
+          CAPTURE(p.m);
+          CAPTURE(p.n);
+          CAPTURE(p.k);
+          CAPTURE(t);
+          CAPTURE(beta);
+          CHECK(gemm_error(p, rng) < 1e-5);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm: a product with k = 0 is beta C, and beta 0 ignores what C held") {
+  const BackendGuard guard;
+  for (const GemmBackend backend : {GemmBackend::openblas, GemmBackend::onednn}) {
+    tapegrad::set_gemm_backend(backend);
+    std::vector<float> c = {1.0F, std::nanf(""), 3.0F, 4.0F};
+    tapegrad::gemm<float>(false, false, 2, 2, 0, 1.0F, nullptr, 1, nullptr, 2, 0.0F, c.data(), 2);
+    CHECK(c == std::vector<float>{0.0F, 0.0F, 0.0F, 0.0F});
+    c = {1.0F, 2.0F, 3.0F, 4.0F};
+    tapegrad::gemm<float>(false, false, 2, 2, 0, 1.0F, nullptr, 1, nullptr, 2, 2.0F, c.data(), 2);
+    CHECK(c == std::vector<float>{2.0F, 4.0F, 6.0F, 8.0F});
+  }
+}
+
+TEST_CASE("gemm: the backends' names, and blas_info names both libraries and the choice") {
+  CHECK(tapegrad::to_string(GemmBackend::automatic) == "automatic");
+  CHECK(tapegrad::to_string(GemmBackend::onednn) == "onednn");
+  CHECK(tapegrad::to_string(GemmBackend::openblas) == "openblas");
+  const std::string info = tapegrad::blas_info();
+  CAPTURE(info);
+  CHECK(info.find("OpenBLAS") != std::string::npos);
+  CHECK(info.find("oneDNN") != std::string::npos);
+  CHECK(info.find("float GEMMs: ") != std::string::npos);
+}
+
+TEST_CASE("set_num_threads sets OpenBLAS's and OpenMP's (oneDNN's) counts on every thread") {
+  const BackendGuard guard;
+  tapegrad::set_gemm_backend(GemmBackend::onednn);
+  std::mt19937 rng(3);
+  for (const int threads : {2, 1}) {
+    tapegrad::set_num_threads(threads);
+    CHECK(tapegrad::num_threads() == threads);
+    CHECK(gemm_error(Product{false, true, 128, 128, 128, 0.0F}, rng) < 1e-5);
+    CHECK(omp_get_max_threads() == threads);
+    // A thread of the user's own: OpenMP keeps its count per thread; the GEMM matches it.
+    int seen = 0;
+    std::thread user([&] {
+      omp_set_num_threads(threads + 3);
+      std::mt19937 rng2(4);
+      CHECK(gemm_error(Product{false, false, 64, 64, 64, 0.0F}, rng2) < 1e-5);
+      seen = omp_get_max_threads();
+    });
+    user.join();
+    CHECK(seen == threads);
+  }
+  CHECK_THROWS_WITH_AS(tapegrad::set_num_threads(0), "set_num_threads: 0 threads; need at least 1",
+                       tapegrad::value_error);
+}
