@@ -14,11 +14,17 @@ bench_build() {
   configure . "$dir" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
     -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
   bench_have_torch=false
-  if cmake --build "$dir" --target help | grep -q "^$torch_target:"; then
+  if bench_defines "$dir" "$torch_target"; then
     targets+=("$torch_target")
     bench_have_torch=true
   fi
   cmake --build "$dir" -j "$jobs" --target "${targets[@]}"
+}
+
+# bench_defines BUILD_DIR TARGET: whether the configured tree defines TARGET (the binaries of
+# the optional libraries exist only when CMake found the library).
+bench_defines() {
+  cmake --build "$1" --target help | grep -q "^$2:"
 }
 
 # bench_cpu: "MODEL NAME (family F, model M), N logical CPUs".

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Markdown tables from the JSON lines of bench/run_rnn.sh (rnn_tapegrad, rnn_torch, rnn_sgemm).
+"""Markdown tables from the JSON lines of bench/run_rnn.sh (rnn_tapegrad, rnn_torch, rnn_onednn,
+rnn_sgemm).
 
 Usage: rnn_table.py RESULTS.jsonl
 
 One table per (mode, threads). Per row (shape, cell): the median time per step of each library
 over every repetition of every block (a configuration runs in several processes, interleaved
-with the other library's), their ratio tapegrad / LibTorch against the target, tokens/s, the
+with the other libraries'), their ratio tapegrad / LibTorch against the target, oneDNN's time
+(its fused RNN primitives) and the ratio tapegrad / oneDNN, tokens/s, the
 GFLOP/s of the step's recurrent GEMMs (their FLOPs / the median step time) next to the same
 GEMMs as raw cblas_sgemm calls timed in the same run, the bytes held for backward (tapegrad's
 tape, and the malloc bytes in use before backward minus before the forward, for both), and the
-peak resident memory of the processes. With more than one thread, LibTorch ran with
+peak resident memory of the processes. With more than one thread, LibTorch and oneDNN ran with
 OMP_WAIT_POLICY=PASSIVE and with the default policy; the faster of the two is compared, and
 the table says which. Standard library only.
 """
@@ -18,6 +20,7 @@ import statistics
 import sys
 
 CELLS = ["rnn", "lstm", "gru"]
+POLICY_LIBS = ("libtorch", "onednn")  # run with more than one OMP_WAIT_POLICY at 2+ threads
 MB = 1e6
 GEMM_TARGET = 0.75  # LSTM training step at (64,100,256,512), 1 thread: >= 75% of raw sgemm
 GEMM_TARGET_SHAPE = (64, 100, 256, 512)
@@ -33,6 +36,26 @@ def ratio_target(mode, shape):
 
 def policy_name(value):
     return value if value else "default"
+
+
+def fastest(runs, config, lib):
+    """The fastest OMP_WAIT_POLICY variant of LIB at CONFIG (mode, threads, shape, cell): its
+    Runs, its policy and "policy ms" of the others; (None, "", "") when LIB did not run."""
+    variants = {k[5]: v for k, v in runs.items() if k[:5] == config + (lib,)}
+    if not variants:
+        return None, "", ""
+    best = min(variants, key=lambda p: variants[p].median())
+    other = ", ".join(f"{policy_name(p)} {fmt_ms(v.median())} ms"
+                      for p, v in sorted(variants.items()) if p != best)
+    return variants[best], best, other
+
+
+def policy_text(found):
+    """The table's cell for a fastest() result: the policy, and the others in parentheses."""
+    r, best, other = found
+    if r is None:
+        return "-"
+    return policy_name(best) + (f" ({other})" if other else "")
 
 
 class Runs:
@@ -73,7 +96,7 @@ def load(path):
             shape = (line["batch"], line["seq"], line["input"], line["hidden"])
             if shape not in order:
                 order.append(shape)
-            policy = line.get("omp_wait_policy", "") if line["lib"] == "libtorch" else ""
+            policy = (line.get("omp_wait_policy", "") if line["lib"] in POLICY_LIBS else "")
             key = (line["mode"], line["threads"], shape, line["cell"], line["lib"], policy)
             runs.setdefault(key, Runs()).add(line)
             meta.setdefault(line["lib"], line)
@@ -98,28 +121,28 @@ def fmt_rate(x):
 def table(runs, order, mode, threads):
     rows, verdicts = [], {"ratio": [], "gemm": None, "rss": [], "growth": [], "graph": []}
     has_torch = any(k[4] == "libtorch" for k in runs)
+    has_onednn = any(k[4] == "onednn" for k in runs)
+    onednn_ratios = []  # tapegrad / oneDNN per row
     multi = threads > 1
     header = ["B, T, in, H", "cell", "tapegrad ms", "LibTorch ms", "ratio", "target",
+              "oneDNN ms", "tg / oneDNN",
               "tokens/s tg / LT", "GEMM GFLOP/s tg / LT / sgemm", "tg / sgemm"]
     if mode == "train":
         header += ["tape MB tg", "graph MB tg / LT"]
     header += ["peak RSS MB (growth) tg / LT"]
     if multi and has_torch:
         header += ["LibTorch OMP_WAIT_POLICY (other)"]
+    if multi and has_onednn:
+        header += ["oneDNN OMP_WAIT_POLICY (other)"]
     for shape in order:
         for cell in CELLS:
             tg = runs.get((mode, threads, shape, cell, "tapegrad", ""))
             if tg is None:
                 continue
             sg = runs.get((mode, threads, shape, cell, "sgemm", ""))
-            variants = {k[5]: v for k, v in runs.items()
-                        if k[:5] == (mode, threads, shape, cell, "libtorch")}
-            lt, best, other = None, "", ""
-            if variants:
-                best = min(variants, key=lambda p: variants[p].median())
-                lt = variants[best]
-                other = ", ".join(f"{policy_name(p)} {fmt_ms(v.median())} ms"
-                                  for p, v in sorted(variants.items()) if p != best)
+            lt_found = fastest(runs, (mode, threads, shape, cell), "libtorch")
+            dn_found = fastest(runs, (mode, threads, shape, cell), "onednn")
+            lt, dn = lt_found[0], dn_found[0]
             tokens = shape[0] * shape[1]
             flops = tg.first("gemm_flops")
             tg_ms = tg.median()
@@ -131,10 +154,17 @@ def table(runs, order, mode, threads):
                 met = ratio <= target
                 verdicts["ratio"].append((met, ratio, cell, shape))
                 cells += [fmt_ms(lt_ms), f"{ratio:.2f}" if met else f"**{ratio:.2f}**",
-                          f"<= {target:.1f}",
-                          f"{fmt_rate(tokens / tg_ms * 1e3)} / {fmt_rate(tokens / lt_ms * 1e3)}"]
+                          f"<= {target:.1f}"]
             else:
-                cells += ["-", "-", f"<= {target:.1f}", f"{fmt_rate(tokens / tg_ms * 1e3)} / -"]
+                cells += ["-", "-", f"<= {target:.1f}"]
+            if dn is not None:
+                dn_ratio = tg_ms / dn.median()
+                onednn_ratios.append(dn_ratio)
+                cells += [fmt_ms(dn.median()), f"{dn_ratio:.2f}"]
+            else:
+                cells += ["-", "-"]
+            lt_rate = fmt_rate(tokens / lt.median() * 1e3) if lt is not None else "-"
+            cells += [f"{fmt_rate(tokens / tg_ms * 1e3)} / {lt_rate}"]
             tg_gf = flops / tg_ms * 1e-6
             lt_gf = f"{flops / lt.median() * 1e-6:.1f}" if lt is not None else "-"
             if sg is not None:
@@ -159,8 +189,9 @@ def table(runs, order, mode, threads):
                                               <= lt_rss - lt.first("base_rss_kb", 0))
             cells += [rss_text(tg, tg_rss) + " / " + (rss_text(lt, lt_rss) if lt else "-")]
             if multi and has_torch:
-                cells += [f"{policy_name(best)}" + (f" ({other})" if other else "")
-                          if lt is not None else "-"]
+                cells += [policy_text(lt_found)]
+            if multi and has_onednn:
+                cells += [policy_text(dn_found)]
             rows.append(cells)
     if not rows:
         return None
@@ -190,6 +221,12 @@ def table(runs, order, mode, threads):
     if notes:
         out.append("Targets: " + "; ".join(notes) + ".")
         out.append("")
+    if onednn_ratios:
+        faster = sum(1 for r in onednn_ratios if r < 1)
+        out.append(f"Against oneDNN's fused RNN primitives: tapegrad faster in {faster} of "
+                   f"{len(onednn_ratios)} rows (tapegrad / oneDNN from "
+                   f"{min(onednn_ratios):.2f} to {max(onednn_ratios):.2f}).")
+        out.append("")
     return "\n".join(out)
 
 
@@ -205,7 +242,8 @@ def main(argv):
                         for lib, v in sorted(reps.items()))
     flushed = {line.get("flush_denormals", 0) for line in meta.values()}
     fp = ("denormals flushed to zero (FTZ/DAZ)" if flushed == {1} else
-          "denormals as each library ships (LibTorch keeps them, tapegrad's backward flushes them)" if flushed == {0} else "MIXED FTZ settings")
+          "denormals as each library ships (LibTorch and oneDNN keep them, tapegrad's backward "
+          "flushes them)" if flushed == {0} else "MIXED FTZ settings")
     print(f"Medians of the repetitions per configuration ({summary}); ms per step, wall clock; "
           f"{fp}.")
     print()
