@@ -131,8 +131,7 @@ md="$stem.md"
 csv="$stem.csv"
 
 # shellcheck source=scripts/lib.sh
-source scripts/lib.sh  # ccache settings, configure, use_fast_openblas_kernels
-use_fast_openblas_kernels
+source scripts/lib.sh  # ccache settings, configure
 
 want_rnn=false want_engine=false
 [[ $only != engine ]] && want_rnn=true

@@ -33,8 +33,8 @@
 # as torch::set_flush_denormal(true); default 0: each library as it ships: LibTorch and oneDNN
 # keep subnormals, tapegrad's backward flushes them), TAPEGRAD_BENCH_IEEE_BACKWARD=1 makes
 # tapegrad's backward keep them too (tapegrad::set_flush_denormals(false); outputs get an _ieee
-# suffix), TAPEGRAD_JOBS build parallelism (2), OPENBLAS_CORETYPE (set to SkylakeX by
-# scripts/lib.sh on CPUs OpenBLAS 0.3.21 does not know). Output: build-bench/rnn_results.jsonl
+# suffix), TAPEGRAD_JOBS build parallelism (2). Nothing else is set for tapegrad's process: it
+# chooses its GEMM kernels itself. Output: build-bench/rnn_results.jsonl
 # (one JSON line per process) and build-bench/rnn_tables.md (rnn_results_ftz.jsonl,
 # rnn_tables_ftz.md when flushing).
 set -euo pipefail
@@ -82,7 +82,6 @@ bash scripts/setup.sh --bench
 source scripts/lib.sh
 # shellcheck source=bench/bench_lib.sh
 source bench/bench_lib.sh
-use_fast_openblas_kernels
 bench_build "$build" "$jobs" rnn_torch rnn_tapegrad rnn_sgemm
 have_torch=$bench_have_torch
 bin="$build/bench"
@@ -188,8 +187,13 @@ for config in "${configs[@]}"; do
   # Every binary raises OpenBLAS to --threads itself; starting at 1 makes OpenBLAS create its
   # workers then, after the binary has set the floating-point mode they inherit.
   common=(-u OMP_WAIT_POLICY OPENBLAS_NUM_THREADS=1)
+  # tapegrad runs as a user's program would, in the environment as it is (its set_num_threads
+  # sets every pool), unless every process flushes denormals: then its workers too must start
+  # after the mode is set.
+  mine=()
+  if [[ $flush == 1 ]]; then mine=(OPENBLAS_NUM_THREADS=1); fi
   # the processes of one block: label|env...|binary
-  procs=("tapegrad|${common[*]}|$bin/rnn_tapegrad" "sgemm|${common[*]}|$bin/rnn_sgemm")
+  procs=("tapegrad|${mine[*]}|$bin/rnn_tapegrad" "sgemm|${common[*]}|$bin/rnn_sgemm")
   if $have_torch; then
     procs+=("libtorch|${common[*]}|$bin/rnn_torch")
     if ((threads > 1)); then

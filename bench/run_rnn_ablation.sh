@@ -27,7 +27,6 @@ variants=("composed, IEEE|TAPEGRAD_BENCH_COMPOSED=1 TAPEGRAD_BENCH_IEEE_BACKWARD
 
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
-use_fast_openblas_kernels
 configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
   -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j "${TAPEGRAD_JOBS:-2}" --target rnn_tapegrad

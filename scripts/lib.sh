@@ -23,13 +23,3 @@ configure() {
   fi
   cmake -S "$src" -B "$dir" -G Ninja "${tapegrad_launcher[@]}" "$@"
 }
-
-# OpenBLAS 0.3.21 does not recognise some recent Xeons (family 6, model 207) and falls back to
-# its slowest kernels; on those, SkylakeX kernels are correct and 4-5x faster (docs/
-# performance.md). A value the user set is kept.
-use_fast_openblas_kernels() {
-  if [[ -z "${OPENBLAS_CORETYPE:-}" ]] && grep -q avx512f /proc/cpuinfo 2>/dev/null &&
-    grep -qE '^model\s*:\s*207$' /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-  fi
-}

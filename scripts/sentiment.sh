@@ -24,6 +24,5 @@ cmake --build build --target sentiment sentiment_import -j "$jobs"
 
 bash scripts/get_sentiment_data.sh build
 
-use_fast_openblas_kernels
 echo
 exec ./build/bin/sentiment "$@"

@@ -14,9 +14,6 @@ if [[ $# -gt 0 && "$1" != "--" ]]; then build="$1"; shift; fi
 [[ "${1:-}" == "--" ]] && shift
 binary="$build/bin/sentiment"
 [[ -x "$binary" ]] || { echo "seeds.sh: $binary not found (bash scripts/sentiment.sh builds it)" >&2; exit 1; }
-source scripts/lib.sh
-use_fast_openblas_kernels
-
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 printf '%-5s %-10s %-10s %-9s %-8s\n' seed best_epoch valid_acc test_acc train_s
