@@ -90,8 +90,7 @@ const char* level_name(int level) {
   return level == 3 ? "AVX-512" : level == 2 ? "AVX2" : "older than AVX2";
 }
 
-/// Below this many multiply-adds (m n k), a product on OpenBLAS's own kernels beats oneDNN's,
-/// whose fixed cost per call is larger (bench/run_gemm.sh).
+/// Products of fewer multiply-adds (m n k) are "small" for the choice below.
 constexpr std::size_t kSmallProduct = std::size_t{1} << 20;
 
 /// Whether the float product runs on oneDNN.
@@ -107,11 +106,13 @@ bool on_onednn(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::si
   const Machine& mc = machine();
   // OpenBLAS's kernels are of an older instruction set than the CPU's: 1.4-5x slower.
   if (!mc.openblas_native()) return true;
-  // One row or column (OpenBLAS's GEMV) and small products: OpenBLAS's smaller fixed cost.
-  if (m == 1 || n == 1 || m * n * k < kSmallProduct) return false;
-  // A^T B on AVX2: OpenBLAS's AVX2 kernels for it beat oneDNN's.
-  if (mc.cpu == 2 && trans_a && !trans_b) return false;
-  return true;
+  const bool small = m == 1 || n == 1 || m * n * k < kSmallProduct;
+  // AVX-512: OpenBLAS's smaller fixed cost per call wins on a single row or column and on small
+  // products; oneDNN is 1.1-1.4x faster on the rest.
+  if (mc.cpu >= 3) return !small;
+  // AVX2: oneDNN is faster (at one row 3-5x), except on OpenBLAS's A^T B kernels over long
+  // reductions (the weight gradients).
+  return !(trans_a && !trans_b && !small);
 }
 
 void onednn_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
