@@ -113,7 +113,8 @@ void SGD<T>::update(Var<T>& param, const Array<T>& grad, double lr, std::int64_t
   Momentum momentum = Momentum::none;
   if (s.mom != T(0)) {
     Array<T>& b = state.buffer(0);  // "momentum_buffer", by position: no lookup
-    // None (a state saved without momentum) starts as PyTorch's does: b = g.
+    // An absent buffer (PyTorch's None) starts as PyTorch's does, b = g. (A loaded state
+    // without it arrives empty: the branch above makes it.)
     if (b.size() != n) {
       b = Array<T>::from_shape(grad.shape());
       first = true;
