@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -892,4 +893,359 @@ TEST_CASE("optimizer state is kept and saved under PyTorch's names") {
   CHECK(state["exp_avg"](0) == 1.0f);
   TG_CHECK_CONTAINS(tapegrad_test::message_of<tapegrad::usage_error>([&] { state["momentum"]; }),
                     "ParamState: no buffer 'momentum'");
+}
+
+// ---- the update loops against a scalar reference, bit for bit ----
+//
+// The library's update loops are vectorised, a loop per combination of settings. Each optimizer
+// runs here beside a plain scalar loop written from PyTorch's formulas, in float and in double,
+// and the parameters must be bitwise equal after every step: +, -, *, /, sqrt and fma are
+// correctly rounded IEEE operations, so a vector lane rounds as scalar code does and no
+// tolerance is needed. Which products are fused is part of the arithmetic: the library fuses
+// those its formulas name (one rounding where the target has FMA, optim/src/
+// optimizer_detail.hpp) and compiles its loops with -ffp-contract=off; `fused` is the same, and
+// this file is compiled with -ffp-contract=off too (tests/CMakeLists.txt), so neither side
+// fuses anything else.
+
+namespace {
+
+// a * b + c, rounded once where the target has FMA.
+template <class T>
+T fused(T a, T b, T c) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+enum class Kind { sgd, adam, adamw, rmsprop, adagrad };
+
+struct RefCase {
+  std::string name;
+  Kind kind = Kind::sgd;
+  optim::SGDOptions sgd;
+  optim::AdamOptions adam;
+  optim::RMSpropOptions rms;
+  optim::AdagradOptions ada;
+};
+
+// Every setting that changes an update loop, over the weight decay: 34 cases.
+std::vector<RefCase> reference_cases() {
+  std::vector<RefCase> cases;
+  const auto add = [&cases](Kind kind, std::string name) -> RefCase& {
+    RefCase c;
+    c.kind = kind;
+    c.name = std::move(name);
+    cases.push_back(c);
+    return cases.back();
+  };
+  for (const double wd : {0.0, 0.01}) {
+    const std::string w = wd > 0.0 ? " wd" : "";
+    add(Kind::sgd, "sgd" + w).sgd.weight_decay = wd;
+    for (const int variant : {0, 1, 2}) {  // momentum; with dampening; nesterov
+      RefCase& c = add(Kind::sgd, std::string("sgd momentum") +
+                                      (variant == 1   ? " dampening"
+                                       : variant == 2 ? " nesterov"
+                                                      : "") +
+                                      w);
+      c.sgd.momentum = 0.9;
+      c.sgd.dampening = variant == 1 ? 0.3 : 0.0;
+      c.sgd.nesterov = variant == 2;
+      c.sgd.weight_decay = wd;
+    }
+  }
+  for (const bool amsgrad : {false, true}) {
+    const std::string a = amsgrad ? " amsgrad" : "";
+    for (const double wd : {0.0, 0.05}) {
+      RefCase& c = add(Kind::adam, "adam" + a + (wd > 0.0 ? " wd" : ""));
+      c.adam.lr = 0.01;
+      c.adam.weight_decay = wd;
+      c.adam.amsgrad = amsgrad;
+    }
+    for (const double wd : {0.0, 0.01, 0.1}) {
+      RefCase& c = add(Kind::adamw, "adamw" + a + " wd " + std::to_string(wd));
+      c.adam.lr = 0.01;
+      c.adam.weight_decay = wd;
+      c.adam.amsgrad = amsgrad;
+    }
+  }
+  for (const double wd : {0.0, 0.05}) {
+    for (const bool centered : {false, true}) {
+      for (const double momentum : {0.0, 0.8}) {
+        RefCase& c =
+            add(Kind::rmsprop, std::string("rmsprop") + (centered ? " centered" : "") +
+                                   (momentum > 0.0 ? " momentum" : "") + (wd > 0.0 ? " wd" : ""));
+        c.rms.weight_decay = wd;
+        c.rms.centered = centered;
+        c.rms.momentum = momentum;
+      }
+    }
+    for (const double lr_decay : {0.0, 0.1}) {
+      for (const double initial : {0.0, 0.2}) {
+        RefCase& c =
+            add(Kind::adagrad, std::string("adagrad") + (lr_decay > 0.0 ? " lr_decay" : "") +
+                                   (initial > 0.0 ? " initial" : "") + (wd > 0.0 ? " wd" : ""));
+        c.ada.lr = 0.05;
+        c.ada.weight_decay = wd;
+        c.ada.lr_decay = lr_decay;
+        c.ada.initial_accumulator_value = initial;
+      }
+    }
+  }
+  return cases;
+}
+
+double lr_of(const RefCase& c) {
+  switch (c.kind) {
+    case Kind::sgd:
+      return 0.05;
+    case Kind::adam:
+    case Kind::adamw:
+      return c.adam.lr;
+    case Kind::rmsprop:
+      return c.rms.lr;
+    case Kind::adagrad:
+      return c.ada.lr;
+  }
+  return 0.0;
+}
+
+template <class T>
+std::unique_ptr<optim::Optimizer<T>> make_library(const RefCase& c,
+                                                  std::vector<optim::ParamGroup<T>> groups) {
+  switch (c.kind) {
+    case Kind::sgd:
+      return std::make_unique<optim::SGD<T>>(std::move(groups), c.sgd);
+    case Kind::adam:
+      return std::make_unique<optim::Adam<T>>(std::move(groups), c.adam);
+    case Kind::adamw:
+      return std::make_unique<optim::AdamW<T>>(std::move(groups), optim::AdamWOptions(c.adam));
+    case Kind::rmsprop:
+      return std::make_unique<optim::RMSprop<T>>(std::move(groups), c.rms);
+    case Kind::adagrad:
+      return std::make_unique<optim::Adagrad<T>>(std::move(groups), c.ada);
+  }
+  return nullptr;
+}
+
+// One parameter's buffers in the reference, and its update count t.
+template <class T>
+struct RefState {
+  std::vector<T> a, b, c;
+  std::int64_t t = 0;
+};
+
+// One update of p by grad at learning rate lr, straight from PyTorch's formulas, element by
+// element. "p - x y" is written fused(-x, y, p).
+template <class T>
+void reference_update(const RefCase& c, double lr, std::vector<T>& p, const std::vector<T>& grad,
+                      RefState<T>& s) {
+  const std::size_t n = p.size();
+  const bool first = s.t == 0;
+  ++s.t;
+  if (first) {
+    s.a.assign(n, T(0));
+    s.b.assign(n, T(0));
+    s.c.assign(n, T(0));
+  }
+  const T lr_t = static_cast<T>(lr);
+  switch (c.kind) {
+    case Kind::sgd: {
+      const T wd = static_cast<T>(c.sgd.weight_decay), mom = static_cast<T>(c.sgd.momentum);
+      const T damp = static_cast<T>(c.sgd.dampening);
+      for (std::size_t i = 0; i < n; ++i) {
+        T g = grad[i];
+        if (wd != T(0)) g = fused(wd, p[i], g);  // g + wd p
+        if (mom != T(0)) {
+          // b = g at first (a clone), then momentum b + (1 - dampening) g
+          s.a[i] = first ? g : fused(mom, s.a[i], (T(1) - damp) * g);
+          g = c.sgd.nesterov ? fused(mom, s.a[i], g) : s.a[i];
+        }
+        p[i] = fused(-lr_t, g, p[i]);  // p - lr g
+      }
+      break;
+    }
+    case Kind::adam:
+    case Kind::adamw: {
+      const optim::AdamOptions& o = c.adam;
+      const T b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2);
+      const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
+      const double t = static_cast<double>(s.t);
+      const T step_size = lr_t / static_cast<T>(1.0 - std::pow(o.beta1, t));  // lr / (1 - b1^t)
+      const T bias2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(o.beta2, t)));
+      for (std::size_t i = 0; i < n; ++i) {
+        T g = grad[i];
+        if (c.kind == Kind::adamw) {
+          p[i] = p[i] * fused(-lr_t, wd, T(1));  // p (1 - lr wd)
+        } else if (wd != T(0)) {
+          g = fused(wd, p[i], g);  // g + wd p
+        }
+        s.a[i] = fused(b1, s.a[i], (T(1) - b1) * g);      // m = b1 m + (1 - b1) g
+        s.b[i] = fused(b2, s.b[i], (T(1) - b2) * g * g);  // v = b2 v + (1 - b2) g g
+        T v = s.b[i];
+        if (o.amsgrad) {
+          s.c[i] = std::max(s.c[i], s.b[i]);
+          v = s.c[i];
+        }
+        const T denom = std::sqrt(v) / bias2_sqrt + eps;
+        p[i] = fused(-step_size, s.a[i] / denom, p[i]);  // p - step_size m / denom
+      }
+      break;
+    }
+    case Kind::rmsprop: {
+      const optim::RMSpropOptions& o = c.rms;
+      const T alpha = static_cast<T>(o.alpha), eps = static_cast<T>(o.eps);
+      const T wd = static_cast<T>(o.weight_decay), mom = static_cast<T>(o.momentum);
+      for (std::size_t i = 0; i < n; ++i) {
+        T g = grad[i];
+        if (wd != T(0)) g = fused(wd, p[i], g);
+        s.a[i] = fused(alpha, s.a[i], (T(1) - alpha) * g * g);  // s = alpha s + (1 - alpha) g g
+        T avg;
+        if (o.centered) {
+          s.b[i] = fused(alpha, s.b[i], (T(1) - alpha) * g);      // a = alpha a + (1 - alpha) g
+          avg = std::sqrt(fused(-s.b[i], s.b[i], s.a[i])) + eps;  // sqrt(s - a a) + eps
+        } else {
+          avg = std::sqrt(s.a[i]) + eps;
+        }
+        if (mom > T(0)) {
+          s.c[i] = fused(mom, s.c[i], g / avg);  // b = momentum b + g / avg
+          p[i] = fused(-lr_t, s.c[i], p[i]);
+        } else {
+          p[i] = fused(-lr_t, g / avg, p[i]);
+        }
+      }
+      break;
+    }
+    case Kind::adagrad: {
+      const optim::AdagradOptions& o = c.ada;
+      if (first) s.a.assign(n, static_cast<T>(o.initial_accumulator_value));
+      const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
+      // clr = lr / (1 + (t - 1) lr_decay), in double
+      const T clr = static_cast<T>(lr / fused(static_cast<double>(s.t - 1), o.lr_decay, 1.0));
+      for (std::size_t i = 0; i < n; ++i) {
+        T g = grad[i];
+        if (wd != T(0)) g = fused(wd, p[i], g);
+        s.a[i] = fused(g, g, s.a[i]);                             // sum += g g
+        p[i] = fused(-clr, g / (std::sqrt(s.a[i]) + eps), p[i]);  // p - clr g / (sqrt(sum) + eps)
+      }
+      break;
+    }
+  }
+}
+
+// "" when a's elements have exactly the bits of b's, else the first that differs.
+template <class T>
+std::string first_difference(const Array<T>& a, const std::vector<T>& b) {
+  if (a.size() != b.size()) return "sizes differ";
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (std::memcmp(a.data() + i, &b[i], sizeof(T)) != 0) {
+      std::ostringstream out;
+      out.precision(std::numeric_limits<T>::max_digits10);
+      out << "element " << i << ": " << a.data()[i] << " against the reference's " << b[i];
+      return out.str();
+    }
+  }
+  return "";
+}
+
+// Runs every case on four parameters in two groups (sizes 37, 65, 1, 24: vector loops and their
+// remainders), 8 steps with new gradients each, the last parameter without a gradient at steps
+// 3 and 6 (its own update count falls behind) and group 0's lr changed before step 5.
+template <class T>
+void check_against_reference(const std::string& type) {
+  const std::vector<std::vector<std::size_t>> shapes{{37}, {5, 13}, {1}, {3, 8}};
+  for (const RefCase& c : reference_cases()) {
+    INFO(type, " ", c.name);
+    tapegrad::Generator gen(2024);
+    std::vector<Var<T>> params;
+    std::vector<std::vector<T>> ref;
+    for (const auto& shape : shapes) {
+      Array<T> v = gen.uniform<T>(tapegrad::make_shape(shape), T(-1), T(1));
+      ref.emplace_back(v.begin(), v.end());
+      params.push_back(tapegrad::parameter(v));
+    }
+    const double lr = lr_of(c);
+    std::vector<double> group_lr{lr, 0.5 * lr};
+    auto opt = make_library<T>(c, {optim::ParamGroup<T>{{params[0], params[1]}, group_lr[0]},
+                                   optim::ParamGroup<T>{{params[2], params[3]}, group_lr[1]}});
+    std::vector<RefState<T>> states(params.size());
+    for (int step = 1; step <= 8; ++step) {
+      if (step == 5) {
+        group_lr[0] *= 0.7;
+        opt->param_groups()[0].lr = group_lr[0];
+      }
+      for (std::size_t k = 0; k < params.size(); ++k) {
+        if (k == 3 && step % 3 == 0) {
+          params[k].zero_grad();
+          continue;
+        }
+        const T scale = static_cast<T>(step % 2 == 0 ? 0.3 : 2.0);
+        Array<T> g = gen.normal<T>(tapegrad::make_shape(shapes[k]), T(0), scale);
+        reference_update(c, group_lr[k / 2], ref[k], std::vector<T>(g.begin(), g.end()), states[k]);
+        params[k].set_grad(g);
+      }
+      opt->step();
+      for (std::size_t k = 0; k < params.size(); ++k) {
+        const std::string diff = first_difference(params[k].value(), ref[k]);
+        CHECK_MESSAGE(diff.empty(), "step ", step, ", parameter ", k, ": ", diff);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("optim: every update loop equals a scalar reference bit for bit (float, double)") {
+  check_against_reference<float>("float");
+  check_against_reference<double>("double");
+}
+
+TEST_CASE("optim: a buffer the settings need but a loaded state lacks starts at zeros") {
+  const auto param = [] { return tapegrad::parameter(Array<double>{0.5, -1.5, 2.0}); };
+  const auto grad = [](int k) { return Array<double>{0.25 * k, -0.5, 1.0 / k}; };
+  // Adam's state without amsgrad, resumed with it: max_exp_avg_sq starts at 0, so it takes v,
+  // and the run goes on as the one without amsgrad.
+  optim::AdamOptions plain;
+  plain.lr = 0.1;
+  Var<double> a = param(), b = param();
+  optim::Adam<double> straight({a}, plain);
+  a.set_grad(grad(1));
+  straight.step();
+  optim::AdamOptions with_max = plain;
+  with_max.amsgrad = true;
+  optim::Adam<double> resumed({b}, with_max);
+  b.mutable_value() = a.value();
+  resumed.load_state_dict(straight.state_dict());
+  a.set_grad(grad(2));
+  b.set_grad(grad(2));
+  straight.step();
+  resumed.step();
+  TG_CHECK_CLOSE(b.value(), a.value(), 0.0);
+  State state = resumed.state_dict();
+  const auto entry = [&state](const std::string& name) -> const Array<double>& {
+    for (const auto& [key, value] : state) {
+      if (key == name) return value;
+    }
+    FAIL("no entry ", name);
+    return state.front().second;
+  };
+  TG_CHECK_CLOSE(entry("state.0.max_exp_avg_sq"), entry("state.0.exp_avg_sq"), 0.0);
+
+  // RMSprop's plain state, resumed centered and with momentum (this crashed before).
+  Var<double> c = param();
+  optim::RMSprop<double> rms_plain({c}, optim::RMSpropOptions{});
+  c.set_grad(grad(1));
+  rms_plain.step();
+  optim::RMSpropOptions centered;
+  centered.centered = true;
+  centered.momentum = 0.5;
+  optim::RMSprop<double> rms_centered({c}, centered);
+  rms_centered.load_state_dict(rms_plain.state_dict());
+  c.set_grad(grad(2));
+  rms_centered.step();
+  CHECK(tapegrad_test::all_finite(c.value()));
+  state = rms_centered.state_dict();
+  CHECK(entry("state.0.grad_avg").shape() == c.value().shape());
+  CHECK(entry("state.0.momentum_buffer").shape() == c.value().shape());
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,30 @@ Array<T> zeros_like(const Array<T>& a) {
 template <class T>
 Array<T> absent() {
   return Array<T>::from_shape({0});
+}
+
+/// a * b + c, rounded once where the target has fused multiply-add (tapegrad's default
+/// -march=x86-64-v3 has), twice otherwise. The update loops name every product they fuse and
+/// their files are compiled with -ffp-contract=off, so results do not hang on the compiler's
+/// choice of contractions; the products fused are the ones GCC's default contraction fused in
+/// the loops before they were written this way (in `x * y + z * w`, the first product).
+template <class T>
+T muladd(T a, T b, T c) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+/// The data of buffer `k` of `state` (by position: no name is looked up per step), which an
+/// update of `grad` needs. Absent, as in a state saved under other settings (Adam's without
+/// amsgrad, RMSprop's without centering or momentum), it starts at zeros, as at a first step.
+template <class T>
+T* buffer_data(ParamState<T>& state, std::size_t k, const Array<T>& grad) {
+  Array<T>& b = state.buffer(k);
+  if (b.size() != grad.size()) b = zeros_like(grad);
+  return b.data();
 }
 
 /// A value_error unless the learning rate is finite and >= 0.

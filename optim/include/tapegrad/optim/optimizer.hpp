@@ -2,6 +2,7 @@
 /// Optimizers with PyTorch's update formulas: SGD, Adam, AdamW, RMSprop, Adagrad.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -51,6 +52,16 @@ class ParamState {
       if (key == name) return buffer;
     }
     throw usage_error("ParamState: no buffer '" + std::string(name) + "'");
+  }
+  /// Buffer `k` in the order they were added (the optimizer's state_names() order): how
+  /// update() reaches its buffers every step without comparing names. A usage_error past the
+  /// last.
+  Array<T>& buffer(std::size_t k) {
+    if (k >= buffers_.size()) {
+      throw usage_error("ParamState: no buffer " + std::to_string(k) + " (" +
+                        std::to_string(buffers_.size()) + " held)");
+    }
+    return buffers_[k].second;
   }
   /// Every buffer with its name, in the order they were added.
   const std::vector<std::pair<std::string, Array<T>>>& buffers() const { return buffers_; }
