@@ -65,7 +65,12 @@ T muladd(T a, T b, T c) {
 template <class T>
 T* buffer_data(ParamState<T>& state, std::size_t k, const Array<T>& grad) {
   Array<T>& b = state.buffer(k);
-  if (b.size() != grad.size()) b = zeros_like(grad);
+  const bool absent = b.dimension() == 1 && b.size() == 0;  // detail::absent()
+  if (absent && b.shape() != grad.shape()) b = zeros_like(grad);
+  if (b.shape() != grad.shape()) {  // load_state_dict checks shapes: this is a bug
+    throw internal_error(fmt::format("optimizer: state buffer {} has shape {}, the gradient {}", k,
+                                     shape_str(b.shape()), shape_str(grad.shape())));
+  }
   return b.data();
 }
 
