@@ -53,7 +53,7 @@ source bench/bench_lib.sh
 
 build=build-bench
 configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
+  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=ON >/dev/null
 if ! cmake --build "$build" --target help | grep -q "^gemm_backends:"; then
   echo "run_gemm.sh: CMake did not find oneDNN (libdnnl-dev); see $build/CMakeCache.txt" >&2
   exit 1
