@@ -56,6 +56,26 @@ bench_run() {
   tail -n 1 <<<"$out" >>"$results"
 }
 
+# bench_value_check SCRIPT CHECK_FILE CHECK_JSON TAPEGRAD_BINARY TORCH_BINARY ARGS...: the value
+# check (bench/value_check.hpp), one thread: TAPEGRAD_BINARY ARGS --check CHECK_FILE writes its
+# initial weights and a few training steps, TORCH_BINARY ARGS --check CHECK_FILE loads the weights,
+# runs the same steps, compares and writes its JSON line to CHECK_JSON. A failed check stops the
+# calling script (exit 1) with the line on stderr: there is nothing to time when the two programs
+# differ.
+bench_value_check() {
+  local script="$1" file="$2" json="$3" tapegrad_bin="$4" torch_bin="$5" status=0
+  shift 5
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$tapegrad_bin" "$@" --check "$file" >/dev/null
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$torch_bin" "$@" --check "$file" >"$json" ||
+    status=$?
+  if ((status != 0)); then
+    echo "$script: the value check failed (status $status): the two programs do not compute" \
+      "the same training step; not timing them" >&2
+    cat "$json" >&2
+    exit 1
+  fi
+}
+
 # bench_machine BLAS TORCH: the first lines of a run's machine section: the CPU, tapegrad's
 # OpenBLAS (BLAS, its configuration string), LibTorch (TORCH, e.g. "LibTorch 1.13.0, BLAS ..."),
 # the commit, the start time and the load average.

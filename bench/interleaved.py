@@ -1,6 +1,6 @@
 """What the tables of the interleaved comparisons against LibTorch share (seq2seq_table.py,
 sentiment_table.py): the JSON lines of bench_blocks (bench/bench_lib.sh) grouped by thread count
-and library variant, and one markdown row per group.
+and library variant, one markdown row per group, and the value check's summary.
 
 Each group's samples (per-step times, per-epoch throughputs, ...) pool every block's process. On
 each LibTorch row, "tapegrad / this" is tapegrad's median over the row's, and the per-block
@@ -34,6 +34,25 @@ def load_runs(path):
                     variant = ("", "")
                 runs.setdefault((line["threads"], line["lib"]) + variant, []).append(line)
     return runs
+
+
+def check_text(path, steps_note=""):
+    """The value check's JSON line (value_check_torch.hpp) as a sentence; steps_note says which
+    steps ran."""
+    with open(path, encoding="utf-8") as f:
+        c = json.loads(f.read().strip().splitlines()[-1])
+    if c.get("mismatched"):
+        return (f"Value check: **{c['check']}**: the models differ; names or shapes that do not "
+                f"match: {c['mismatched']}.")
+    return (f"Value check ({c['check']}): LibTorch loaded tapegrad's initial weights into its "
+            f"modules by name ({c['parameters_matched']} of {c['parameters_expected']} parameters, "
+            f"same names and shapes) and ran the same {c['steps']} training steps{steps_note}: "
+            f"first loss {c['loss_tapegrad']:.6f} (tapegrad) and {c['loss_libtorch']:.6f} "
+            f"(LibTorch); "
+            f"largest relative difference of the losses {c['loss_rel_err']:.1e}, of the "
+            f"gradient norms {c['grad_norm_rel_err']:.1e}; first step's gradients within "
+            f"{c['grad_scaled_err']:.1e} of each parameter's largest gradient (worst: "
+            f"`{c['grad_worst']}`); weights after the steps within {c['after_abs_err']:.1e}.")
 
 
 def library_name(lib, policy, tunables):

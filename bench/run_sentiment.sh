@@ -5,9 +5,11 @@
 # LibTorch, sentiment_torch (Release, Ninja, ccache) in build-bench/, fetches the example's data
 # set (scripts/get_sentiment_data.sh), has sentiment_tapegrad write the example's training split
 # as ids with its settings and the batches of every epoch (build-bench/sentiment_corpus.txt, which
-# both binaries then train on), records the machine, times the epochs in fresh processes and
-# prints one markdown table (docs/performance.md, "Sentiment end to end against LibTorch", holds
-# a copy).
+# both binaries then train on), checks that both compute the same training step (LibTorch loads
+# tapegrad's initial weights by name and compares the losses, gradients and weights of three
+# steps with dropout off; a failed check stops the script), records the machine, times the epochs
+# in fresh processes and prints one markdown table (docs/performance.md, "Sentiment end to end
+# against LibTorch", holds a copy).
 #
 #   bash bench/run_sentiment.sh                 the example's defaults (its ModelConfig, TrainConfig)
 #   bash bench/run_sentiment.sh --cell lstm     other settings of the example: --cell
@@ -26,8 +28,8 @@
 # Environment: TAPEGRAD_BENCH_REPS timed epochs per library and thread count (8),
 # TAPEGRAD_BENCH_BLOCKS blocks they are split into (4), TAPEGRAD_BENCH_WARMUP untimed epochs per
 # process (1), TAPEGRAD_BENCH_THREADS ("1"; "1 2" adds two threads), TAPEGRAD_JOBS build
-# parallelism (2). Output: build-bench/sentiment_results.jsonl (one JSON line per process) and
-# build-bench/sentiment_table.md.
+# parallelism (2). Output: build-bench/sentiment_results.jsonl (one JSON line per process),
+# build-bench/sentiment_check.json (the value check) and build-bench/sentiment_table.md.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,9 +84,11 @@ if ! $have_torch; then
 fi
 
 results="$build/sentiment_results.jsonl"
+check="$build/sentiment_check.json"
 table="$build/sentiment_table.md"
 corpus="$build/sentiment_corpus.txt"
 : >"$results"
+rm -f "$check"
 
 # ---- the data: the example's training split, as ids, and its batches ----
 
@@ -92,6 +96,13 @@ bash scripts/get_sentiment_data.sh "$build"
 data="datasets/sentiment/sentences.tsv"
 OPENBLAS_NUM_THREADS=1 "$bin/sentiment_tapegrad" --prepare "$data" --corpus "$corpus" \
   --planned-epochs $((warmup + per_block)) --seed "$seed" "${settings[@]}"
+
+# ---- the same model: LibTorch runs tapegrad's weights ----
+
+if $have_torch; then
+  bench_value_check run_sentiment.sh "$build/sentiment_check.bin" "$check" \
+    "$bin/sentiment_tapegrad" "$bin/sentiment_torch" --corpus "$corpus" --seed "$seed"
+fi
 
 # ---- the machine ----
 
@@ -115,10 +126,12 @@ bench_blocks run_sentiment.sh "$results" "$build/sentiment_last_stderr.log" "$bl
   "$threads_list" "$bin/sentiment_tapegrad" "$torch_bin" --corpus "$corpus" \
   --epochs "$per_block" --warmup "$warmup" --seed "$seed"
 
+check_arg=()
+[[ -s $check ]] && check_arg=("$check")
 {
   bench_finished "$start"
   echo
   echo "## Result"
   echo
-  python3 bench/sentiment_table.py "$results"
+  python3 bench/sentiment_table.py "$results" "${check_arg[@]}"
 } | tee -a "$table"

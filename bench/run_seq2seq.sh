@@ -99,17 +99,8 @@ rm -f "$check"
 # ---- the same model: LibTorch runs tapegrad's weights ----
 
 if $have_torch; then
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$bin/seq2seq_tapegrad" "${sizes[@]}" \
-    --check "$build/seq2seq_check.bin" >/dev/null
-  status=0
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$bin/seq2seq_torch" "${sizes[@]}" \
-    --check "$build/seq2seq_check.bin" >"$check" || status=$?
-  if ((status != 0)); then
-    echo "run_seq2seq.sh: the value check failed (status $status): the two programs do not" \
-      "compute the same training step; not timing them" >&2
-    cat "$check" >&2
-    exit 1
-  fi
+  bench_value_check run_seq2seq.sh "$build/seq2seq_check.bin" "$check" "$bin/seq2seq_tapegrad" \
+    "$bin/seq2seq_torch" "${sizes[@]}"
 fi
 
 # ---- the machine ----

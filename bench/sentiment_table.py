@@ -2,7 +2,7 @@
 """A markdown table from the JSON lines of bench/run_sentiment.sh (sentiment_tapegrad,
 sentiment_torch).
 
-Usage: sentiment_table.py RESULTS.jsonl
+Usage: sentiment_table.py RESULTS.jsonl [CHECK.json]
 
 One row per thread count and library or LibTorch variant (OMP_WAIT_POLICY, GLIBC_TUNABLES):
 training throughput in sentences/s, one sample per timed epoch, over every block (each block is
@@ -11,12 +11,13 @@ the peak resident memory. On each LibTorch row, tapegrad's median over that row'
 tapegrad trains faster) and the range of the per-block ratios (interleaved.py). Then the mean
 training loss of the first and the last epoch of the row's processes (every process trains the
 same epochs from the same start: the losses show both models learning alike).
+CHECK.json, the value check's line from sentiment_torch --check, is summarised above the table.
 Standard library only.
 """
 import statistics
 import sys
 
-from interleaved import load_runs, print_table
+from interleaved import check_text, load_runs, print_table
 
 
 def losses(lines):
@@ -26,7 +27,7 @@ def losses(lines):
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) not in (2, 3):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     runs = load_runs(argv[1])
@@ -48,8 +49,12 @@ def main(argv):
           f"({first['padded_tokens']} padded tokens); epochs per process: {epochs}, of which "
           f"{first['warmup_epochs']} untimed.")
     print()
+    if len(argv) == 3:
+        print(check_text(argv[2], " on the first batches of the first epoch with dropout and word "
+                                  "dropout off (eval mode)"))
+        print()
     header = ["threads", "library", "sentences/s median", "IQR", "min-max", "epochs (processes)",
-              "peak RSS MB", "tapegrad / this", "per-block ratios", "loss, epoch 1 -> " + str(epochs)]
+              "peak RSS MB", "tapegrad / this", "per-block ratios", f"loss, epoch 1 -> {epochs}"]
     print_table(runs, lambda line: line["sentences_per_s"], header, losses)
     print()
     print("Training throughput: the training sentences over the wall-clock time of a whole epoch "

@@ -12,26 +12,9 @@ row, which ran in the same block).
 CHECK.json, the value check's line from seq2seq_torch --check, is summarised above the table.
 Standard library only.
 """
-import json
 import sys
 
-from interleaved import load_runs, print_table
-
-
-def check_text(path):
-    with open(path, encoding="utf-8") as f:
-        c = json.loads(f.read().strip().splitlines()[-1])
-    if c.get("mismatched"):
-        return (f"Value check: **{c['check']}**: the models differ; names or shapes that do not "
-                f"match: {c['mismatched']}.")
-    return (f"Value check ({c['check']}): LibTorch loaded tapegrad's initial weights into its "
-            f"modules by name ({c['parameters_matched']} of {c['parameters_expected']} parameters, "
-            f"same names and shapes) and ran the same {c['steps']} training steps: first loss "
-            f"{c['loss_tapegrad']:.6f} (tapegrad) and {c['loss_libtorch']:.6f} (LibTorch); "
-            f"largest relative difference of the losses {c['loss_rel_err']:.1e}, of the "
-            f"gradient norms {c['grad_norm_rel_err']:.1e}; first step's gradients within "
-            f"{c['grad_scaled_err']:.1e} of each parameter's largest gradient (worst: "
-            f"`{c['grad_worst']}`); weights after the steps within {c['after_abs_err']:.1e}.")
+from interleaved import check_text, load_runs, print_table
 
 
 def main(argv):

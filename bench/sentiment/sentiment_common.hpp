@@ -12,9 +12,12 @@
 // train on FILE: the same sentences in the same batches, epoch after epoch.
 //
 // Command line (both binaries):
-//   --corpus FILE --threads N --epochs R --warmup W --seed S
+//   --corpus FILE --threads N --epochs R --warmup W --seed S [--check FILE]
 // W untimed epochs, then R timed ones; S seeds the parameters, the dropout masks and the word
-// dropout (whose draws are the same in both binaries).
+// dropout (whose draws are the same in both binaries). With --check FILE, the value check
+// (../value_check.hpp) instead: sentiment_tapegrad writes its initial weights and kCheckSteps
+// training steps on the first batches, dropout and word dropout off, to FILE; sentiment_torch
+// loads those weights by name, runs the same steps and compares.
 #pragma once
 
 #include <cmath>
@@ -32,6 +35,9 @@
 
 namespace sent_bench {
 
+/// Training steps the value check runs and compares: the first batches of the first epoch.
+constexpr int kCheckSteps = 3;
+
 /// The first line of a corpus file.
 constexpr const char* kCorpusFormat = "tapegrad-sentiment-bench-corpus 1";
 
@@ -42,6 +48,7 @@ struct Config {
   int epochs = 3;  // timed epochs per process
   int warmup = 1;  // untimed epochs before them
   std::uint64_t seed = 1;
+  std::string check;  // the value check's file; empty: time the epochs
 };
 
 /// The model and its training, as the sentiment example's defaults set them (ModelConfig,
@@ -193,7 +200,7 @@ inline Corpus read_corpus(const std::string& path) {
 }
 
 inline const char* usage() {
-  return "usage: --corpus FILE --threads N --epochs R --warmup W --seed S";
+  return "usage: --corpus FILE --threads N --epochs R --warmup W --seed S [--check FILE]";
 }
 
 /// Parses `--key value` pairs: the keys of Config and `extra` (a binary's own); a bad key or
@@ -208,6 +215,7 @@ inline Config parse_args(int argc, char** argv, rnn_bench::OptionSetters extra =
       {"--epochs", [&](const std::string& v) { c.epochs = std::stoi(v); }},
       {"--warmup", [&](const std::string& v) { c.warmup = std::stoi(v); }},
       {"--seed", [&](const std::string& v) { c.seed = std::stoull(v); }},
+      {"--check", [&](const std::string& v) { c.check = v; }},
   });
   rnn_bench::parse_options(
       argc, argv, extra,
@@ -221,10 +229,15 @@ inline Config parse_args(int argc, char** argv, rnn_bench::OptionSetters extra =
   return c;
 }
 
-/// The epochs a run trains, checked against the corpus's: a run needs an epoch plan for each.
+/// The epochs a run trains, checked against the corpus's: a run needs an epoch plan for each,
+/// the value check kCheckSteps batches of the first.
 inline void check_epochs(const Config& c, const Corpus& corpus) {
+  if (!c.check.empty() && corpus.epochs.front().size() < static_cast<std::size_t>(kCheckSteps)) {
+    throw std::runtime_error(c.corpus + ": the value check needs " + std::to_string(kCheckSteps) +
+                             " batches in the first epoch");
+  }
   const auto needed = static_cast<std::size_t>(c.warmup + c.epochs);
-  if (needed > corpus.epochs.size()) {
+  if (c.check.empty() && needed > corpus.epochs.size()) {
     throw std::runtime_error(c.corpus + " holds the batches of " +
                              std::to_string(corpus.epochs.size()) + " epochs, the run needs " +
                              std::to_string(needed) + " (--warmup + --epochs)");
@@ -261,6 +274,13 @@ inline double epoch_lr(const Settings& s, std::size_t epoch) {
                                         static_cast<double>(s.cosine_epochs))) /
                         2.0;
 }
+
+/// What one training step gave.
+struct StepResult {
+  double loss = 0.0;
+  double norm = 0.0;        // of the gradients, before clipping (0 when clipping is off)
+  std::size_t correct = 0;  // sentences the step's logits classify right
+};
 
 /// What one epoch of training gave.
 struct EpochResult {

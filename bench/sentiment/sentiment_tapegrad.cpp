@@ -18,17 +18,21 @@
 //     (30, the example's most).
 //   sentiment_tapegrad --corpus FILE --threads N --epochs R --warmup W --seed S
 //     trains W + R epochs on FILE and prints one JSON line (sentiment_common.hpp) with the BLAS.
+//   sentiment_tapegrad --corpus FILE --seed S --check CHECK
+//     writes the value check to CHECK (sentiment_common.hpp), for sentiment_torch --check CHECK.
 //   sentiment_tapegrad --info 1
 //     prints the BLAS and exits.
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "../value_check_tapegrad.hpp"
 #include "sentiment.hpp"
 #include "sentiment_common.hpp"
 #include "tapegrad/autograd/blas.hpp"
@@ -144,8 +148,38 @@ int run(const Config& c) {
     schedule =
         std::make_unique<optim::CosineAnnealingLR<float>>(optimizer, s.cosine_epochs, s.lr_min);
   }
-  std::mt19937_64 words = sent_bench::word_generator(c);
+  // A training step of sentiment::train, on a batch (word dropout done): `before_clip` runs
+  // between backward and the clipping.
+  const auto train_step = [&](const data::Batch& batch, const std::function<void()>& before_clip) {
+    sent_bench::StepResult out;
+    optimizer.zero_grad();
+    const Var<float> logits = model(batch.ids, batch.lengths);
+    Var<float> loss = tapegrad::cross_entropy(logits, batch.targets);
+    out.loss = loss.item();
+    if (!std::isfinite(out.loss)) throw std::runtime_error("the training loss is not finite");
+    loss.backward();
+    if (before_clip) before_clip();
+    if (s.clip_norm > 0.0) out.norm = optim::clip_grad_norm(model.parameters(), s.clip_norm);
+    optimizer.step();
+    const tapegrad::IndexArray predicted = data::argmax_rows(logits.value());
+    for (std::size_t b = 0; b < batch.size(); ++b) out.correct += predicted(b) == batch.targets(b);
+    return out;
+  };
 
+  if (!c.check.empty()) {  // no dropout, no word dropout: the steps LibTorch can repeat
+    model.eval();
+    std::size_t k = 0;
+    value_check::write_check(
+        c.check, model, sent_bench::kCheckSteps, [&](const std::function<void()>& before_clip) {
+          const data::Batch batch =
+              data::make_batch(corpus.ids, corpus.labels, corpus.epochs[0][k++]);
+          const sent_bench::StepResult r = train_step(batch, before_clip);
+          return std::make_pair(r.loss, r.norm);
+        });
+    return 0;
+  }
+
+  std::mt19937_64 words = sent_bench::word_generator(c);
   using clock = std::chrono::steady_clock;
   std::vector<sent_bench::EpochResult> results;
   for (std::size_t e = 0; e < static_cast<std::size_t>(c.warmup + c.epochs); ++e) {
@@ -159,17 +193,9 @@ int run(const Config& c) {
       data::Batch batch = data::make_batch(corpus.ids, corpus.labels, plan);
       sent_bench::drop_words(batch.lengths, s.word_dropout, words,
                              [&](std::size_t t, std::size_t b) { batch.ids(t, b) = s.unk_id; });
-      optimizer.zero_grad();
-      const Var<float> logits = model(batch.ids, batch.lengths);
-      Var<float> loss = tapegrad::cross_entropy(logits, batch.targets);
-      const double value = loss.item();
-      if (!std::isfinite(value)) throw std::runtime_error("the training loss is not finite");
-      loss.backward();
-      if (s.clip_norm > 0.0) optim::clip_grad_norm(model.parameters(), s.clip_norm);
-      optimizer.step();
-      const tapegrad::IndexArray predicted = data::argmax_rows(logits.value());
-      for (std::size_t b = 0; b < batch.size(); ++b) correct += predicted(b) == batch.targets(b);
-      loss_sum += value * static_cast<double>(batch.size());
+      const sent_bench::StepResult step = train_step(batch, {});
+      correct += step.correct;
+      loss_sum += step.loss * static_cast<double>(batch.size());
     }
     r.ms = std::chrono::duration<double, std::milli>(clock::now() - start).count();
     if (schedule) schedule->step();
@@ -207,7 +233,8 @@ int main(int argc, char** argv) {
                              "usage: --prepare DATA.tsv --corpus FILE [--planned-epochs N] "
                              "[--seed S] [--cell C] [--embedding-dim E] [--hidden H] "
                              "[--batch-size B]\n"
-                             "   or: --corpus FILE --threads N --epochs R --warmup W --seed S\n"
+                             "   or: --corpus FILE --threads N --epochs R --warmup W --seed S "
+                             "[--check FILE]\n"
                              "   or: --info 1");
   try {
     if (info) {

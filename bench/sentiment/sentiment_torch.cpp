@@ -16,7 +16,7 @@
 // Threads: torch::set_num_threads(n) (OpenMP) and openblas_set_num_threads(n): Debian's LibTorch
 // calls sgemm_ of libblas.so.3, OpenBLAS here (rnn_torch.cpp says more).
 //
-//   sentiment_torch --corpus FILE --threads N --epochs R --warmup W --seed S
+//   sentiment_torch --corpus FILE --threads N --epochs R --warmup W --seed S [--check FILE]
 //   sentiment_torch --info 1      prints LibTorch's version and BLAS and exits
 #include <torch/torch.h>
 
@@ -24,12 +24,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "../openblas_api.hpp"
+#include "../value_check_torch.hpp"
 #include "sentiment_common.hpp"
 
 namespace {
@@ -124,13 +127,14 @@ struct ClassifierImpl : torch::nn::Module {
 TORCH_MODULE(Classifier);
 
 /// A batch as tensors: ids [T, B] time-major with T its longest sentence, padded with pad_id
-/// (as data::make_batch pads), lengths [B], targets [B].
+/// (as data::make_batch pads), lengths [B], targets [B]; its words dropped (replaced by unk_id)
+/// with probability word_dropout.
 struct Batch {
   torch::Tensor ids, lengths, targets;
   std::vector<std::size_t> length_list;
 };
 
-Batch make_batch(const Corpus& corpus, const std::vector<std::size_t>& plan,
+Batch make_batch(const Corpus& corpus, const std::vector<std::size_t>& plan, double word_dropout,
                  std::mt19937_64& words) {
   const Settings& s = corpus.settings;
   const auto at = [](std::size_t i) { return static_cast<std::int64_t>(i); };
@@ -152,7 +156,7 @@ Batch make_batch(const Corpus& corpus, const std::vector<std::size_t>& plan,
     lengths[at(k)] = at(sentence.size());
     targets[at(k)] = corpus.labels[plan[k]];
   }
-  sent_bench::drop_words(batch.length_list, s.word_dropout, words,
+  sent_bench::drop_words(batch.length_list, word_dropout, words,
                          [&](std::size_t j, std::size_t k) { ids[at(j)][at(k)] = s.unk_id; });
   return batch;
 }
@@ -171,6 +175,35 @@ int run(const Config& c) {
                                 torch::optim::AdamWOptions(s.lr).weight_decay(s.weight_decay));
   std::mt19937_64 words = sent_bench::word_generator(c);
 
+  // The training step of sentiment_tapegrad's: `before_clip` runs between backward and the
+  // clipping.
+  const auto train_step = [&](const Batch& batch, const std::function<void()>& before_clip) {
+    sent_bench::StepResult out;
+    for (auto p : params) p.mutable_grad() = torch::Tensor();
+    const torch::Tensor logits = model(batch.ids, batch.lengths);
+    const torch::Tensor loss = F::cross_entropy(logits, batch.targets);
+    out.loss = loss.item<double>();
+    if (!std::isfinite(out.loss)) throw std::runtime_error("the training loss is not finite");
+    loss.backward();
+    if (before_clip) before_clip();
+    if (s.clip_norm > 0.0) out.norm = torch::nn::utils::clip_grad_norm_(params, s.clip_norm);
+    optimizer.step();
+    out.correct =
+        static_cast<std::size_t>(logits.argmax(1).eq(batch.targets).sum().item<std::int64_t>());
+    return out;
+  };
+
+  if (!c.check.empty()) {  // sentiment_tapegrad's steps: no dropout, no word dropout
+    model->eval();
+    std::size_t k = 0;
+    return value_check::compare_check(
+        c.check, *model, sent_bench::kCheckSteps, [&](const std::function<void()>& before_clip) {
+          const sent_bench::StepResult r =
+              train_step(make_batch(corpus, corpus.epochs[0][k++], 0.0, words), before_clip);
+          return std::make_pair(r.loss, r.norm);
+        });
+  }
+
   using clock = std::chrono::steady_clock;
   std::vector<sent_bench::EpochResult> results;
   for (std::size_t e = 0; e < static_cast<std::size_t>(c.warmup + c.epochs); ++e) {
@@ -181,20 +214,13 @@ int run(const Config& c) {
     }
     model->train();
     double loss_sum = 0.0;
-    std::int64_t correct = 0;
+    std::size_t correct = 0;
     const auto start = clock::now();
     for (const std::vector<std::size_t>& plan : corpus.epochs[e]) {
-      const Batch batch = make_batch(corpus, plan, words);
-      for (auto p : params) p.mutable_grad() = torch::Tensor();
-      const torch::Tensor logits = model(batch.ids, batch.lengths);
-      const torch::Tensor loss = F::cross_entropy(logits, batch.targets);
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) throw std::runtime_error("the training loss is not finite");
-      loss.backward();
-      if (s.clip_norm > 0.0) torch::nn::utils::clip_grad_norm_(params, s.clip_norm);
-      optimizer.step();
-      correct += logits.argmax(1).eq(batch.targets).sum().item<std::int64_t>();
-      loss_sum += value * static_cast<double>(plan.size());
+      const sent_bench::StepResult step =
+          train_step(make_batch(corpus, plan, s.word_dropout, words), {});
+      correct += step.correct;
+      loss_sum += step.loss * static_cast<double>(plan.size());
     }
     r.ms = std::chrono::duration<double, std::milli>(clock::now() - start).count();
     r.loss = loss_sum / static_cast<double>(corpus.size());
