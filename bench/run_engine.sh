@@ -30,7 +30,7 @@ bash scripts/setup.sh
 
 source scripts/lib.sh  # ccache settings, configure
 configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
+  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j "$jobs" --target bench_engine blas_check
 
 bench="$build/bench/bench_engine"

@@ -53,7 +53,7 @@ source bench/bench_lib.sh
 
 build=build-bench
 configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
+  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j "${TAPEGRAD_JOBS:-2}" --target gemm_backends
 
 results="$build/gemm_results.jsonl"

@@ -28,7 +28,7 @@ variants=("composed, IEEE|TAPEGRAD_BENCH_COMPOSED=1 TAPEGRAD_BENCH_IEEE_BACKWARD
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
+  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j "${TAPEGRAD_JOBS:-2}" --target rnn_tapegrad
 results="$build/rnn_ablation.jsonl"
 : >"$results"

@@ -18,9 +18,9 @@
 # TAPEGRAD_BENCH_BLOCKS blocks; each block runs tapegrad and LibTorch once each, in an order
 # that rotates from block to block, so the machine's noise hits both alike; the medians pool the
 # repetitions of every block. LibTorch runs twice per block: as it ships, and with glibc's
-# malloc keeping freed memory (GLIBC_TUNABLES below: LibTorch's allocator is malloc); with 2
-# threads also with OMP_WAIT_POLICY=PASSIVE (as in run_rnn.sh; the malloc variant then is
-# PASSIVE too). The table gives tapegrad / LibTorch against each.
+# malloc keeping freed memory (GLIBC_TUNABLES: bench_blocks in bench/bench_lib.sh; LibTorch's
+# allocator is malloc); with 2 threads also with OMP_WAIT_POLICY=PASSIVE (as in run_rnn.sh; the
+# malloc variant then is PASSIVE too). The table gives tapegrad / LibTorch against each.
 #
 # Threads: OPENBLAS_NUM_THREADS and OMP_NUM_THREADS are the thread count in every process, and
 # each binary sets it too (tapegrad::set_num_threads; torch::set_num_threads and
@@ -99,17 +99,8 @@ rm -f "$check"
 # ---- the same model: LibTorch runs tapegrad's weights ----
 
 if $have_torch; then
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$bin/seq2seq_tapegrad" "${sizes[@]}" \
-    --check "$build/seq2seq_check.bin" >/dev/null
-  status=0
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$bin/seq2seq_torch" "${sizes[@]}" \
-    --check "$build/seq2seq_check.bin" >"$check" || status=$?
-  if ((status != 0)); then
-    echo "run_seq2seq.sh: the value check failed (status $status): the two programs do not" \
-      "compute the same training step; not timing them" >&2
-    cat "$check" >&2
-    exit 1
-  fi
+  bench_value_check run_seq2seq.sh "$build/seq2seq_check.bin" "$check" "$bin/seq2seq_tapegrad" \
+    "$bin/seq2seq_torch" "${sizes[@]}"
 fi
 
 # ---- the machine ----
@@ -124,60 +115,23 @@ if $have_torch; then
     <<<"$(OPENBLAS_NUM_THREADS=1 "$bin/seq2seq_torch" "${tiny[@]}")"), BLAS $(bench_torch_blas "$bin/seq2seq_torch")"
 fi
 {
-  echo "## Machine"
-  echo
-  echo "- CPU: $(bench_cpu)"
-  echo "- OpenBLAS: \`$blas\` (OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset}: as the environment has it)"
-  echo "- $torch_blas"
-  echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (working tree as is), started $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  bench_machine "$blas" "$torch_blas"
   echo "- $reps repetitions per library and thread count in $blocks blocks (TAPEGRAD_BENCH_REPS, TAPEGRAD_BENCH_BLOCKS), repetitions of at least $min_rep_ms ms, $warmup warm-up steps per process"
 } | tee "$table"
 
 # ---- the runs ----
 
-run() {
-  bench_run run_seq2seq.sh "$results" "$build/seq2seq_last_stderr.log" "$@"
-}
-
-# LibTorch's CPU tensors come from malloc and go back to it; glibc serves blocks of 128 KiB and
-# more with fresh mmapped pages and trims the heap, so each step faults in its memory anew
-# (about 30,000 page faults per step at the default sizes). The "malloc kept" variant keeps
-# blocks below 32 MiB on the heap and the heap untrimmed: LibTorch with its allocations as cheap
-# as glibc can make them, beside LibTorch as it ships.
-keep_heap="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
-
+torch_bin=""
+$have_torch && torch_bin="$bin/seq2seq_torch"
 start=$SECONDS
-for threads in $threads_list; do
-  args=("${sizes[@]}" --threads "$threads" --reps "$per_block" --warmup "$warmup"
-    --min-rep-ms "$min_rep_ms")
-  common=(-u OMP_WAIT_POLICY -u GLIBC_TUNABLES "OPENBLAS_NUM_THREADS=$threads"
-    "OMP_NUM_THREADS=$threads")
-  # the processes of one block: label|env...|binary
-  procs=("tapegrad|${common[*]}|$bin/seq2seq_tapegrad")
-  if $have_torch; then
-    procs+=("libtorch|${common[*]}|$bin/seq2seq_torch")
-    policy=""
-    if ((threads > 1)); then
-      procs+=("libtorch-passive|${common[*]} OMP_WAIT_POLICY=PASSIVE|$bin/seq2seq_torch")
-      policy=" OMP_WAIT_POLICY=PASSIVE"
-    fi
-    procs+=("libtorch-malloc|${common[*]}$policy GLIBC_TUNABLES=$keep_heap|$bin/seq2seq_torch")
-  fi
-  for ((block = 0; block < blocks; block++)); do
-    printf '%s thread(s), block %d/%d, %ds elapsed, load %s\n' "$threads" $((block + 1)) \
-      "$blocks" $((SECONDS - start)) "$(cut -d' ' -f1 /proc/loadavg)" >&2
-    for ((k = 0; k < ${#procs[@]}; k++)); do
-      IFS='|' read -r label envs binary <<<"${procs[$(((k + block) % ${#procs[@]}))]}"
-      read -r -a env_args <<<"$envs"
-      run "$label, $threads thread(s)" "${env_args[@]}" "$binary" "${args[@]}"
-    done
-  done
-done
+bench_blocks run_seq2seq.sh "$results" "$build/seq2seq_last_stderr.log" "$blocks" "$threads_list" \
+  "$bin/seq2seq_tapegrad" "$torch_bin" "${sizes[@]}" --reps "$per_block" --warmup "$warmup" \
+  --min-rep-ms "$min_rep_ms"
 
 check_arg=()
 [[ -s $check ]] && check_arg=("$check")
 {
-  echo "- finished $(date -u +%Y-%m-%dT%H:%MZ) after $((SECONDS - start)) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  bench_finished "$start"
   echo
   echo "## Result"
   echo

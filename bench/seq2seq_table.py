@@ -12,51 +12,16 @@ row, which ran in the same block).
 CHECK.json, the value check's line from seq2seq_torch --check, is summarised above the table.
 Standard library only.
 """
-import json
-import statistics
 import sys
 
-
-def quartiles(values):
-    if len(values) < 2:
-        return values[0], values[0]
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return q[0], q[2]
-
-
-def fmt(ms):
-    return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 100 else f"{ms:.0f}"
-
-
-def check_text(path):
-    with open(path, encoding="utf-8") as f:
-        c = json.loads(f.read().strip().splitlines()[-1])
-    if c.get("mismatched"):
-        return (f"Value check: **{c['check']}**: the models differ; names or shapes that do not "
-                f"match: {c['mismatched']}.")
-    return (f"Value check ({c['check']}): LibTorch loaded tapegrad's initial weights into its "
-            f"modules by name ({c['parameters_matched']} of {c['parameters_expected']} parameters, "
-            f"same names and shapes) and ran the same {c['steps']} training steps: first loss "
-            f"{c['loss_tapegrad']:.6f} (tapegrad) and {c['loss_libtorch']:.6f} (LibTorch); "
-            f"largest relative difference of the losses {c['loss_rel_err']:.1e}, of the "
-            f"gradient norms {c['grad_norm_rel_err']:.1e}; first step's gradients within "
-            f"{c['grad_scaled_err']:.1e} of each parameter's largest gradient (worst: "
-            f"`{c['grad_worst']}`); weights after the steps within {c['after_abs_err']:.1e}.")
+from interleaved import check_text, load_runs, print_table
 
 
 def main(argv):
     if len(argv) not in (2, 3):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    runs = {}  # (threads, lib, OMP_WAIT_POLICY, GLIBC_TUNABLES) -> JSON lines in run order
-    with open(argv[1], encoding="utf-8") as f:
-        for text in f:
-            if text.startswith("{"):
-                line = json.loads(text)
-                variant = (line.get("omp_wait_policy", ""), line.get("glibc_tunables", ""))
-                if line["lib"] == "tapegrad":
-                    variant = ("", "")
-                runs.setdefault((line["threads"], line["lib"]) + variant, []).append(line)
+    runs = load_runs(argv[1])
     if not runs:
         print("no results", file=sys.stderr)
         return 1
@@ -75,31 +40,7 @@ def main(argv):
         print()
     header = ["threads", "library", "ms/step median", "IQR", "min-max", "reps (processes)",
               "peak RSS MB", "tapegrad / this", "per-block ratios"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|")
-    for threads in sorted({k[0] for k in runs}):
-        rows = {k[1:]: v for k, v in runs.items() if k[0] == threads}
-        times = {k: [t for line in v for t in line["times_ms"]] for k, v in rows.items()}
-        tg = rows.get(("tapegrad", "", ""))
-        for key in sorted(rows, key=lambda k: (k[0] != "tapegrad", k[2] != "", k[1])):
-            lib, policy, tunables = key
-            ts = times[key]
-            q1, q3 = quartiles(ts)
-            notes = ([f"OMP_WAIT_POLICY={policy}"] if policy else []) + (
-                ["malloc kept: GLIBC_TUNABLES"] if tunables else [])
-            name = "tapegrad" if lib == "tapegrad" else "LibTorch" + (
-                f" ({', '.join(notes)})" if notes else " (as shipped)")
-            ratio = blocks = "-"
-            if lib != "tapegrad" and tg is not None:
-                tg_ms = statistics.median(times[("tapegrad", "", "")])
-                ratio = f"**{tg_ms / statistics.median(ts):.2f}**"
-                pairs = [statistics.median(a["times_ms"]) / statistics.median(b["times_ms"])
-                         for a, b in zip(tg, rows[key])]
-                blocks = f"{min(pairs):.2f}-{max(pairs):.2f}"
-            rss = max(line["peak_rss_kb"] for line in rows[key]) / 1024
-            print(f"| {threads} | {name} | {fmt(statistics.median(ts))} | {fmt(q1)}-{fmt(q3)} | "
-                  f"{fmt(min(ts))}-{fmt(max(ts))} | {len(ts)} ({len(rows[key])}) | {rss:.0f} | "
-                  f"{ratio} | {blocks} |")
+    print_table(runs, lambda line: line["times_ms"], header)
     print()
     print("ms per training step (zero_grad, forward, loss, backward, clip_grad_norm 1.0, Adam), "
           "wall clock; a repetition times enough consecutive steps to last the minimum "

@@ -1,8 +1,8 @@
 // What the sequence-to-sequence benchmark's binaries share (seq2seq_tapegrad, seq2seq_torch):
 // the sizes and the command line, the one batch both train on (drawn from a seeded
-// std::mt19937_64 with plain arithmetic, so both see the same ids and lengths), the file that
-// carries the value check from one to the other, and the JSON line each prints. The timing loop,
-// the JSON writer and the memory probes are the recurrent benchmark's (../rnn/rnn_common.hpp).
+// std::mt19937_64 with plain arithmetic, so both see the same ids and lengths) and the JSON line
+// each prints. The timing loop, the JSON writer and the memory probes are the recurrent
+// benchmark's (../rnn/rnn_common.hpp); the value check's file is ../value_check.hpp.
 // Standard library only: the LibTorch binary includes this too, so no tapegrad header may enter.
 //
 // Command line (both binaries; every default is Config's, the one place to change them):
@@ -14,15 +14,10 @@
 // seq2seq_torch loads those weights into its modules by name, runs the same steps and compares.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
-#include <limits>
-#include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -159,61 +154,6 @@ inline Batch make_batch(const Config& c) {
     }
   }
   return batch;
-}
-
-/// A named float array, the unit of the value check's file.
-struct Tensor {
-  std::string name;
-  std::vector<std::int64_t> shape;
-  std::vector<float> data;
-};
-
-inline void write_tensors(const std::string& path, const std::vector<Tensor>& tensors) {
-  std::ofstream f(path, std::ios::binary);
-  auto put = [&f](std::uint64_t n) { f.write(reinterpret_cast<const char*>(&n), sizeof n); };
-  put(tensors.size());
-  for (const Tensor& t : tensors) {
-    put(t.name.size());
-    f.write(t.name.data(), static_cast<std::streamsize>(t.name.size()));
-    put(t.shape.size());
-    for (std::int64_t d : t.shape) put(static_cast<std::uint64_t>(d));
-    put(t.data.size());
-    f.write(reinterpret_cast<const char*>(t.data.data()),
-            static_cast<std::streamsize>(t.data.size() * sizeof(float)));
-  }
-  if (!f) throw std::runtime_error("cannot write " + path);
-}
-
-inline std::vector<Tensor> read_tensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  auto get = [&f]() {
-    std::uint64_t n = 0;
-    f.read(reinterpret_cast<char*>(&n), sizeof n);
-    return n;
-  };
-  std::vector<Tensor> tensors(f ? get() : 0);
-  for (Tensor& t : tensors) {
-    t.name.resize(get());
-    f.read(t.name.data(), static_cast<std::streamsize>(t.name.size()));
-    t.shape.resize(get());
-    for (std::int64_t& d : t.shape) d = static_cast<std::int64_t>(get());
-    t.data.resize(get());
-    f.read(reinterpret_cast<char*>(t.data.data()),
-           static_cast<std::streamsize>(t.data.size() * sizeof(float)));
-  }
-  if (!f || tensors.empty()) throw std::runtime_error("cannot read " + path);
-  return tensors;
-}
-
-/// max |a - b| / max(max |b|, tiny): an error relative to the reference's scale, so that the
-/// near-zero elements of a gradient are not compared relative to themselves.
-inline double scaled_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0.0, scale = 1e-30;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  return a.size() == b.size() ? diff / scale : std::numeric_limits<double>::infinity();
 }
 
 /// The fields both binaries print first: the library, the sizes, the step times.

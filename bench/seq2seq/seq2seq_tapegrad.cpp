@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "../value_check_tapegrad.hpp"
 #include "seq2seq_common.hpp"
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/nn_ops.hpp"
@@ -119,16 +120,6 @@ class Translator : public nn::Module<float> {
   nn::AttentionDecoder<float> decoder_;
 };
 
-s2s_bench::Tensor tensor(const std::string& name, const tapegrad::Array<float>& a) {
-  s2s_bench::Tensor t{name, {}, {a.begin(), a.end()}};
-  for (std::size_t d : a.shape()) t.shape.push_back(static_cast<std::int64_t>(d));
-  return t;
-}
-
-s2s_bench::Tensor scalar(const std::string& name, double value) {
-  return {name, {}, {static_cast<float>(value)}};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,26 +151,11 @@ int main(int argc, char** argv) {
   };
 
   if (!c.check.empty()) {
-    std::vector<s2s_bench::Tensor> out;
-    for (const auto& [name, p] : model.named_parameters()) {
-      out.push_back(tensor("init/" + name, p.value()));
-    }
-    for (int k = 1; k <= s2s_bench::kCheckSteps; ++k) {
-      train_step([&] {
-        if (k > 1) return;
-        for (const auto& [name, p] : model.named_parameters()) {
-          out.push_back(tensor("grad/" + name, p.grad()));
-        }
-      });
-      out.push_back(scalar("loss/" + std::to_string(k), loss_value));
-      out.push_back(scalar("norm/" + std::to_string(k), norm));
-    }
-    for (const auto& [name, p] : model.named_parameters()) {
-      out.push_back(tensor("after/" + name, p.value()));
-    }
-    s2s_bench::write_tensors(c.check, out);
-    std::printf("{\"lib\":\"tapegrad\",\"check_file\":\"%s\",\"tensors\":%zu}\n",
-                rnn_bench::json_escape(c.check).c_str(), out.size());
+    value_check::write_check(c.check, model, s2s_bench::kCheckSteps,
+                             [&](const std::function<void()>& before_clip) {
+                               train_step(before_clip);
+                               return std::make_pair(loss_value, norm);
+                             });
     return 0;
   }
 
