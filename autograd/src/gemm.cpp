@@ -106,6 +106,9 @@ bool on_onednn(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::si
   const Machine& mc = machine();
   // OpenBLAS's kernels are of an older instruction set than the CPU's: 1.4-5x slower.
   if (!mc.openblas_native()) return true;
+  // On more than one thread, one pool: OpenMP's workers (oneDNN's) spin for a while after each
+  // product, and OpenBLAS's threads beside them ran one step up to 10x slower.
+  if (library_threads() > 1) return true;
   const bool small = m == 1 || n == 1 || m * n * k < kSmallProduct;
   // AVX-512: OpenBLAS's smaller fixed cost per call wins on a single row or column and on small
   // products; oneDNN is 1.1-1.4x faster on the rest.
