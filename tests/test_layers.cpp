@@ -439,6 +439,30 @@ TEST_CASE("truncated BPTT: carrying detached states keeps the tape bounded acros
   TG_CHECK_CONTAINS(msg, "detach()");
 }
 
+TEST_CASE("the tape of a tanh RNN keeps the step outputs and x, not the projections or the stack") {
+  // Only what a backward rule reads stays on the tape (record's Reads): each step's output
+  // (tanh's derivative, and dW_hh's factor at the next step) and the input x (a constant here);
+  // the input projection [T, B, H] and the stacked output [T, B, H], which the user drops, go.
+  const std::size_t steps = 7, batch = 3, in = 4, hidden = 5;
+  const std::size_t kept = (steps * batch * in + steps * batch * hidden) * sizeof(double);
+  // Small things besides: h_0, the summed biases, h_n, the loss.
+  const std::size_t small = (2 * batch * hidden + hidden + 16) * sizeof(double);
+  REQUIRE(small < steps * batch * hidden * sizeof(double));  // one more [T, B, H] would fail
+  for (bool fused : {true, false}) {
+    CAPTURE(fused);
+    tapegrad::tape<double>().clear();
+    tapegrad::Generator gen(12);
+    nn::RNN<double> rnn(nn::RNNOptions(in, hidden).fused(fused), gen);
+    const V x = input({steps, batch, in}, 13, false);
+    const V loss = tapegrad::sum(rnn(x).h_n);  // the output [T, B, H] is dropped
+    const std::size_t bytes = tapegrad::tape<double>().bytes();
+    CHECK(bytes >= kept);
+    CHECK(bytes <= kept + small);
+    loss.backward();
+    for (const auto& [name, p] : rnn.named_parameters()) CHECK_MESSAGE(p.has_grad(), name);
+  }
+}
+
 TEST_CASE("Sequential holds a recurrent layer: its output feeds the next module") {
   tapegrad::Generator gen(8);
   nn::Sequential<double> net;

@@ -73,7 +73,7 @@ void add_into(Array<T>& dst, const Array<T>& src) {
 // Adds a block gradient into node.grad (allocated as zeros if absent).
 template <class T>
 void accumulate_block(Node<T>& node, const Grad<T>& g, const std::string& op, std::size_t k) {
-  const Shape& shape = node.value.shape();
+  const Shape& shape = node.shape();
   const Shape& bs = g.value().shape();
   const bool is_index = g.kind() == Grad<T>::Kind::index;
   const std::size_t axis = g.axis();
@@ -115,7 +115,7 @@ constexpr std::size_t kGatherRows = 512;
 
 template <class T>
 void accumulate_outer(Node<T>& node, Grad<T>&& g, const std::string& op, std::size_t k) {
-  const Shape& shape = node.value.shape();
+  const Shape& shape = node.shape();
   const Shape& as = g.value().shape();
   const Shape& bs = g.other().shape();
   if (shape.size() != 2 || as.size() != 2 || bs.size() != 2 || as[0] != bs[0] ||
@@ -137,10 +137,10 @@ void accumulate_outer(Node<T>& node, Grad<T>&& g, const std::string& op, std::si
 template <class T>
 void settle(Node<T>& node) {
   if (node.pending.empty()) return;
-  const std::size_t m = node.value.shape()[0], n = node.value.shape()[1];
+  const std::size_t m = node.shape()[0], n = node.shape()[1];
   const bool had = node.has_grad;
   if (!had) {
-    node.grad = empty_array<T>(node.value.shape());
+    node.grad = empty_array<T>(node.shape());
     node.has_grad = true;
   }
   const T beta = had ? T(1) : T(0);
@@ -176,7 +176,7 @@ void accumulate(Node<T>& node, Grad<T>&& g, const std::string& op, std::size_t k
     return;
   }
   Array<T>& v = g.value();
-  if (v.shape() != node.value.shape()) v = unbroadcast(v, node.value.shape(), op, k);
+  if (v.shape() != node.shape()) v = unbroadcast(v, node.shape(), op, k);
   if (!node.has_grad) {
     node.grad = std::move(v);
     node.has_grad = true;

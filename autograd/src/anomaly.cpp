@@ -42,7 +42,9 @@ template <class T>
 std::string operands_of(const std::vector<Var<T>>& inputs, const Var<T>* output) {
   std::vector<std::string> parts;
   for (const auto& v : inputs) {
-    const std::string bad = first_non_finite(v.value());
+    // A value released before anomaly detection was switched on is shown by its shape only.
+    const auto& n = *v.node();
+    const std::string bad = n.released ? std::string() : first_non_finite(n.value);
     parts.push_back(describe(*v.node()) + (bad.empty() ? "" : " (holds " + bad + ")"));
   }
   std::string text = fmt::format("inputs: {}", fmt::join(parts, "; "));

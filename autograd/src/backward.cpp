@@ -27,6 +27,8 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
         detail::describe(rn)));
   }
   const detail::ScopedFlushDenormals flush;
+  // No value is released while the walk drops the entries' handles (clear() sets it again).
+  detail::releasing_serial<T>() = 0;
   // Leaves that received outer gradients, settled at the end.
   std::vector<std::shared_ptr<detail::Node<T>>> waiting;
   // Free the tape whatever happens: a half-walked tape cannot be walked again; a failed

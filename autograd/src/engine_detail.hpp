@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,19 @@ namespace tapegrad::detail {
 /// A value for messages: "'h' [2,3]" when named, else "a value of shape [2,3]".
 template <class T>
 std::string describe(const Node<T>& node) {
-  return node.name.empty() ? std::string("a value of shape ") + shape_str(node.value.shape())
-                           : fmt::format("'{}' {}", node.name, shape_str(node.value.shape()));
+  return node.name.empty() ? std::string("a value of shape ") + shape_str(node.shape())
+                           : fmt::format("'{}' {}", node.name, shape_str(node.shape()));
+}
+
+// ---- record.cpp ----
+
+/// The serial of this thread's live tape of scalar type T while values of it may be released
+/// (release_if_unused), 0 while none may: during backward, while the tape is freed, after it
+/// is gone. Trivially destructible, so a Var dropped after the tape still reads it.
+template <class T>
+std::uint64_t& releasing_serial() {
+  thread_local std::uint64_t serial = 0;
+  return serial;
 }
 
 // ---- accumulate.cpp ----

@@ -38,6 +38,10 @@ const Array<T>& Context<T>::grad_output() const {
 template <class T>
 const Array<T>& Context<T>::output() const {
   const auto& out = *entry_.output.node();
+  TAPEGRAD_ASSERT(entry_.reads_output && !out.released,
+                  fmt::format("backward of '{}': the rule reads the output ({}), which the op was "
+                              "recorded saying it does not read (record's `reads`)",
+                              entry_.op, detail::describe(out)));
   if (out.version != 0) {  // an output is recorded before anything can change it
     throw usage_error(fmt::format(
         "backward of '{}': its output ({}) was changed in place after the op recorded it, and "
@@ -49,7 +53,21 @@ const Array<T>& Context<T>::output() const {
 template <class T>
 const Array<T>& Context<T>::input(std::size_t i) const {
   TAPEGRAD_ASSERT(i < entry_.inputs.size(), "Context::input out of range in " + entry_.op);
-  return entry_.inputs[i].node()->value;
+  const auto& in = *entry_.inputs[i].node();
+  TAPEGRAD_ASSERT((entry_.reads.empty() || entry_.reads[i] != 0) && !in.released,
+                  fmt::format("backward of '{}': the rule reads input {} ({}), which the op was "
+                              "recorded saying it does not read (record's `reads`)",
+                              entry_.op, i, detail::describe(in)));
+  return in.value;
+}
+template <class T>
+const Shape& Context<T>::output_shape() const {
+  return entry_.output.node()->shape();
+}
+template <class T>
+const Shape& Context<T>::input_shape(std::size_t i) const {
+  TAPEGRAD_ASSERT(i < entry_.inputs.size(), "Context::input_shape out of range in " + entry_.op);
+  return entry_.inputs[i].node()->shape();
 }
 template <class T>
 std::size_t Context<T>::num_inputs() const {

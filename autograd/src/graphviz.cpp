@@ -31,7 +31,7 @@ void Tape<T>::write_dot(std::ostream& out) const {
     ids.emplace(key, id);
     const auto& n = *v.node();
     const std::string label =
-        (n.name.empty() ? std::string() : escape(n.name) + "\\n") + shape_str(n.value.shape());
+        (n.name.empty() ? std::string() : escape(n.name) + "\\n") + shape_str(n.shape());
     const char* style =
         n.entry < 0 ? (n.requires_grad ? "filled\", fillcolor=\"#cde7ff" : "solid") : "rounded";
     out << fmt::format("  v{} [shape=box, style=\"{}\", label=\"{}\"];\n", id, style, label);

@@ -150,9 +150,10 @@ Var<T> softmax(const Var<T>& x, int axis) {
   Array<T> y = detail::empty_array<T>(x.shape());
   log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax));
   for (auto& v : y) v = std::exp(v);
-  return record<T>("softmax", {x}, std::move(y), [ax](const Context<T>& c) {
-    return Grads<T>{softmax_grad(c.output(), c.grad_output(), ax)};
-  });
+  return record<T>(
+      "softmax", {x}, std::move(y),
+      [ax](const Context<T>& c) { return Grads<T>{softmax_grad(c.output(), c.grad_output(), ax)}; },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(softmax);
 
@@ -162,9 +163,12 @@ Var<T> log_softmax(const Var<T>& x, int axis) {
   const std::size_t ax = detail::normalize_axis("log_softmax", axis, x.shape());
   Array<T> y = detail::empty_array<T>(x.shape());
   log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax));
-  return record<T>("log_softmax", {x}, std::move(y), [ax](const Context<T>& c) {
-    return Grads<T>{log_softmax_grad(c.output(), c.grad_output(), ax)};
-  });
+  return record<T>(
+      "log_softmax", {x}, std::move(y),
+      [ax](const Context<T>& c) {
+        return Grads<T>{log_softmax_grad(c.output(), c.grad_output(), ax)};
+      },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(log_softmax);
 
@@ -177,9 +181,10 @@ Var<T> masked_softmax(const Var<T>& x, const xt::xarray<bool>& mask, int axis) {
   log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax), m.data());
   for (auto& v : y) v = std::exp(v);  // exp(-inf) = 0 where masked
   // y = 0 where masked, so softmax's rule gives those no gradient
-  return record<T>("masked_softmax", {x}, std::move(y), [ax](const Context<T>& c) {
-    return Grads<T>{softmax_grad(c.output(), c.grad_output(), ax)};
-  });
+  return record<T>(
+      "masked_softmax", {x}, std::move(y),
+      [ax](const Context<T>& c) { return Grads<T>{softmax_grad(c.output(), c.grad_output(), ax)}; },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(masked_softmax);
 
@@ -190,10 +195,12 @@ Var<T> masked_log_softmax(const Var<T>& x, const xt::xarray<bool>& mask, int axi
   xt::xarray<bool> m = detail::broadcast_mask("masked_log_softmax", mask, x.shape());
   Array<T> y = detail::empty_array<T>(x.shape());
   log_softmax_lanes(x.value().data(), y.data(), detail::lanes(x.shape(), ax), m.data());
-  return record<T>("masked_log_softmax", {x}, std::move(y),
-                   [ax, m = std::move(m)](const Context<T>& c) {
-                     return Grads<T>{log_softmax_grad(c.output(), c.grad_output(), ax, m.data())};
-                   });
+  return record<T>(
+      "masked_log_softmax", {x}, std::move(y),
+      [ax, m = std::move(m)](const Context<T>& c) {
+        return Grads<T>{log_softmax_grad(c.output(), c.grad_output(), ax, m.data())};
+      },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(masked_log_softmax);
 
@@ -221,28 +228,29 @@ Var<T> cross_entropy(const Var<T>& logits, const IndexArray& targets, LossOption
   }
   Array<T> y = reduce_rows(rows, counted, options.reduction, batched);
   // d loss_i / d x_ic = softmax_ic - q_ic, q = (1 - eps) onehot(t_i) + eps / C
-  return record<T>("cross_entropy", {logits}, std::move(y),
-                   [targets, options, n = n, classes = classes, counted, eps](const Context<T>& c) {
-                     const Array<T>& saved_logp = c.saved(0);
-                     Array<T> g = detail::empty_array<T>(saved_logp.shape());
-                     for (std::size_t i = 0; i < n; ++i) {
-                       const Index t = targets.data()[i];
-                       T* gr = g.data() + i * classes;
-                       if (t == options.ignore_index) {
-                         std::fill(gr, gr + classes, T(0));
-                         continue;
-                       }
-                       const T w = row_weight(c.grad_output(), i, counted, options.reduction);
-                       const T* lp = saved_logp.data() + i * classes;
-                       for (std::size_t k = 0; k < classes; ++k) {
-                         const T q = (k == static_cast<std::size_t>(t) ? T(1) - eps : T(0)) +
-                                     eps / static_cast<T>(classes);
-                         gr[k] = w * (std::exp(lp[k]) - q);
-                       }
-                     }
-                     return Grads<T>{std::move(g)};
-                   },
-                   {std::move(logp)});
+  return record<T>(
+      "cross_entropy", {logits}, std::move(y),
+      [targets, options, n = n, classes = classes, counted, eps](const Context<T>& c) {
+        const Array<T>& saved_logp = c.saved(0);
+        Array<T> g = detail::empty_array<T>(saved_logp.shape());
+        for (std::size_t i = 0; i < n; ++i) {
+          const Index t = targets.data()[i];
+          T* gr = g.data() + i * classes;
+          if (t == options.ignore_index) {
+            std::fill(gr, gr + classes, T(0));
+            continue;
+          }
+          const T w = row_weight(c.grad_output(), i, counted, options.reduction);
+          const T* lp = saved_logp.data() + i * classes;
+          for (std::size_t k = 0; k < classes; ++k) {
+            const T q = (k == static_cast<std::size_t>(t) ? T(1) - eps : T(0)) +
+                        eps / static_cast<T>(classes);
+            gr[k] = w * (std::exp(lp[k]) - q);
+          }
+        }
+        return Grads<T>{std::move(g)};
+      },
+      {std::move(logp)}, {}, Reads::none());
 }
 TAPEGRAD_OP(cross_entropy);
 
@@ -266,17 +274,19 @@ Var<T> nll_loss(const Var<T>& log_probs, const IndexArray& targets, LossOptions 
   }
   Array<T> y = reduce_rows(rows, counted, options.reduction, batched);
   // d loss_i / d logp_ic = -1 at c = t_i
-  return record<T>("nll_loss", {log_probs}, std::move(y),
-                   [targets, options, n = n, classes = classes, counted](const Context<T>& c) {
-                     Array<T> g = detail::zeros_array<T>(c.input(0).shape());
-                     for (std::size_t i = 0; i < n; ++i) {
-                       const Index t = targets.data()[i];
-                       if (t == options.ignore_index) continue;
-                       g.data()[i * classes + static_cast<std::size_t>(t)] =
-                           -row_weight(c.grad_output(), i, counted, options.reduction);
-                     }
-                     return Grads<T>{std::move(g)};
-                   });
+  return record<T>(
+      "nll_loss", {log_probs}, std::move(y),
+      [targets, options, n = n, classes = classes, counted](const Context<T>& c) {
+        Array<T> g = detail::zeros_array<T>(c.input_shape(0));
+        for (std::size_t i = 0; i < n; ++i) {
+          const Index t = targets.data()[i];
+          if (t == options.ignore_index) continue;
+          g.data()[i * classes + static_cast<std::size_t>(t)] =
+              -row_weight(c.grad_output(), i, counted, options.reduction);
+        }
+        return Grads<T>{std::move(g)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(nll_loss);
 
@@ -299,24 +309,24 @@ Var<T> mse_loss(const Var<T>& a, const Var<T>& b, Reduction reduction) {
     y() = reduction == Reduction::sum ? total : total / static_cast<T>(d.size());
   }
   // d/da = 2 (a - b) * w, d/db = -2 (a - b) * w
-  return record<T>("mse_loss", {a, b}, std::move(y),
-                   [reduction](const Context<T>& c) {
-                     const Array<T>& diff = c.saved(0);
-                     Array<T> ga;
-                     if (reduction == Reduction::none) {
-                       ga = T(2) * diff * c.grad_output();
-                     } else {
-                       const T w = reduction == Reduction::sum
-                                       ? c.grad_output()()
-                                       : c.grad_output()() / static_cast<T>(diff.size());
-                       ga = T(2) * w * diff;
-                     }
-                     Grads<T> grads(2);
-                     if (c.needs_grad(1)) grads[1] = Array<T>(-ga);
-                     if (c.needs_grad(0)) grads[0] = std::move(ga);
-                     return grads;
-                   },
-                   {std::move(d)});
+  return record<T>(
+      "mse_loss", {a, b}, std::move(y),
+      [reduction](const Context<T>& c) {
+        const Array<T>& diff = c.saved(0);
+        Array<T> ga;
+        if (reduction == Reduction::none) {
+          ga = T(2) * diff * c.grad_output();
+        } else {
+          const T w = reduction == Reduction::sum ? c.grad_output()()
+                                                  : c.grad_output()() / static_cast<T>(diff.size());
+          ga = T(2) * w * diff;
+        }
+        Grads<T> grads(2);
+        if (c.needs_grad(1)) grads[1] = Array<T>(-ga);
+        if (c.needs_grad(0)) grads[0] = std::move(ga);
+        return grads;
+      },
+      {std::move(d)}, {}, Reads::none());
 }
 TAPEGRAD_OP(mse_loss);
 
@@ -343,7 +353,8 @@ Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets, Reduction re
   }
   // dl/dx = sigmoid(x) - t, dl/dt = -x
   return record<T>(
-      "bce_with_logits", {logits, targets}, std::move(y), [reduction](const Context<T>& c) {
+      "bce_with_logits", {logits, targets}, std::move(y),
+      [reduction](const Context<T>& c) {
         const Array<T>& xv = c.input(0);
         const Array<T>& tv = c.input(1);
         Array<T> w;
@@ -358,7 +369,8 @@ Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets, Reduction re
         if (c.needs_grad(0)) grads[0] = Array<T>(w * (T(1) / (T(1) + xt::exp(-xv)) - tv));
         if (c.needs_grad(1)) grads[1] = Array<T>(-w * xv);
         return grads;
-      });
+      },
+      {}, {}, Reads::all_inputs_only());
 }
 TAPEGRAD_OP(bce_with_logits);
 
@@ -376,7 +388,7 @@ Var<T> dropout(const Var<T>& x, double p, bool training, Generator& generator) {
   return record<T>(
       "dropout", {x}, std::move(y),
       [](const Context<T>& c) { return Grads<T>{Array<T>(c.grad_output() * c.saved(0))}; },
-      {std::move(mask)});
+      {std::move(mask)}, {}, Reads::none());
 }
 TAPEGRAD_OP_OVERLOAD(dropout, Var<T>(const Var<T>&, double, bool, Generator&));
 

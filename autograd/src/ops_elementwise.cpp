@@ -29,9 +29,12 @@ Var<T> add(const Var<T>& a, const Var<T>& b) {
   detail::broadcast_shapes("add", a.shape(), b.shape());
   Array<T> z = a.value() + b.value();
   // dz/da = 1, dz/db = 1 (the engine sums broadcast axes)
-  return record<T>("add", {a, b}, std::move(z), [](const Context<T>& c) {
-    return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, c.grad_output())};
-  });
+  return record<T>(
+      "add", {a, b}, std::move(z),
+      [](const Context<T>& c) {
+        return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, c.grad_output())};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(add);
 
@@ -41,9 +44,12 @@ Var<T> sub(const Var<T>& a, const Var<T>& b) {
   detail::broadcast_shapes("sub", a.shape(), b.shape());
   Array<T> z = a.value() - b.value();
   // dz/da = 1, dz/db = -1
-  return record<T>("sub", {a, b}, std::move(z), [](const Context<T>& c) {
-    return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, -c.grad_output())};
-  });
+  return record<T>(
+      "sub", {a, b}, std::move(z),
+      [](const Context<T>& c) {
+        return Grads<T>{if_needed(c, 0, c.grad_output()), if_needed(c, 1, -c.grad_output())};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(sub);
 
@@ -53,10 +59,13 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
   detail::broadcast_shapes("mul", a.shape(), b.shape());
   Array<T> z = a.value() * b.value();
   // dz/da = b, dz/db = a
-  return record<T>("mul", {a, b}, std::move(z), [](const Context<T>& c) {
-    return Grads<T>{if_needed(c, 0, c.grad_output() * c.input(1)),
-                    if_needed(c, 1, c.grad_output() * c.input(0))};
-  });
+  return record<T>(
+      "mul", {a, b}, std::move(z),
+      [](const Context<T>& c) {
+        return Grads<T>{if_needed(c, 0, c.grad_output() * c.input(1)),
+                        if_needed(c, 1, c.grad_output() * c.input(0))};
+      },
+      {}, {}, Reads::all_inputs_only());
 }
 TAPEGRAD_OP(mul);
 
@@ -66,10 +75,13 @@ Var<T> div(const Var<T>& a, const Var<T>& b) {
   detail::broadcast_shapes("div", a.shape(), b.shape());
   Array<T> z = a.value() / b.value();
   // dz/da = 1/b, dz/db = -a/b^2 = -z/b
-  return record<T>("div", {a, b}, std::move(z), [](const Context<T>& c) {
-    return Grads<T>{if_needed(c, 0, c.grad_output() / c.input(1)),
-                    if_needed(c, 1, -c.grad_output() * c.output() / c.input(1))};
-  });
+  return record<T>(
+      "div", {a, b}, std::move(z),
+      [](const Context<T>& c) {
+        return Grads<T>{if_needed(c, 0, c.grad_output() / c.input(1)),
+                        if_needed(c, 1, -c.grad_output() * c.output() / c.input(1))};
+      },
+      {}, {}, Reads::inputs_only({1}).and_output());
 }
 TAPEGRAD_OP(div);
 
@@ -79,9 +91,12 @@ template <class T>
 Var<T> add_scalar(const Var<T>& a, Scalar<T> s) {
   check_defined("add_scalar", {&a});
   Array<T> z = a.value() + s;
-  return record<T>("add_scalar", {a}, std::move(z), [](const Context<T>& c) {
-    return Grads<T>{c.grad_output()};  // dz/da = 1
-  });
+  return record<T>(
+      "add_scalar", {a}, std::move(z),
+      [](const Context<T>& c) {
+        return Grads<T>{c.grad_output()};  // dz/da = 1
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(add_scalar);
 
@@ -89,9 +104,12 @@ template <class T>
 Var<T> mul_scalar(const Var<T>& a, Scalar<T> s) {
   check_defined("mul_scalar", {&a});
   Array<T> z = a.value() * s;
-  return record<T>("mul_scalar", {a}, std::move(z), [s](const Context<T>& c) {
-    return Grads<T>{Array<T>(c.grad_output() * s)};  // dz/da = s
-  });
+  return record<T>(
+      "mul_scalar", {a}, std::move(z),
+      [s](const Context<T>& c) {
+        return Grads<T>{Array<T>(c.grad_output() * s)};  // dz/da = s
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(mul_scalar);
 
@@ -99,9 +117,12 @@ template <class T>
 Var<T> rsub_scalar(const Var<T>& a, Scalar<T> s) {
   check_defined("rsub_scalar", {&a});
   Array<T> z = s - a.value();
-  return record<T>("rsub_scalar", {a}, std::move(z), [](const Context<T>& c) {
-    return Grads<T>{Array<T>(-c.grad_output())};  // dz/da = -1
-  });
+  return record<T>(
+      "rsub_scalar", {a}, std::move(z),
+      [](const Context<T>& c) {
+        return Grads<T>{Array<T>(-c.grad_output())};  // dz/da = -1
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(rsub_scalar);
 
@@ -121,9 +142,12 @@ template <class T>
 Var<T> neg(const Var<T>& x) {
   check_defined("neg", {&x});
   Array<T> y = -x.value();
-  return record<T>("neg", {x}, std::move(y), [](const Context<T>& c) {
-    return Grads<T>{Array<T>(-c.grad_output())};  // dy/dx = -1
-  });
+  return record<T>(
+      "neg", {x}, std::move(y),
+      [](const Context<T>& c) {
+        return Grads<T>{Array<T>(-c.grad_output())};  // dy/dx = -1
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(neg);
 
@@ -131,9 +155,12 @@ template <class T>
 Var<T> exp(const Var<T>& x) {
   check_defined("exp", {&x});
   Array<T> y = xt::exp(x.value());
-  return record<T>("exp", {x}, std::move(y), [](const Context<T>& c) {
-    return Grads<T>{Array<T>(c.grad_output() * c.output())};  // dy/dx = y
-  });
+  return record<T>(
+      "exp", {x}, std::move(y),
+      [](const Context<T>& c) {
+        return Grads<T>{Array<T>(c.grad_output() * c.output())};  // dy/dx = y
+      },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(exp);
 
@@ -141,9 +168,12 @@ template <class T>
 Var<T> log(const Var<T>& x) {
   check_defined("log", {&x});
   Array<T> y = xt::log(x.value());
-  return record<T>("log", {x}, std::move(y), [](const Context<T>& c) {
-    return Grads<T>{Array<T>(c.grad_output() / c.input(0))};  // dy/dx = 1/x
-  });
+  return record<T>(
+      "log", {x}, std::move(y),
+      [](const Context<T>& c) {
+        return Grads<T>{Array<T>(c.grad_output() / c.input(0))};  // dy/dx = 1/x
+      },
+      {}, {}, Reads::inputs_only({0}));
 }
 TAPEGRAD_OP(log);
 
@@ -151,10 +181,13 @@ template <class T>
 Var<T> tanh(const Var<T>& x) {
   check_defined("tanh", {&x});
   Array<T> y = xt::tanh(x.value());
-  return record<T>("tanh", {x}, std::move(y), [](const Context<T>& c) {
-    const auto& out = c.output();
-    return Grads<T>{Array<T>(c.grad_output() * (T(1) - out * out))};  // dy/dx = 1 - y^2
-  });
+  return record<T>(
+      "tanh", {x}, std::move(y),
+      [](const Context<T>& c) {
+        const auto& out = c.output();
+        return Grads<T>{Array<T>(c.grad_output() * (T(1) - out * out))};  // dy/dx = 1 - y^2
+      },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(tanh);
 
@@ -163,10 +196,13 @@ Var<T> sigmoid(const Var<T>& x) {
   check_defined("sigmoid", {&x});
   // exp(-x) overflows to inf for x << 0, giving 1/(1+inf) = 0: finite and correct.
   Array<T> y = T(1) / (T(1) + xt::exp(-x.value()));
-  return record<T>("sigmoid", {x}, std::move(y), [](const Context<T>& c) {
-    const auto& out = c.output();
-    return Grads<T>{Array<T>(c.grad_output() * out * (T(1) - out))};  // dy/dx = y (1 - y)
-  });
+  return record<T>(
+      "sigmoid", {x}, std::move(y),
+      [](const Context<T>& c) {
+        const auto& out = c.output();
+        return Grads<T>{Array<T>(c.grad_output() * out * (T(1) - out))};  // dy/dx = y (1 - y)
+      },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(sigmoid);
 
@@ -174,10 +210,13 @@ template <class T>
 Var<T> relu(const Var<T>& x) {
   check_defined("relu", {&x});
   Array<T> y = xt::maximum(x.value(), T(0));
-  return record<T>("relu", {x}, std::move(y), [](const Context<T>& c) {
-    // dy/dx = 1 where x > 0 (0 at the kink, as PyTorch)
-    return Grads<T>{Array<T>(xt::where(c.input(0) > T(0), c.grad_output(), T(0)))};
-  });
+  return record<T>(
+      "relu", {x}, std::move(y),
+      [](const Context<T>& c) {
+        // dy/dx = 1 where x > 0 (0 at the kink, as PyTorch), which is where y > 0
+        return Grads<T>{Array<T>(xt::where(c.output() > T(0), c.grad_output(), T(0)))};
+      },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(relu);
 
@@ -185,11 +224,14 @@ template <class T>
 Var<T> pow(const Var<T>& x, Scalar<T> p) {
   check_defined("pow", {&x});
   Array<T> y = xt::pow(x.value(), p);
-  return record<T>("pow", {x}, std::move(y), [p](const Context<T>& c) {
-    if (p == T(0)) return Grads<T>{Array<T>(xt::zeros_like(c.input(0)))};
-    // dy/dx = p x^(p-1)
-    return Grads<T>{Array<T>(c.grad_output() * p * xt::pow(c.input(0), p - T(1)))};
-  });
+  return record<T>(
+      "pow", {x}, std::move(y),
+      [p](const Context<T>& c) {
+        if (p == T(0)) return Grads<T>{detail::zeros_array<T>(c.input_shape(0))};
+        // dy/dx = p x^(p-1)
+        return Grads<T>{Array<T>(c.grad_output() * p * xt::pow(c.input(0), p - T(1)))};
+      },
+      {}, {}, Reads::inputs_only({0}));
 }
 TAPEGRAD_OP(pow);
 
@@ -197,9 +239,12 @@ template <class T>
 Var<T> sqrt(const Var<T>& x) {
   check_defined("sqrt", {&x});
   Array<T> y = xt::sqrt(x.value());
-  return record<T>("sqrt", {x}, std::move(y), [](const Context<T>& c) {
-    return Grads<T>{Array<T>(c.grad_output() / (T(2) * c.output()))};  // dy/dx = 1 / (2 y)
-  });
+  return record<T>(
+      "sqrt", {x}, std::move(y),
+      [](const Context<T>& c) {
+        return Grads<T>{Array<T>(c.grad_output() / (T(2) * c.output()))};  // dy/dx = 1 / (2 y)
+      },
+      {}, {}, Reads::output_only());
 }
 TAPEGRAD_OP(sqrt);
 
@@ -208,11 +253,14 @@ Var<T> clamp(const Var<T>& x, Scalar<T> lo, Scalar<T> hi) {
   check_defined("clamp", {&x});
   if (!(lo <= hi)) throw value_error(fmt::format("clamp: lo = {} is greater than hi = {}", lo, hi));
   Array<T> y = xt::clip(x.value(), lo, hi);
-  return record<T>("clamp", {x}, std::move(y), [lo, hi](const Context<T>& c) {
-    const auto& in = c.input(0);
-    // dy/dx = 1 inside [lo, hi], 0 outside
-    return Grads<T>{Array<T>(xt::where(in >= lo && in <= hi, c.grad_output(), T(0)))};
-  });
+  return record<T>(
+      "clamp", {x}, std::move(y),
+      [lo, hi](const Context<T>& c) {
+        const auto& in = c.input(0);
+        // dy/dx = 1 inside [lo, hi], 0 outside
+        return Grads<T>{Array<T>(xt::where(in >= lo && in <= hi, c.grad_output(), T(0)))};
+      },
+      {}, {}, Reads::inputs_only({0}));
 }
 TAPEGRAD_OP(clamp);
 
@@ -238,13 +286,14 @@ Var<T> where(xt::xarray<bool> condition, Var<T> a, Var<T> b) {
     mask.data()[i] = pick_a ? T(1) : T(0);
   }
   // dz/da = condition, dz/db = !condition
-  return record<T>("where", {a, b}, std::move(z),
-                   [](const Context<T>& c) {
-                     const auto& m = c.saved(0);
-                     return Grads<T>{if_needed(c, 0, c.grad_output() * m),
-                                     if_needed(c, 1, c.grad_output() * (T(1) - m))};
-                   },
-                   {std::move(mask)});
+  return record<T>(
+      "where", {a, b}, std::move(z),
+      [](const Context<T>& c) {
+        const auto& m = c.saved(0);
+        return Grads<T>{if_needed(c, 0, c.grad_output() * m),
+                        if_needed(c, 1, c.grad_output() * (T(1) - m))};
+      },
+      {std::move(mask)}, {}, Reads::none());
 }
 TAPEGRAD_OP_OVERLOAD(where, Var<T>(xt::xarray<bool>, Var<T>, Var<T>));
 
@@ -257,13 +306,16 @@ Var<T> masked_fill(const Var<T>& x, const xt::xarray<bool>& mask, Scalar<T> valu
     if (m.data()[i]) y.data()[i] = value;
   }
   // dy/dx = !mask
-  return record<T>("masked_fill", {x}, std::move(y), [m = std::move(m)](const Context<T>& c) {
-    Array<T> g = c.grad_output();
-    for (std::size_t i = 0; i < g.size(); ++i) {
-      if (m.data()[i]) g.data()[i] = T(0);
-    }
-    return Grads<T>{std::move(g)};
-  });
+  return record<T>(
+      "masked_fill", {x}, std::move(y),
+      [m = std::move(m)](const Context<T>& c) {
+        Array<T> g = c.grad_output();
+        for (std::size_t i = 0; i < g.size(); ++i) {
+          if (m.data()[i]) g.data()[i] = T(0);
+        }
+        return Grads<T>{std::move(g)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(masked_fill);
 

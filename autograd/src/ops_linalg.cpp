@@ -108,30 +108,34 @@ Var<T> batched_product(const char* op, const Var<T>& a, const Var<T>& b, const M
             b.value().data() + i * sb, d.n, T(0), c.data() + i * d.m * d.n, d.n);
   }
   // dA = dC B^T, dB = A^T dC (summed over the batch when B is shared)
-  return record<T>(op, {a, b}, std::move(c), [d](const Context<T>& ctx) {
-    const Array<T>& g = ctx.grad_output();
-    const Array<T>& av = ctx.input(0);
-    const Array<T>& bv = ctx.input(1);
-    const std::size_t step_a = d.a_batched ? d.m * d.k : 0, step_b = d.b_batched ? d.k * d.n : 0;
-    Grads<T> grads(2);
-    if (ctx.needs_grad(0)) {
-      Array<T> ga = detail::empty_array<T>(av.shape());
-      for (std::size_t i = 0; i < d.batch; ++i) {
-        gemm<T>(false, true, d.m, d.k, d.n, T(1), g.data() + i * d.m * d.n, d.n,
-                bv.data() + i * step_b, d.n, T(0), ga.data() + i * d.m * d.k, d.k);
-      }
-      grads[0] = std::move(ga);
-    }
-    if (ctx.needs_grad(1)) {
-      Array<T> gb = detail::empty_array<T>(bv.shape());
-      for (std::size_t i = 0; i < d.batch; ++i) {
-        gemm<T>(true, false, d.k, d.n, d.m, T(1), av.data() + i * step_a, d.k,
-                g.data() + i * d.m * d.n, d.n, T(0), gb.data() + i * d.k * d.n, d.n);
-      }
-      grads[1] = std::move(gb);
-    }
-    return grads;
-  });
+  return record<T>(
+      op, {a, b}, std::move(c),
+      [d](const Context<T>& ctx) {
+        const Array<T>& g = ctx.grad_output();
+        const Array<T>& av = ctx.input(0);
+        const Array<T>& bv = ctx.input(1);
+        const std::size_t step_a = d.a_batched ? d.m * d.k : 0,
+                          step_b = d.b_batched ? d.k * d.n : 0;
+        Grads<T> grads(2);
+        if (ctx.needs_grad(0)) {
+          Array<T> ga = detail::empty_array<T>(av.shape());
+          for (std::size_t i = 0; i < d.batch; ++i) {
+            gemm<T>(false, true, d.m, d.k, d.n, T(1), g.data() + i * d.m * d.n, d.n,
+                    bv.data() + i * step_b, d.n, T(0), ga.data() + i * d.m * d.k, d.k);
+          }
+          grads[0] = std::move(ga);
+        }
+        if (ctx.needs_grad(1)) {
+          Array<T> gb = detail::empty_array<T>(bv.shape());
+          for (std::size_t i = 0; i < d.batch; ++i) {
+            gemm<T>(true, false, d.k, d.n, d.m, T(1), av.data() + i * step_a, d.k,
+                    g.data() + i * d.m * d.n, d.n, T(0), gb.data() + i * d.k * d.n, d.n);
+          }
+          grads[1] = std::move(gb);
+        }
+        return grads;
+      },
+      {}, {}, Reads::all_inputs_only());
 }
 
 }  // namespace
@@ -175,9 +179,12 @@ Var<T> transpose(const Var<T>& x, int axis0, int axis1) {
   if (a0 > a1) std::swap(a0, a1);
   Array<T> y = a0 == a1 ? x.value() : swap_axes(x.value(), a0, a1);
   // the gradient is the output's gradient with the same two axes swapped back
-  return record<T>("transpose", {x}, std::move(y), [a0, a1](const Context<T>& c) {
-    return Grads<T>{a0 == a1 ? c.grad_output() : swap_axes(c.grad_output(), a0, a1)};
-  });
+  return record<T>(
+      "transpose", {x}, std::move(y),
+      [a0, a1](const Context<T>& c) {
+        return Grads<T>{a0 == a1 ? c.grad_output() : swap_axes(c.grad_output(), a0, a1)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP_OVERLOAD(transpose, Var<T>(const Var<T>&, int, int));
 
@@ -208,32 +215,35 @@ Var<T> linear(const Var<T>& x, const Var<T>& weight, const Var<T>& bias) {
   std::vector<Var<T>> inputs{x, weight};
   if (has_bias) inputs.push_back(bias);
   // dx = dy W, dW = dy^T x, db = sum over rows of dy
-  return record<T>("linear", std::move(inputs), std::move(y), [rows, in, out](const Context<T>& c) {
-    const Array<T>& g = c.grad_output();
-    Grads<T> grads(c.num_inputs());
-    if (c.needs_grad(0)) {
-      Array<T> gx = detail::empty_array<T>(c.input(0).shape());
-      gemm<T>(false, false, rows, in, out, T(1), g.data(), out, c.input(1).data(), in, T(0),
-              gx.data(), in);
-      grads[0] = std::move(gx);
-    }
-    if (c.needs_grad(1)) {
-      Array<T> gw = detail::empty_array<T>(c.input(1).shape());
-      gemm<T>(true, false, out, in, rows, T(1), g.data(), out, c.input(0).data(), in, T(0),
-              gw.data(), in);
-      grads[1] = std::move(gw);
-    }
-    if (c.num_inputs() == 3 && c.needs_grad(2)) {
-      Array<T> gb = detail::zeros_array<T>(c.input(2).shape());
-      T* bp = gb.data();
-      const T* gp = g.data();
-      for (std::size_t r = 0; r < rows; ++r, gp += out) {
-        for (std::size_t j = 0; j < out; ++j) bp[j] += gp[j];
-      }
-      grads[2] = std::move(gb);
-    }
-    return grads;
-  });
+  return record<T>(
+      "linear", std::move(inputs), std::move(y),
+      [rows, in, out](const Context<T>& c) {
+        const Array<T>& g = c.grad_output();
+        Grads<T> grads(c.num_inputs());
+        if (c.needs_grad(0)) {
+          Array<T> gx = detail::empty_array<T>(c.input_shape(0));
+          gemm<T>(false, false, rows, in, out, T(1), g.data(), out, c.input(1).data(), in, T(0),
+                  gx.data(), in);
+          grads[0] = std::move(gx);
+        }
+        if (c.needs_grad(1)) {
+          Array<T> gw = detail::empty_array<T>(c.input_shape(1));
+          gemm<T>(true, false, out, in, rows, T(1), g.data(), out, c.input(0).data(), in, T(0),
+                  gw.data(), in);
+          grads[1] = std::move(gw);
+        }
+        if (c.num_inputs() == 3 && c.needs_grad(2)) {
+          Array<T> gb = detail::zeros_array<T>(c.input_shape(2));
+          T* bp = gb.data();
+          const T* gp = g.data();
+          for (std::size_t r = 0; r < rows; ++r, gp += out) {
+            for (std::size_t j = 0; j < out; ++j) bp[j] += gp[j];
+          }
+          grads[2] = std::move(gb);
+        }
+        return grads;
+      },
+      {}, {}, Reads::inputs_only({0, 1}));
 }
 TAPEGRAD_OP(linear);
 

@@ -49,11 +49,14 @@ Var<T> sum_impl(const char* op, const Var<T>& x, T scale) {
   for (const T& v : x.value()) total += v;
   Array<T> y = Array<T>::from_shape({});
   y() = total * scale;
-  return record<T>(op, {x}, std::move(y), [scale](const Context<T>& c) {
-    Array<T> g = Array<T>::from_shape(c.input(0).shape());
-    g.fill(scale * c.grad_output()());  // dy/dx_i = scale
-    return Grads<T>{std::move(g)};
-  });
+  return record<T>(
+      op, {x}, std::move(y),
+      [scale](const Context<T>& c) {
+        Array<T> g = Array<T>::from_shape(c.input_shape(0));
+        g.fill(scale * c.grad_output()());  // dy/dx_i = scale
+        return Grads<T>{std::move(g)};
+      },
+      {}, {}, Reads::none());
 }
 
 template <class T>
@@ -63,10 +66,13 @@ Var<T> sum_axis_impl(const char* op, const Var<T>& x, int axis, bool keepdims, b
   const T scale = mean ? T(1) / static_cast<T>(l.n) : T(1);
   Array<T> y = sum_lanes(x.value(), l, detail::reduced_shape(x.shape(), ax, keepdims));
   if (mean) y *= scale;
-  return record<T>(op, {x}, std::move(y), [ax, scale](const Context<T>& c) {
-    const Shape& s = c.input(0).shape();
-    return Grads<T>{spread_lanes(c.grad_output(), detail::lanes(s, ax), s, scale)};
-  });
+  return record<T>(
+      op, {x}, std::move(y),
+      [ax, scale](const Context<T>& c) {
+        const Shape& s = c.input_shape(0);
+        return Grads<T>{spread_lanes(c.grad_output(), detail::lanes(s, ax), s, scale)};
+      },
+      {}, {}, Reads::none());
 }
 
 }  // namespace
@@ -145,14 +151,15 @@ Var<T> max(const Var<T>& x, int axis, bool keepdims) {
     }
   }
   // dy/dx = 1 at the (first) maximum of each lane, 0 elsewhere
-  return record<T>("max", {x}, std::move(y),
-                   [ax](const Context<T>& c) {
-                     const Shape& s = c.input(0).shape();
-                     Array<T> g = spread_lanes(c.grad_output(), detail::lanes(s, ax), s, T(1));
-                     g *= c.saved(0);
-                     return Grads<T>{std::move(g)};
-                   },
-                   {std::move(mask)});
+  return record<T>(
+      "max", {x}, std::move(y),
+      [ax](const Context<T>& c) {
+        const Shape& s = c.input_shape(0);
+        Array<T> g = spread_lanes(c.grad_output(), detail::lanes(s, ax), s, T(1));
+        g *= c.saved(0);
+        return Grads<T>{std::move(g)};
+      },
+      {std::move(mask)}, {}, Reads::none());
 }
 TAPEGRAD_OP_OVERLOAD(max, Var<T>(const Var<T>&, int, bool));
 
@@ -176,29 +183,32 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
   }
   // dy/dx_j = softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m), recomputed from the input:
   // exp(x_j - y) with the rounded output y loses precision in float at |x| ~ 1e4
-  return record<T>("logsumexp", {x}, std::move(y), [ax](const Context<T>& c) {
-    const Array<T>& in = c.input(0);
-    const detail::Lanes lg = detail::lanes(in.shape(), ax);
-    Array<T> g = detail::empty_array<T>(in.shape());
-    const T* inp = in.data();
-    const T* gy = c.grad_output().data();
-    for (std::size_t o = 0; o < lg.outer; ++o) {
-      for (std::size_t i = 0; i < lg.inner; ++i) {
-        const std::size_t base = o * lg.n * lg.inner + i;
-        T m = -std::numeric_limits<T>::infinity();
-        for (std::size_t j = 0; j < lg.n; ++j) m = std::max(m, inp[base + j * lg.inner]);
-        const T shift = std::isfinite(m) ? m : T(0);
-        T s = T(0);
-        for (std::size_t j = 0; j < lg.n; ++j) s += std::exp(inp[base + j * lg.inner] - shift);
-        const T gv = gy[o * lg.inner + i];
-        for (std::size_t j = 0; j < lg.n; ++j) {
-          const std::size_t k = base + j * lg.inner;
-          g.data()[k] = s > T(0) ? gv * std::exp(inp[k] - shift) / s : T(0);
+  return record<T>(
+      "logsumexp", {x}, std::move(y),
+      [ax](const Context<T>& c) {
+        const Array<T>& in = c.input(0);
+        const detail::Lanes lg = detail::lanes(in.shape(), ax);
+        Array<T> g = detail::empty_array<T>(in.shape());
+        const T* inp = in.data();
+        const T* gy = c.grad_output().data();
+        for (std::size_t o = 0; o < lg.outer; ++o) {
+          for (std::size_t i = 0; i < lg.inner; ++i) {
+            const std::size_t base = o * lg.n * lg.inner + i;
+            T m = -std::numeric_limits<T>::infinity();
+            for (std::size_t j = 0; j < lg.n; ++j) m = std::max(m, inp[base + j * lg.inner]);
+            const T shift = std::isfinite(m) ? m : T(0);
+            T s = T(0);
+            for (std::size_t j = 0; j < lg.n; ++j) s += std::exp(inp[base + j * lg.inner] - shift);
+            const T gv = gy[o * lg.inner + i];
+            for (std::size_t j = 0; j < lg.n; ++j) {
+              const std::size_t k = base + j * lg.inner;
+              g.data()[k] = s > T(0) ? gv * std::exp(inp[k] - shift) / s : T(0);
+            }
+          }
         }
-      }
-    }
-    return Grads<T>{std::move(g)};
-  });
+        return Grads<T>{std::move(g)};
+      },
+      {}, {}, Reads::inputs_only({0}));
 }
 TAPEGRAD_OP(logsumexp);
 

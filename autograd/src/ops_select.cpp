@@ -78,12 +78,15 @@ Var<T> gather(const Var<T>& x, int axis, const IndexArray& index) {
   Array<T> y = detail::empty_array<T>(is);
   for (std::size_t i = 0; i < src.size(); ++i) y.data()[i] = x.value().data()[src[i]];
   // dx[src[i]] += dy[i]
-  return record<T>("gather", {x}, std::move(y), [src = std::move(src)](const Context<T>& c) {
-    Array<T> g = detail::zeros_array<T>(c.input(0).shape());
-    const T* gy = c.grad_output().data();
-    for (std::size_t i = 0; i < src.size(); ++i) g.data()[src[i]] += gy[i];
-    return Grads<T>{std::move(g)};
-  });
+  return record<T>(
+      "gather", {x}, std::move(y),
+      [src = std::move(src)](const Context<T>& c) {
+        Array<T> g = detail::zeros_array<T>(c.input_shape(0));
+        const T* gy = c.grad_output().data();
+        for (std::size_t i = 0; i < src.size(); ++i) g.data()[src[i]] += gy[i];
+        return Grads<T>{std::move(g)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(gather);
 

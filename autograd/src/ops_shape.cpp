@@ -38,11 +38,14 @@ Var<T> reshape(const Var<T>& x, const Shape& shape) {
   }
   Array<T> y = x.value();
   y.reshape(shape);
-  return record<T>("reshape", {x}, std::move(y), [](const Context<T>& c) {
-    Array<T> g = c.grad_output();  // same elements, the input's shape
-    g.reshape(c.input(0).shape());
-    return Grads<T>{std::move(g)};
-  });
+  return record<T>(
+      "reshape", {x}, std::move(y),
+      [](const Context<T>& c) {
+        Array<T> g = c.grad_output();  // same elements, the input's shape
+        g.reshape(c.input_shape(0));
+        return Grads<T>{std::move(g)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(reshape);
 
@@ -88,9 +91,12 @@ Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length) 
   ys[ax] = length;
   Array<T> y = copy_block(x.value(), detail::lanes(x.shape(), ax), start, length, ys);
   // the gradient of the block is the output's gradient; zero elsewhere
-  return record<T>("narrow", {x}, std::move(y), [ax, start](const Context<T>& c) {
-    return Grads<T>{Grad<T>::block(c.grad_output(), ax, start)};
-  });
+  return record<T>(
+      "narrow", {x}, std::move(y),
+      [ax, start](const Context<T>& c) {
+        return Grads<T>{Grad<T>::block(c.grad_output(), ax, start)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(narrow);
 
@@ -104,9 +110,12 @@ Var<T> select(const Var<T>& x, int axis, std::size_t index) {
   }
   Array<T> y = copy_block(x.value(), detail::lanes(x.shape(), ax), index, 1,
                           detail::reduced_shape(x.shape(), ax, false));
-  return record<T>("select", {x}, std::move(y), [ax, index](const Context<T>& c) {
-    return Grads<T>{Grad<T>::at(c.grad_output(), ax, index)};
-  });
+  return record<T>(
+      "select", {x}, std::move(y),
+      [ax, index](const Context<T>& c) {
+        return Grads<T>{Grad<T>::at(c.grad_output(), ax, index)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(select);
 
@@ -163,17 +172,20 @@ Var<T> concat(const std::vector<Var<T>>& xs, int axis) {
     }
   }
   // each input's gradient is its block of the output's gradient
-  return record<T>("concat", xs, std::move(y), [ax, starts](const Context<T>& c) {
-    const Array<T>& g = c.grad_output();
-    const detail::Lanes lg = detail::lanes(g.shape(), ax);
-    Grads<T> grads(c.num_inputs());
-    for (std::size_t i = 0; i < c.num_inputs(); ++i) {
-      if (!c.needs_grad(i)) continue;
-      const Shape& s = c.input(i).shape();
-      grads[i] = copy_block(g, lg, starts[i], s[ax], s);
-    }
-    return grads;
-  });
+  return record<T>(
+      "concat", xs, std::move(y),
+      [ax, starts](const Context<T>& c) {
+        const Array<T>& g = c.grad_output();
+        const detail::Lanes lg = detail::lanes(g.shape(), ax);
+        Grads<T> grads(c.num_inputs());
+        for (std::size_t i = 0; i < c.num_inputs(); ++i) {
+          if (!c.needs_grad(i)) continue;
+          const Shape& s = c.input_shape(i);
+          grads[i] = copy_block(g, lg, starts[i], s[ax], s);
+        }
+        return grads;
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP_OVERLOAD(concat, Var<T>(const std::vector<Var<T>>&, int));
 
@@ -211,15 +223,18 @@ Var<T> stack(const std::vector<Var<T>>& xs, int axis) {
     }
   }
   // each input's gradient is its slice of the output's gradient
-  return record<T>("stack", xs, std::move(y), [ax](const Context<T>& c) {
-    const Array<T>& g = c.grad_output();
-    const detail::Lanes lg = detail::lanes(g.shape(), ax);
-    Grads<T> grads(c.num_inputs());
-    for (std::size_t i = 0; i < c.num_inputs(); ++i) {
-      if (c.needs_grad(i)) grads[i] = copy_block(g, lg, i, 1, c.input(i).shape());
-    }
-    return grads;
-  });
+  return record<T>(
+      "stack", xs, std::move(y),
+      [ax](const Context<T>& c) {
+        const Array<T>& g = c.grad_output();
+        const detail::Lanes lg = detail::lanes(g.shape(), ax);
+        Grads<T> grads(c.num_inputs());
+        for (std::size_t i = 0; i < c.num_inputs(); ++i) {
+          if (c.needs_grad(i)) grads[i] = copy_block(g, lg, i, 1, c.input_shape(i));
+        }
+        return grads;
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP_OVERLOAD(stack, Var<T>(const std::vector<Var<T>>&, int));
 
@@ -253,18 +268,20 @@ Var<T> index_rows(const Var<T>& table, const IndexArray& ids, Index padding_idx)
     std::copy(row, row + dim, y.data() + i * dim);
   }
   // d table[id] += dy[i] for every position i holding id (scatter-add), except padding_idx
-  return record<T>("index_rows", {table}, std::move(y),
-                   [ids, padding_idx, dim](const Context<T>& c) {
-                     Array<T> gt = detail::zeros_array<T>(c.input(0).shape());
-                     const T* gp = c.grad_output().data();
-                     for (std::size_t i = 0; i < ids.size(); ++i) {
-                       const Index id = ids.data()[i];
-                       if (id == padding_idx) continue;
-                       T* row = gt.data() + static_cast<std::size_t>(id) * dim;
-                       for (std::size_t j = 0; j < dim; ++j) row[j] += gp[i * dim + j];
-                     }
-                     return Grads<T>{std::move(gt)};
-                   });
+  return record<T>(
+      "index_rows", {table}, std::move(y),
+      [ids, padding_idx, dim](const Context<T>& c) {
+        Array<T> gt = detail::zeros_array<T>(c.input_shape(0));
+        const T* gp = c.grad_output().data();
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          const Index id = ids.data()[i];
+          if (id == padding_idx) continue;
+          T* row = gt.data() + static_cast<std::size_t>(id) * dim;
+          for (std::size_t j = 0; j < dim; ++j) row[j] += gp[i * dim + j];
+        }
+        return Grads<T>{std::move(gt)};
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(index_rows);
 
@@ -292,18 +309,21 @@ Var<T> stack_index(const std::vector<Var<T>>& xs, std::size_t index) {
     const T* src = xs[k].value().data() + index * inner;
     std::copy(src, src + inner, y.data() + k * inner);
   }
-  return record<T>("stack_index", xs, std::move(y), [index, inner](const Context<T>& c) {
-    const Array<T>& g = c.grad_output();
-    Shape part(g.shape().begin() + 1, g.shape().end());
-    Grads<T> grads(c.num_inputs());
-    for (std::size_t k = 0; k < c.num_inputs(); ++k) {
-      if (!c.needs_grad(k)) continue;
-      Array<T> gk = detail::empty_array<T>(part);
-      std::copy(g.data() + k * inner, g.data() + (k + 1) * inner, gk.data());
-      grads[k] = Grad<T>::at(std::move(gk), 0, index);
-    }
-    return grads;
-  });
+  return record<T>(
+      "stack_index", xs, std::move(y),
+      [index, inner](const Context<T>& c) {
+        const Array<T>& g = c.grad_output();
+        Shape part(g.shape().begin() + 1, g.shape().end());
+        Grads<T> grads(c.num_inputs());
+        for (std::size_t k = 0; k < c.num_inputs(); ++k) {
+          if (!c.needs_grad(k)) continue;
+          Array<T> gk = detail::empty_array<T>(part);
+          std::copy(g.data() + k * inner, g.data() + (k + 1) * inner, gk.data());
+          grads[k] = Grad<T>::at(std::move(gk), 0, index);
+        }
+        return grads;
+      },
+      {}, {}, Reads::none());
 }
 TAPEGRAD_OP(stack_index);
 

@@ -13,8 +13,43 @@ std::atomic<std::uint64_t> next_tape_serial{1};
 
 }  // namespace
 
+namespace detail {
+
 template <class T>
-Tape<T>::Tape() : serial_(next_tape_serial.fetch_add(1)) {}
+void release_if_unused(const std::shared_ptr<Node<T>>& node) noexcept {
+  Node<T>& n = *node;
+  // Only on the recording thread, during the tape's life and outside backward (the serial
+  // checked first: it is the one field no other thread writes).
+  if (n.tape_serial != releasing_serial<T>() || n.readers != 0 || n.tape_refs == 0 || n.released) {
+    return;
+  }
+  // The handle being dropped is the last one besides the tape's own.
+  if (static_cast<std::size_t>(node.use_count()) != std::size_t{n.tape_refs} + 1) return;
+  if (anomaly_checks_on()) return;  // its messages show every value
+  n.released_shape = n.value.shape();
+  n.value = no_array<T>();
+  n.released = true;
+}
+
+template <class T>
+void throw_released(const Node<T>& node) {
+  throw usage_error(fmt::format(
+      "{} was released from the tape: no handle outside the tape held it and no recorded "
+      "backward rule reads it (record's `reads`); its shape is kept, its value is not",
+      describe(node)));
+}
+
+}  // namespace detail
+
+template <class T>
+Tape<T>::Tape() : serial_(next_tape_serial.fetch_add(1)) {
+  detail::releasing_serial<T>() = serial_;
+}
+
+template <class T>
+Tape<T>::~Tape() {
+  detail::releasing_serial<T>() = 0;  // the entries' handles go now: release nothing
+}
 
 template <class T>
 Tape<T>& Tape<T>::current() {
@@ -24,8 +59,10 @@ Tape<T>& Tape<T>::current() {
 
 template <class T>
 void Tape<T>::clear() {
+  detail::releasing_serial<T>() = 0;  // the entries' handles go now: release nothing
   entries_.clear();
   serial_ = next_tape_serial.fetch_add(1);
+  detail::releasing_serial<T>() = serial_;
 }
 
 template <class T>
@@ -36,7 +73,7 @@ std::size_t Tape<T>::bytes() const {
     const auto& n = *v.node();
     if (!seen.insert(&n).second) return;
     if (n.entry < 0 && n.requires_grad) return;  // a parameter: owned by the model
-    total += n.value.size() * sizeof(T);
+    if (!n.released) total += n.value.size() * sizeof(T);
     if (n.has_grad) total += n.grad->size() * sizeof(T);
     for (const auto& p : n.pending) total += (p.first.size() + p.second.size()) * sizeof(T);
   };
@@ -52,14 +89,28 @@ std::size_t Tape<T>::bytes() const {
 template <class T>
 Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
                      BackwardRule<T>&& rule, std::vector<Array<T>>&& saved,
-                     const std::vector<RowRead>& rows) {
+                     const std::vector<RowRead>& rows, const Reads& reads) {
   auto node = std::make_shared<detail::Node<T>>(std::move(output));
   node->requires_grad = true;
   node->entry = static_cast<std::int64_t>(entries_.size());
   node->tape_serial = serial_;
+  node->tape_refs = 1;  // the entry's output
+  node->readers = reads.output ? 1 : 0;
   detail::Entry<T>& e = entries_.emplace_back();
   e.op = std::move(op);
-  for (const auto& in : inputs) e.versions.push_back(in.node()->version);
+  e.reads_output = reads.output;
+  if (!reads.all_inputs) {
+    e.reads.assign(inputs.size(), 0);
+    for (std::size_t k : reads.inputs) e.reads[k] = 1;
+    for (const RowRead& r : rows) e.reads[r.input] = 1;
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    auto& in = *inputs[k].node();
+    e.versions.push_back(in.version);
+    if (in.entry < 0 || in.tape_serial != serial_) continue;  // a leaf: never released
+    ++in.tape_refs;
+    if (e.reads.empty() || e.reads[k] != 0) ++in.readers;
+  }
   if (!rows.empty()) {
     e.rows.assign(inputs.size(), -1);
     for (const RowRead& r : rows) {
@@ -80,7 +131,7 @@ Var<T> Tape<T>::push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& 
 
 template <class T>
 Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
-              std::vector<Array<T>> saved, std::vector<RowRead> rows) {
+              std::vector<Array<T>> saved, std::vector<RowRead> rows, Reads reads) {
   bool any = false;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     if (!inputs[k].defined()) {
@@ -94,6 +145,14 @@ Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, Backw
       throw usage_error(
           fmt::format("{}: reads row {} of input {}, which does not exist", op, r.row, r.input));
     }
+  }
+  for (std::size_t k : reads.inputs) {
+    if (k >= inputs.size()) {
+      throw usage_error(fmt::format("{}: reads input {} of {}", op, k, inputs.size()));
+    }
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (inputs[k].node()->released) detail::throw_released(*inputs[k].node());
   }
   if (detail::anomaly_checks_on()) detail::check_output(op, inputs, output);
   if (!is_grad_enabled() || !any) return Var<T>(std::move(output));
@@ -110,13 +169,19 @@ Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, Backw
     }
   }
   return t.push(std::move(op), std::move(inputs), std::move(output), std::move(rule),
-                std::move(saved), rows);
+                std::move(saved), rows, reads);
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                          \
-  template class Tape<T>;                                                                \
-  template Var<T> record<T>(std::string, std::vector<Var<T>>, Array<T>, BackwardRule<T>, \
-                            std::vector<Array<T>>, std::vector<RowRead>);
+// A vector of entries grows by moving them, never by copying (a copy's handles would count as
+// handles outside the tape).
+static_assert(std::is_nothrow_move_constructible_v<detail::Entry<float>>);
+
+#define TAPEGRAD_INSTANTIATE(T)                                                                 \
+  template class Tape<T>;                                                                       \
+  template Var<T> record<T>(std::string, std::vector<Var<T>>, Array<T>, BackwardRule<T>,        \
+                            std::vector<Array<T>>, std::vector<RowRead>, Reads);                \
+  template void detail::release_if_unused<T>(const std::shared_ptr<detail::Node<T>>&) noexcept; \
+  template void detail::throw_released<T>(const detail::Node<T>&);
 
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -36,6 +36,7 @@ typename Var<T>::node_type& Var<T>::checked() const {
 template <class T>
 Array<T>& Var<T>::mutable_value() const {
   auto& n = checked();
+  if (n.released) detail::throw_released(n);
   ++n.version;
   for (auto& v : n.row_versions) ++v;  // every row may change
   return n.value;
@@ -44,6 +45,7 @@ Array<T>& Var<T>::mutable_value() const {
 template <class T>
 T* Var<T>::mutable_row(std::size_t index) const {
   auto& n = checked();
+  if (n.released) detail::throw_released(n);
   if (n.value.dimension() == 0) {
     throw shape_error("mutable_row: the value is 0-d and has no rows");
   }
@@ -61,9 +63,9 @@ T* Var<T>::mutable_row(std::size_t index) const {
 template <class T>
 std::uint32_t Var<T>::row_version(std::size_t index) const {
   const auto& n = checked();
-  if (n.value.dimension() == 0 || index >= n.value.shape()[0]) {
+  if (n.shape().empty() || index >= n.shape()[0]) {
     throw value_error(fmt::format("row_version: row {} is outside a value of shape {}", index,
-                                  shape_str(n.value.shape())));
+                                  shape_str(n.shape())));
   }
   return n.row_versions.empty() ? 0 : n.row_versions[index];
 }
@@ -89,9 +91,9 @@ Array<T>& Var<T>::mutable_grad() const {
 template <class T>
 void Var<T>::set_grad(Array<T> grad) {
   auto& n = checked();
-  if (grad.shape() != n.value.shape()) {
+  if (grad.shape() != n.shape()) {
     throw shape_error(fmt::format("set_grad: gradient shape {} differs from the value's {}",
-                                  shape_str(grad.shape()), shape_str(n.value.shape())));
+                                  shape_str(grad.shape()), shape_str(n.shape())));
   }
   n.grad = std::move(grad);
   n.has_grad = true;
@@ -146,7 +148,7 @@ T Var<T>::item() const {
 template <class T>
 Var<T> Var<T>::detach() const {
   const auto& n = checked();
-  return Var(n.value, false, n.name);
+  return Var(value(), false, n.name);
 }
 
 template <class T>

@@ -186,9 +186,19 @@ T* gate_rows(const Var<T>& gx, const StepDims& d, std::size_t width, GateInput m
 // What a step's backward reads of gx: after overwriting, only its own row gx[t], so the later
 // steps' writes to their rows leave it valid (record's RowRead); else the whole of gx.
 template <class T>
-std::vector<RowRead> gate_reads(const Var<T>& gx, const StepDims& d, GateInput mode) {
+std::vector<RowRead> gate_rows_read(const Var<T>& gx, const StepDims& d, GateInput mode) {
   if (mode == GateInput::overwrite && gx.ndim() == 3) return {RowRead{0, d.step}};
   return {};
+}
+
+// The values an LSTM or GRU step's backward reads (record's Reads): h (in the state) and
+// W_hh, and gx only after overwriting (its own row, gate_rows_read), as a kept gx's activations
+// are a saved copy; `output` when the rule reads the new state (the LSTM's c').
+inline Reads gate_step_reads(GateInput mode, bool output) {
+  Reads r =
+      mode == GateInput::overwrite ? Reads::inputs_only({0, 1, 2}) : Reads::inputs_only({1, 2});
+  r.output = output;
+  return r;
 }
 
 // pre = gx[t] + h W_hh^T, [B, G*H], in the rows gate_rows gives. Returns where pre is.
@@ -205,7 +215,7 @@ T* gates_of(const Var<T>& gx, const StepDims& d, std::size_t gates, const T* h, 
 // The gradient of gx from the gradient of gx[t].
 template <class T>
 Grad<T> gx_grad(const Context<T>& c, Array<T> dgx, std::size_t t) {
-  return c.input(0).dimension() == 3 ? Grad<T>::at(std::move(dgx), 0, t) : Grad<T>(std::move(dgx));
+  return c.input_shape(0).size() == 3 ? Grad<T>::at(std::move(dgx), 0, t) : Grad<T>(std::move(dgx));
 }
 
 // dh (+)= dpre W_hh, [B, H]; beta = 1 adds to dh's contents.

@@ -36,7 +36,7 @@ namespace {
 
 template <class T>
 Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode) {
-  const std::size_t batch = ctx.output().shape()[0], hidden = ctx.output().shape()[1];
+  const std::size_t batch = ctx.output_shape()[0], hidden = ctx.output_shape()[1];
   const std::size_t width = 3 * hidden;
   // r, z, n per row, where the forward left them, and h W_hn^T + b_hn.
   const T* act =
@@ -145,7 +145,7 @@ Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
   return record<T>(
       "fused_gru_step", std::move(inputs), std::move(next),
       [t, mode](const Context<T>& c) { return gru_step_backward(c, t, mode); }, std::move(saved),
-      detail::gate_reads(gx, d, mode));
+      detail::gate_rows_read(gx, d, mode), detail::gate_step_reads(mode, false));
 }
 
 // ---- the cell from x ----

@@ -114,7 +114,7 @@ Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, con
   return record<T>(
       "fused_lstm_step", {gx, state, w_hh}, std::move(next),
       [t, mode](const Context<T>& c) { return lstm_step_backward(c, t, mode); }, std::move(saved),
-      detail::gate_reads(gx, d, mode));
+      detail::gate_rows_read(gx, d, mode), detail::gate_step_reads(mode, true));
 }
 
 // ---- the cell from x ----

@@ -68,8 +68,11 @@ Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
   } else {
     for_lanes<T>(n, [&](std::size_t j, auto v) { store(p + j, tanh_of(load(p + j, v))); });
   }
-  return record<T>("fused_rnn_step", {gx, h, w_hh}, std::move(y),
-                   [t, relu](const Context<T>& c) { return rnn_step_backward(c, t, relu); });
+  // The rule reads y (its derivative), h and W_hh; not gx, whose copy became y.
+  return record<T>(
+      "fused_rnn_step", {gx, h, w_hh}, std::move(y),
+      [t, relu](const Context<T>& c) { return rnn_step_backward(c, t, relu); }, {}, {},
+      Reads::inputs_only({1, 2}).and_output());
 }
 
 // ---- the cell from x ----

@@ -35,9 +35,13 @@ class CustomOp {
   using Forward = std::function<Array<T>(const std::vector<Array<T>>& inputs)>;
 
   /// An op named `name` (on the tape and in error messages) with its two functions; nothing
-  /// is checked or run until it is called.
-  CustomOp(std::string name, Forward forward, BackwardRule<T> backward)
-      : name_(std::move(name)), forward_(std::move(forward)), backward_(std::move(backward)) {}
+  /// is checked or run until it is called. `reads` says which values `backward` reads (see
+  /// Reads; by default all): what it does not read the tape may free after the forward pass.
+  CustomOp(std::string name, Forward forward, BackwardRule<T> backward, Reads reads = Reads::all())
+      : name_(std::move(name)),
+        forward_(std::move(forward)),
+        backward_(std::move(backward)),
+        reads_(std::move(reads)) {}
 
   /// Runs forward on the inputs' values and records the op (see record()): the output
   /// requires a gradient when an input does. An empty Var among the inputs is a usage_error
@@ -52,7 +56,7 @@ class CustomOp {
       values.push_back(inputs[i].value());
     }
     Array<T> output = forward_(values);
-    return record<T>(name_, std::move(inputs), std::move(output), backward_);
+    return record<T>(name_, std::move(inputs), std::move(output), backward_, {}, {}, reads_);
   }
 
   /// The op's name, as its tape entries show it.
@@ -62,6 +66,7 @@ class CustomOp {
   std::string name_;
   Forward forward_;
   BackwardRule<T> backward_;
+  Reads reads_;
 };
 
 }  // namespace tapegrad

@@ -133,11 +133,17 @@ class Context {
   /// d(loss)/d(output), of the output's shape.
   const Array<T>& grad_output() const;
   /// The op's output value, as recorded. A usage_error when it was changed in place since
-  /// (the gradient computed from it would be wrong).
+  /// (the gradient computed from it would be wrong); an internal_error naming the op when the
+  /// op was recorded saying its rule does not read it (record's `reads`).
   const Array<T>& output() const;
   /// The value of input `i` (in the order the op was recorded with), as it is now: the engine
-  /// has checked that it was not changed in place since. An internal_error past the inputs.
+  /// has checked that it was not changed in place since. An internal_error past the inputs, or
+  /// when the op was recorded saying its rule does not read it (record's `reads`).
   const Array<T>& input(std::size_t i) const;
+  /// The output's shape, whatever the rule reads.
+  const Shape& output_shape() const;
+  /// The shape of input `i`, whatever the rule reads. An internal_error past the inputs.
+  const Shape& input_shape(std::size_t i) const;
   /// The op's number of inputs, which is the number of Grads the rule returns.
   std::size_t num_inputs() const;
   /// False when input i needs no gradient: the rule may skip computing it.

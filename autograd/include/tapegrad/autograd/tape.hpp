@@ -23,6 +23,38 @@ struct RowRead {
   std::size_t row = 0;    ///< the row of it the rule reads, along axis 0
 };
 
+/// Says which recorded values an op's backward rule reads (record's `reads` argument): its
+/// output's value (Context::output) and which inputs' values (Context::input). A value that no
+/// recorded rule reads, and that no handle outside the tape refers to, is released: its storage
+/// is freed as soon as its last handle goes, its shape kept (Context::input_shape, output_shape).
+/// Reading a value the op said it does not read is an internal_error naming the op, released or
+/// not, so a wrong declaration fails in every test. An input named in record's `rows` is read
+/// (that row of it). The default, everything, is right for any rule.
+struct Reads {
+  bool output = true;               ///< the rule reads the output's value
+  bool all_inputs = true;           ///< the rule reads every input's value
+  std::vector<std::size_t> inputs;  ///< else the positions of the inputs it reads
+
+  /// Everything: the output and every input (the default).
+  static Reads all() { return {}; }
+  /// Nothing but shapes (add, reshape, stack, select...).
+  static Reads none() { return {false, false, {}}; }
+  /// The output only (tanh, sigmoid, exp...).
+  static Reads output_only() { return {true, false, {}}; }
+  /// Every input, not the output (matmul, linear, mul...).
+  static Reads all_inputs_only() { return {false, true, {}}; }
+  /// The inputs listed, not the output.
+  static Reads inputs_only(std::vector<std::size_t> which) {
+    return {false, false, std::move(which)};
+  }
+  /// The same, and the output too.
+  Reads and_output() const {
+    Reads r = *this;
+    r.output = true;
+    return r;
+  }
+};
+
 namespace detail {
 template <class T>
 struct Entry {
@@ -32,6 +64,9 @@ struct Entry {
   // Per input, the one row (axis 0) the rule reads, whose row version `versions` then holds,
   // or -1 for the whole value. Empty when every input is read whole.
   xt::svector<std::int64_t, 4> rows;
+  // Per input, whether the rule reads its value (Reads); empty when it reads every input.
+  xt::svector<std::uint8_t, 4> reads;
+  bool reads_output = true;
   Var<T> output;
   std::vector<Array<T>> saved;
   BackwardRule<T> rule;
@@ -53,7 +88,8 @@ class Tape {
   /// True when no op is recorded: at the start, and after backward() or clear().
   bool empty() const { return entries_.empty(); }
   /// Bytes of the arrays the tape keeps alive: every recorded output, every saved array, every
-  /// input that is not a trainable leaf, and gradients held during backward. Counted once each.
+  /// input that is not a trainable leaf, and gradients held during backward. Counted once each;
+  /// a released value (see Reads) counts nothing.
   std::size_t bytes() const;
   /// Drops every entry (and every value only the tape held). Handles to values recorded
   /// before stay valid as values, but backward through them is a usage_error.
@@ -76,12 +112,13 @@ class Tape {
   /// checks the arguments first; call record() instead.
   Var<T> push(std::string&& op, std::vector<Var<T>>&& inputs, Array<T>&& output,
               BackwardRule<T>&& rule, std::vector<Array<T>>&& saved,
-              const std::vector<RowRead>& rows);
+              const std::vector<RowRead>& rows, const Reads& reads);
   /// The backward walk from `root`, seeded with `seed` (of the root's shape), then frees the
   /// tape. For backward(), which checks the seed's shape first; call backward() instead.
   void run_backward(const Var<T>& root, Array<T> seed);
 
   Tape();
+  ~Tape();
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
@@ -105,9 +142,13 @@ Tape<T>& tape() {
 /// Backward through the op is a usage_error when an input (or, with `rows`, the row of it the
 /// rule reads) was changed in place after recording, or when the rule reads the output
 /// (Context::output) and that was changed in place.
+/// `reads` says which values the rule reads (see Reads): declaring less than everything lets the
+/// tape free the values no rule needs, a computed value as soon as the last handle outside the
+/// tape goes. Under anomaly detection nothing is freed.
 template <class T>
 Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
-              std::vector<Array<T>> saved = {}, std::vector<RowRead> rows = {});
+              std::vector<Array<T>> saved = {}, std::vector<RowRead> rows = {},
+              Reads reads = Reads::all());
 
 /// Backpropagates from a scalar `root` (seed d(root)/d(root) = 1): walks this thread's tape in
 /// reverse, accumulates gradients into every leaf that requires one, then frees the tape.

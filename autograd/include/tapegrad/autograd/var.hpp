@@ -34,7 +34,27 @@ struct Node {
   std::int64_t entry = -1;        // position on the recording tape; -1 for a leaf
   std::uint64_t tape_serial = 0;  // which tape (and which life of it) recorded this value
   std::string name;
+  // Memory. Handles to this value held by entries of the tape that recorded it (as an input or
+  // as the output), and entries of that tape whose rule reads the value (record's `reads`).
+  // When a computed value's last other handle goes (Var's destructor or assignment) and no rule
+  // reads it, the value is released: its storage freed, its shape kept in released_shape.
+  std::uint32_t tape_refs = 0;
+  std::uint32_t readers = 0;
+  bool released = false;
+  Shape released_shape;
+
+  /// The value's shape, also once the value is released.
+  const Shape& shape() const { return released ? released_shape : value.shape(); }
 };
+
+/// Frees `node`'s value if only the recording tape's entries hold it and no rule reads it (see
+/// Node); `node` is the handle about to be dropped. Called by Var's destructor and assignment.
+template <class T>
+void release_if_unused(const std::shared_ptr<Node<T>>& node) noexcept;
+
+/// A usage_error: the value of `node` was released.
+template <class T>
+[[noreturn]] void throw_released(const Node<T>& node);
 
 }  // namespace detail
 
@@ -50,6 +70,27 @@ class Var {
 
   /// An empty handle; using it in an op is a usage_error.
   Var() = default;
+  Var(const Var&) = default;
+  Var(Var&&) noexcept = default;
+  /// Dropping the last handle to a computed value that no recorded backward rule reads frees
+  /// the value's storage (the tape keeps its shape); see record's `reads`.
+  ~Var() { drop(node_); }
+  Var& operator=(const Var& other) {
+    if (this != &other) {
+      const std::shared_ptr<node_type> old = std::move(node_);
+      node_ = other.node_;
+      drop(old);
+    }
+    return *this;
+  }
+  Var& operator=(Var&& other) noexcept {
+    if (this != &other) {
+      const std::shared_ptr<node_type> old = std::move(node_);
+      node_ = std::move(other.node_);
+      drop(old);
+    }
+    return *this;
+  }
 
   /// A leaf holding `value`. Parameters are leaves with `requires_grad = true`.
   explicit Var(Array<T> value, bool requires_grad = false, std::string name = {});
@@ -61,8 +102,13 @@ class Var {
   /// node() is then a usage_error.
   bool defined() const { return node_ != nullptr; }
 
-  /// The value. Shapes: as given, or as computed by the op that made it.
-  const Array<T>& value() const { return checked().value; }
+  /// The value. Shapes: as given, or as computed by the op that made it. A usage_error for a
+  /// value released from the tape (only reachable through Tape::entries()).
+  const Array<T>& value() const {
+    const node_type& n = checked();
+    if (n.released) detail::throw_released(n);
+    return n.value;
+  }
   /// The value for an in-place change (optimizer steps, gradcheck). Bumps the version, so
   /// backward through an op that saved the old value is a usage_error, not a wrong gradient.
   /// Const, as the handle is (a copy shares the value anyway): `fc.weight().mutable_value()`
@@ -107,11 +153,11 @@ class Var {
   Var& set_name(std::string name);
 
   /// The value's shape, which a gradient of it has too.
-  const Shape& shape() const { return value().shape(); }
+  const Shape& shape() const { return checked().shape(); }
   /// The number of axes (0 for a scalar).
-  std::size_t ndim() const { return value().dimension(); }
+  std::size_t ndim() const { return shape().size(); }
   /// The number of elements (1 for a scalar).
-  std::size_t size() const { return value().size(); }
+  std::size_t size() const { return checked().released ? count(shape()) : value().size(); }
   /// Size along `axis` (negative counts from the end).
   std::size_t size(int axis) const;
   /// The single element of a one-element value.
@@ -139,6 +185,14 @@ class Var {
   static Var from_node(std::shared_ptr<node_type> node);
 
  private:
+  static void drop(const std::shared_ptr<node_type>& node) noexcept {
+    if (node && node->entry >= 0) detail::release_if_unused(node);
+  }
+  static std::size_t count(const Shape& shape) {
+    std::size_t n = 1;
+    for (std::size_t d : shape) n *= d;
+    return n;
+  }
   node_type& checked() const;
   std::shared_ptr<node_type> node_;
 };
