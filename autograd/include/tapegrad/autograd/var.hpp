@@ -70,11 +70,14 @@ class Var {
 
   /// An empty handle; using it in an op is a usage_error.
   Var() = default;
+  /// Another handle to the same value (copies share state).
   Var(const Var&) = default;
+  /// Takes over `other`'s handle, leaving it empty.
   Var(Var&&) noexcept = default;
   /// Dropping the last handle to a computed value that no recorded backward rule reads frees
   /// the value's storage (the tape keeps its shape); see record's `reads`.
   ~Var() { drop(node_); }
+  /// Makes this a handle to `other`'s value; the value held before is dropped as by ~Var.
   Var& operator=(const Var& other) {
     if (this != &other) {
       const std::shared_ptr<node_type> old = std::move(node_);
@@ -83,6 +86,7 @@ class Var {
     }
     return *this;
   }
+  /// Takes over `other`'s handle, leaving it empty; the value held before is dropped as by ~Var.
   Var& operator=(Var&& other) noexcept {
     if (this != &other) {
       const std::shared_ptr<node_type> old = std::move(node_);

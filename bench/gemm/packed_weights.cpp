@@ -1,0 +1,159 @@
+// What packing a recurrent layer's weights once would buy (issue #17's next step): the products
+// a recurrent step repeats T times with the same weights, timed as tapegrad runs them today
+// (dnnl_sgemm, which packs W_hh on every call) and as oneDNN's matmul primitive with the
+// weights reordered once into the layout it chooses (format_tag::any; the reorder is outside
+// the timing, as it would run once per forward pass). One process, alternating repetitions,
+// medians; both results checked against each other.
+//   rec  gates += h W_hh^T   [B, H] x [H, G*H]   NT, beta 1 (a sum post-op for the primitive)
+//   dh   dh = dg W_hh        [B, G*H] x [G*H, H] NN
+//
+//   packed_weights [--threads N] [--reps R] [--min-rep-ms M]
+//
+// Prints one JSON line per product: GFLOP/s of each and their ratio.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace {
+
+struct Product {
+  std::string name;
+  bool trans_b;  // B stored [n, k] (W_hh for rec) or [k, n] (W_hh for dh)
+  std::int64_t m, n, k;
+  float beta;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// GFLOP/s of one repetition of `call`: as many calls as fill min_rep_ms.
+double repetition(const Product& p, double min_rep_ms, const std::function<void()>& call) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  std::int64_t calls = 0;
+  double ms = 0.0;
+  do {
+    call();
+    ++calls;
+    ms = std::chrono::duration<double, std::milli>(clock::now() - start).count();
+  } while (ms < min_rep_ms);
+  return 2.0 * static_cast<double>(p.m * p.n * p.k) * static_cast<double>(calls) / (ms * 1e6);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 1, reps = 7;
+  double min_rep_ms = 20.0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string key = argv[i];
+    if (key == "--threads") {
+      threads = std::atoi(argv[i + 1]);
+    } else if (key == "--reps") {
+      reps = std::atoi(argv[i + 1]);
+    } else if (key == "--min-rep-ms") {
+      min_rep_ms = std::atof(argv[i + 1]);
+    } else {
+      std::fprintf(stderr, "usage: packed_weights [--threads N] [--reps R] [--min-rep-ms M]\n");
+      return 2;
+    }
+  }
+  omp_set_num_threads(threads);
+  using dnnl::memory;
+  using tag = memory::format_tag;
+  const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  std::mt19937_64 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+
+  const std::int64_t shapes[][2] = {{1, 64}, {32, 128}, {32, 256}, {64, 512}, {16, 64}};  // B, H
+  const std::pair<const char*, std::int64_t> cells[] = {{"rnn", 1}, {"gru", 3}, {"lstm", 4}};
+  for (const auto& s : shapes) {
+    for (const auto& [cell, g] : cells) {
+      const std::int64_t b = s[0], h = s[1];
+      const std::string where =
+          std::string(cell) + " B=" + std::to_string(b) + " H=" + std::to_string(h);
+      for (const Product& p : {Product{where + " rec", true, b, g * h, h, 1.0f},
+                               Product{where + " dh", false, b, h, g * h, 0.0f}}) {
+        std::vector<float> a(static_cast<std::size_t>(p.m * p.k)),
+            w(static_cast<std::size_t>(p.k * p.n));
+        std::vector<float> c1(static_cast<std::size_t>(p.m * p.n), 0.0f), c2(c1);
+        for (float& x : a) x = u(rng);
+        for (float& x : w) x = u(rng);
+        const std::int64_t ldb = p.trans_b ? p.k : p.n;
+        const auto sgemm = [&] {
+          dnnl_sgemm('N', p.trans_b ? 'T' : 'N', p.m, p.n, p.k, 1.0f, a.data(), p.k, w.data(), ldb,
+                     p.beta, c1.data(), p.n);
+        };
+        // The primitive: src [m, k] ab, weights [k, n] in the layout it prefers, dst [m, n] ab.
+        const memory::desc src_md({p.m, p.k}, memory::data_type::f32, tag::ab);
+        const memory::desc w_any({p.k, p.n}, memory::data_type::f32, tag::any);
+        const memory::desc dst_md({p.m, p.n}, memory::data_type::f32, tag::ab);
+        dnnl::primitive_attr attr;
+        if (p.beta != 0.0f) {
+          dnnl::post_ops ops;
+          ops.append_sum(p.beta);
+          attr.set_post_ops(ops);
+        }
+        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_any, dst_md), attr, eng);
+        memory w_user({{p.k, p.n}, memory::data_type::f32, p.trans_b ? tag::ba : tag::ab}, eng,
+                      w.data());
+        memory w_packed(pd.weights_desc(), eng);
+        dnnl::reorder(w_user, w_packed).execute(strm, w_user, w_packed);  // once per forward
+        strm.wait();
+        memory src(src_md, eng, a.data()), dst(dst_md, eng, c2.data());
+        const dnnl::matmul prim(pd);
+        const auto packed = [&] {
+          prim.execute(strm,
+                       {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_packed}, {DNNL_ARG_DST, dst}});
+          strm.wait();
+        };
+        // Same result: one call each from the same C.
+        std::fill(c1.begin(), c1.end(), 0.5f);
+        std::fill(c2.begin(), c2.end(), 0.5f);
+        sgemm();
+        packed();
+        double diff = 0.0, scale = 0.0;
+        for (std::size_t i = 0; i < c1.size(); ++i) {
+          diff = std::max(diff, static_cast<double>(std::abs(c1[i] - c2[i])));
+          scale = std::max(scale, static_cast<double>(std::abs(c1[i])));
+        }
+        std::vector<double> t_sgemm, t_packed;
+        for (int r = 0; r < reps; ++r) {
+          if (r % 2 == 0) {
+            t_sgemm.push_back(repetition(p, min_rep_ms, sgemm));
+            t_packed.push_back(repetition(p, min_rep_ms, packed));
+          } else {
+            t_packed.push_back(repetition(p, min_rep_ms, packed));
+            t_sgemm.push_back(repetition(p, min_rep_ms, sgemm));
+          }
+        }
+        const double ms = median(t_sgemm), mp = median(t_packed);
+        std::printf(
+            "{\"product\": \"%s\", \"m\": %lld, \"n\": %lld, \"k\": %lld, \"sgemm_gflops\": %.1f, "
+            "\"packed_gflops\": %.1f, \"packed_over_sgemm\": %.2f, \"weights_layout\": \"%s\", "
+            "\"max_difference\": %.2g}\n",
+            p.name.c_str(), static_cast<long long>(p.m), static_cast<long long>(p.n),
+            static_cast<long long>(p.k), ms, mp, mp / ms,
+            pd.weights_desc() == w_user.get_desc() ? "as stored" : "reordered",
+            scale > 0 ? diff / scale : diff);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
