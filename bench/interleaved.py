@@ -9,6 +9,7 @@ process's (the two ran in the same block). Standard library only.
 """
 import json
 import statistics
+import sys
 
 
 def quartiles(values):
@@ -34,6 +35,23 @@ def load_runs(path):
                     variant = ("", "")
                 runs.setdefault((line["threads"], line["lib"]) + variant, []).append(line)
     return runs
+
+
+def load_cli(argv, doc):
+    """The runs of the results file argv[1] (a second argument is the check file), the first
+    line and the parameter count per library; else, after printing why, the exit status (2 for
+    a wrong command line, 1 for no results)."""
+    if len(argv) not in (2, 3):
+        print(doc.strip(), file=sys.stderr)
+        return 2
+    runs = load_runs(argv[1])
+    if not runs:
+        print("no results", file=sys.stderr)
+        return 1
+    params = {}
+    for (_, lib, _, _), lines in sorted(runs.items()):
+        params.setdefault(lib, lines[0]["parameters"])
+    return runs, next(iter(runs.values()))[0], params
 
 
 def check_text(path, steps_note=""):

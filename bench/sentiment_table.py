@@ -17,7 +17,7 @@ Standard library only.
 import statistics
 import sys
 
-from interleaved import check_text, load_runs, print_table
+from interleaved import check_text, load_cli, print_table
 
 
 def losses(lines):
@@ -27,17 +27,10 @@ def losses(lines):
 
 
 def main(argv):
-    if len(argv) not in (2, 3):
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    runs = load_runs(argv[1])
-    if not runs:
-        print("no results", file=sys.stderr)
-        return 1
-    first = next(iter(runs.values()))[0]
-    params = {}
-    for (_, lib, _, _), lines in sorted(runs.items()):
-        params.setdefault(lib, lines[0]["parameters"])
+    loaded = load_cli(argv, __doc__)
+    if isinstance(loaded, int):
+        return loaded
+    runs, first, params = loaded
     epochs = len(first["epoch_losses"])
     print(f"Model: embedding {first['embedding_dim']} -> "
           f"{'bidirectional ' if first['bidirectional'] else ''}{first['cell']} "

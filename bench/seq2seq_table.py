@@ -14,21 +14,14 @@ Standard library only.
 """
 import sys
 
-from interleaved import check_text, load_runs, print_table
+from interleaved import check_text, load_cli, print_table
 
 
 def main(argv):
-    if len(argv) not in (2, 3):
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    runs = load_runs(argv[1])
-    if not runs:
-        print("no results", file=sys.stderr)
-        return 1
-    first = next(iter(runs.values()))[0]
-    params = {}
-    for (_, lib, _, _), lines in sorted(runs.items()):
-        params.setdefault(lib, lines[0]["parameters"])
+    loaded = load_cli(argv, __doc__)
+    if isinstance(loaded, int):
+        return loaded
+    runs, first, params = loaded
     print(f"Model: B {first['batch']}, source length {first['src_len_min']}-{first['src_len']} "
           f"(padded to {first['src_len']}), target length {first['tgt_len_min']}-"
           f"{first['tgt_len']} (T = {first['tgt_len']} decoder steps), Vs {first['src_vocab']}, "
