@@ -14,6 +14,7 @@
 
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace {
 
@@ -162,4 +163,94 @@ TEST_CASE("set_num_threads sets OpenBLAS's and OpenMP's (oneDNN's) counts on eve
   }
   CHECK_THROWS_WITH_AS(tapegrad::set_num_threads(0), "set_num_threads: 0 threads; need at least 1",
                        tapegrad::value_error);
+}
+
+namespace {
+
+/// The largest |gemm_by_weight - A W^T - beta C| over C's elements, relative to the element's
+/// scale, with w's current value, A's and C's rows strided wider than they are.
+template <class T>
+double by_weight_error(std::size_t m, const tapegrad::Var<T>& w, T beta, std::mt19937& rng) {
+  std::normal_distribution<T> normal(T(0), T(1));
+  const std::size_t n = w.shape()[0], k = w.shape()[1], lda = k + 2, ldc = n + 5;
+  std::vector<T> a(m * lda), c(m * ldc);
+  for (T& v : a) v = normal(rng);
+  for (T& v : c) v = normal(rng);
+  const std::vector<T> before(c);
+  tapegrad::gemm_by_weight<T>(m, a.data(), lda, w, beta, c.data(), ldc);
+  const T* wv = w.value().data();
+  double err = 0.0;
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double sum = static_cast<double>(beta) * before[i * ldc + j];
+      double scale = std::abs(sum) + 1e-30;
+      for (std::size_t l = 0; l < k; ++l) {
+        const double t = static_cast<double>(a[i * lda + l]) * wv[j * k + l];
+        sum += t;
+        scale += std::abs(t);
+      }
+      err = std::max(err, std::abs(c[i * ldc + j] - sum) / scale);
+    }
+    for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == before[i * ldc + j]);
+  }
+  return err;
+}
+
+template <class T>
+tapegrad::Var<T> random_weight(std::size_t n, std::size_t k, std::mt19937& rng) {
+  std::normal_distribution<T> normal(T(0), T(1));
+  tapegrad::Array<T> w = tapegrad::Array<T>::from_shape({n, k});
+  for (T& v : w) v = normal(rng);
+  return tapegrad::parameter<T>(std::move(w), "w");
+}
+
+}  // namespace
+
+TEST_CASE("gemm_by_weight: A W^T + beta C on every backend, at one row and at many") {
+  const BackendGuard guard;
+  std::mt19937 rng(11);
+  for (const GemmBackend backend :
+       {GemmBackend::openblas, GemmBackend::onednn, GemmBackend::automatic}) {
+    tapegrad::set_gemm_backend(backend);
+    const tapegrad::Var<float> w = random_weight<float>(48, 24, rng);
+    for (const std::size_t m : {1, 7, 8, 33, 64}) {
+      for (const float beta : {0.0F, 1.0F}) {
+        CAPTURE(tapegrad::to_string(backend));
+        CAPTURE(m);
+        CAPTURE(beta);
+        // Twice: the second product runs on the weights kept from the first.
+        CHECK(by_weight_error<float>(m, w, beta, rng) < 1e-5);
+        CHECK(by_weight_error<float>(m, w, beta, rng) < 1e-5);
+      }
+    }
+  }
+  const tapegrad::Var<double> wd = random_weight<double>(16, 9, rng);
+  CHECK(by_weight_error<double>(12, wd, 1.0, rng) < 1e-13);
+  CHECK_THROWS_AS(by_weight_error<float>(8, tapegrad::Var<float>(), 0.0F, rng),
+                  tapegrad::usage_error);
+}
+
+TEST_CASE("gemm_by_weight: a weight changed in place, or destroyed and replaced, is read again") {
+  const BackendGuard guard;
+  tapegrad::set_gemm_backend(GemmBackend::onednn);
+  std::mt19937 rng(12);
+  tapegrad::Var<float> w = random_weight<float>(32, 16, rng);
+  CHECK(by_weight_error<float>(16, w, 0.0F, rng) < 1e-5);
+  // An in-place change (an optimizer's step) bumps the version: the kept copy is stale.
+  for (float& v : w.mutable_value()) v = -2.0F * v + 1.0F;
+  CHECK(by_weight_error<float>(16, w, 0.0F, rng) < 1e-5);
+  w.mutable_value() = tapegrad::Array<float>::from_shape({20, 16});  // a new shape
+  for (float& v : w.mutable_value()) v = 0.25F;
+  CHECK(by_weight_error<float>(16, w, 0.0F, rng) < 1e-5);
+  // Many weights made and dropped, more than are kept, some at addresses of dropped ones.
+  for (int round = 0; round < 40; ++round) {
+    const tapegrad::Var<float> v =
+        random_weight<float>(24, 8 + static_cast<std::size_t>(round % 3), rng);
+    CHECK(by_weight_error<float>(9, v, 1.0F, rng) < 1e-5);
+    CHECK(by_weight_error<float>(9, v, 1.0F, rng) < 1e-5);
+  }
+  // Each thread keeps its own copies.
+  std::thread user([&] { CHECK(by_weight_error<float>(16, w, 1.0F, rng) < 1e-5); });
+  user.join();
+  CHECK(by_weight_error<float>(16, w, 1.0F, rng) < 1e-5);
 }

@@ -121,10 +121,7 @@ bool on_onednn(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::si
 void onednn_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
                   float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                   float beta, float* c, std::size_t ldc) {
-  // oneDNN's threads are OpenMP's, whose count is kept per calling thread: match it to the
-  // library's on the thread that calls.
-  const int threads = library_threads();
-  if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
+  match_onednn_threads();
   const auto dim = [](std::size_t v) { return static_cast<dnnl_dim_t>(v); };
   const dnnl_status_t status =
       dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', dim(m), dim(n), dim(k), alpha, a,
@@ -190,6 +187,11 @@ void openblas_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std
 }
 
 }  // namespace
+
+void match_onednn_threads() {
+  const int threads = library_threads();
+  if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
+}
 
 void set_gemm_threads(int threads) {
   the_threads.store(threads);

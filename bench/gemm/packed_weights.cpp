@@ -3,7 +3,8 @@
 // (dnnl_sgemm, which packs W_hh on every call) and as oneDNN's matmul primitive with the
 // weights reordered once into the layout it chooses (format_tag::any; the reorder is outside
 // the timing, as it would run once per forward pass). One process, alternating repetitions,
-// medians; both results checked against each other.
+// medians; both results checked against each other. OpenBLAS's cblas_sgemm is timed beside them
+// (the library's choice for small products on one thread when its kernels are the CPU's own).
 //   rec  gates += h W_hh^T   [B, H] x [H, G*H]   NT, beta 1 (a sum post-op for the primitive)
 //   dh   dh = dg W_hh        [B, G*H] x [G*H, H] NN
 //
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include <cblas.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 namespace {
@@ -80,7 +82,8 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
 
-  const std::int64_t shapes[][2] = {{1, 64}, {32, 128}, {32, 256}, {64, 512}, {16, 64}};  // B, H
+  const std::int64_t shapes[][2] = {{1, 64},   {8, 64},   {16, 64},
+                                    {32, 128}, {32, 256}, {64, 512}};  // B, H
   const std::pair<const char*, std::int64_t> cells[] = {{"rnn", 1}, {"gru", 3}, {"lstm", 4}};
   for (const auto& s : shapes) {
     for (const auto& [cell, g] : cells) {
@@ -98,6 +101,13 @@ int main(int argc, char** argv) {
         const auto sgemm = [&] {
           dnnl_sgemm('N', p.trans_b ? 'T' : 'N', p.m, p.n, p.k, 1.0f, a.data(), p.k, w.data(), ldb,
                      p.beta, c1.data(), p.n);
+        };
+        std::vector<float> c3(c1);
+        const auto openblas = [&] {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans,
+                      static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), 1.0f,
+                      a.data(), static_cast<int>(p.k), w.data(), static_cast<int>(ldb), p.beta,
+                      c3.data(), static_cast<int>(p.n));
         };
         // The primitive: src [m, k] ab, weights [k, n] in the layout it prefers, dst [m, n] ab.
         const memory::desc src_md({p.m, p.k}, memory::data_type::f32, tag::ab);
@@ -132,23 +142,29 @@ int main(int argc, char** argv) {
           diff = std::max(diff, static_cast<double>(std::abs(c1[i] - c2[i])));
           scale = std::max(scale, static_cast<double>(std::abs(c1[i])));
         }
-        std::vector<double> t_sgemm, t_packed;
-        for (int r = 0; r < reps; ++r) {
-          if (r % 2 == 0) {
-            t_sgemm.push_back(repetition(p, min_rep_ms, sgemm));
-            t_packed.push_back(repetition(p, min_rep_ms, packed));
-          } else {
-            t_packed.push_back(repetition(p, min_rep_ms, packed));
-            t_sgemm.push_back(repetition(p, min_rep_ms, sgemm));
+        std::vector<double> t_sgemm, t_packed, t_openblas;
+        for (int r = 0; r < reps; ++r) {  // the order rotates from repetition to repetition
+          for (int i = 0; i < 3; ++i) {
+            switch ((r + i) % 3) {
+              case 0:
+                t_sgemm.push_back(repetition(p, min_rep_ms, sgemm));
+                break;
+              case 1:
+                t_packed.push_back(repetition(p, min_rep_ms, packed));
+                break;
+              default:
+                t_openblas.push_back(repetition(p, min_rep_ms, openblas));
+            }
           }
         }
-        const double ms = median(t_sgemm), mp = median(t_packed);
+        const double ms = median(t_sgemm), mp = median(t_packed), mo = median(t_openblas);
         std::printf(
             "{\"product\": \"%s\", \"m\": %lld, \"n\": %lld, \"k\": %lld, \"sgemm_gflops\": %.1f, "
-            "\"packed_gflops\": %.1f, \"packed_over_sgemm\": %.2f, \"weights_layout\": \"%s\", "
+            "\"packed_gflops\": %.1f, \"openblas_gflops\": %.1f, \"packed_over_sgemm\": %.2f, "
+            "\"packed_over_openblas\": %.2f, \"weights_layout\": \"%s\", "
             "\"max_difference\": %.2g}\n",
             p.name.c_str(), static_cast<long long>(p.m), static_cast<long long>(p.n),
-            static_cast<long long>(p.k), ms, mp, mp / ms,
+            static_cast<long long>(p.k), ms, mp, mo, mp / ms, mp / mo,
             pd.weights_desc() == w_user.get_desc() ? "as stored" : "reordered",
             scale > 0 ? diff / scale : diff);
         std::fflush(stdout);

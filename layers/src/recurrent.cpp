@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "cells/common.hpp"
 #include "checks.hpp"
 #include "recurrent.hpp"
 #include "tapegrad/autograd/errors.hpp"
@@ -141,7 +142,86 @@ struct Direction {
     return {states ? stack_index(outputs, 0) : stack(outputs, 0), lstm ? select(s, 0, 0) : s,
             lstm ? select(s, 0, 1) : Var<T>()};
   }
+
+  // Inference, when nothing needs a gradient: the fused steps' GEMM and gate kernels in one
+  // loop, with no op recorded and no Var per step. Each step's h goes straight into its row of
+  // the output, and the next step reads it there; the values are those of fused(), bit for bit.
+  RecurrentOutput<T> untaped(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
+    const bool lstm = kind == CellKind::lstm, gru = kind == CellKind::gru;
+    const std::size_t batch = h0.shape()[0], hidden = h0.shape()[1], bh = batch * hidden;
+    const std::size_t width = gate_count(kind) * hidden;
+    Var<T> bias = w.b_ih;
+    if (!gru && w.b_hh.defined()) bias = bias.defined() ? bias + w.b_hh : w.b_hh;
+    // x W_ih^T + b for every step, [T, B, G*H]; each step leaves its activations in its row.
+    Var<T> gx_all = linear(input, w.w_ih, bias);
+    T* gx = gx_all.mutable_value().data();
+    Array<T> out = detail::empty_array<T>({steps, batch, hidden});
+    // The state after the last step taken: h_state (with padding; without, the output's row of
+    // that step) and the LSTM's c.
+    Array<T> h_state = h0.value(), c_state = lstm ? c0.value() : Array<T>();
+    Array<T> h_new = detail::empty_array<T>({batch, hidden});
+    Array<T> c_new =
+        lstm && active != nullptr ? detail::empty_array<T>({batch, hidden}) : Array<T>();
+    Array<T> gh = gru ? detail::empty_array<T>({batch, width}) : Array<T>();
+    const T* h = h_state.data();
+    for (std::size_t i = 0; i < steps; ++i) {
+      const std::size_t t = time(i);
+      T* pre = gx + t * batch * width;
+      T* out_t = out.data() + t * bh;
+      T* h_next = active != nullptr ? h_new.data() : out_t;
+      if (gru) {
+        const bool has_bias = w.b_hh.defined();
+        if (has_bias) {
+          const T* b = w.b_hh.value().data();
+          for (std::size_t r = 0; r < batch; ++r) std::copy(b, b + width, gh.data() + r * width);
+        }
+        gemm_by_weight<T>(batch, h, hidden, w.w_hh, has_bias ? T(1) : T(0), gh.data(), width);
+        detail::gru_gates(pre, gh.data(), h, static_cast<T*>(nullptr), h_next, batch, hidden);
+      } else {
+        gemm_by_weight<T>(batch, h, hidden, w.w_hh, T(1), pre, width);
+        if (lstm) {
+          T* c_next = active != nullptr ? c_new.data() : c_state.data();
+          detail::lstm_gates(pre, c_state.data(), h_next, c_next, batch, hidden);
+        } else {
+          detail::rnn_activation(pre, batch, hidden, kind == CellKind::rnn_relu);
+          std::copy(pre, pre + bh, h_next);
+        }
+      }
+      if (active == nullptr) {
+        h = out_t;
+        continue;
+      }
+      // Padding: a sequence past its end keeps its state and outputs zeros.
+      const auto& m = (*active)[t];
+      for (std::size_t b = 0; b < batch; ++b) {
+        const std::size_t r = b * hidden;
+        if (m(b, 0)) {
+          std::copy(h_new.data() + r, h_new.data() + r + hidden, h_state.data() + r);
+          std::copy(h_new.data() + r, h_new.data() + r + hidden, out_t + r);
+          if (lstm) std::copy(c_new.data() + r, c_new.data() + r + hidden, c_state.data() + r);
+        } else {
+          std::fill(out_t + r, out_t + r + hidden, T(0));
+        }
+      }
+    }
+    if (active == nullptr) std::copy(h, h + bh, h_state.data());
+    return {Var<T>(std::move(out)), Var<T>(std::move(h_state)),
+            lstm ? Var<T>(std::move(c_state)) : Var<T>()};
+  }
 };
+
+// Whether a direction's run needs the tape: grad mode is on and some operand requires a
+// gradient, or anomaly detection is on (its messages name the step's ops).
+template <class T>
+bool needs_tape(const Var<T>& input, const functional::RecurrentWeights<T>& w, const Var<T>& h0,
+                const Var<T>& c0) {
+  if (detect_anomaly()) return true;
+  if (!is_grad_enabled()) return false;
+  for (const Var<T>* v : {&input, &w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh, &h0, &c0}) {
+    if (v->defined() && v->requires_grad()) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -249,8 +329,10 @@ RecurrentOutput<T> recurrent(const Var<T>& x, const std::vector<RecurrentWeights
       Var<T> h0 = initial.h.defined() ? select(initial.h, 0, k) : zeros<T>(batch, hidden);
       Var<T> c0;
       if (is_lstm) c0 = initial.c.defined() ? select(initial.c, 0, k) : zeros<T>(batch, hidden);
-      RecurrentOutput<T> r =
-          o.fused ? run.fused(layer_input, h0, c0) : run.composed(layer_input, {h0, c0});
+      RecurrentOutput<T> r = !o.fused ? run.composed(layer_input, {h0, c0})
+                             : needs_tape(layer_input, weights[k], h0, c0)
+                                 ? run.fused(layer_input, h0, c0)
+                                 : run.untaped(layer_input, h0, c0);
       direction_outputs.push_back(r.output);  // [T, B, H]
       h_n[k] = r.h_n;
       c_n[k] = r.c_n;

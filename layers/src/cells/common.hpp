@@ -1,10 +1,9 @@
 // What the cell files (rnn_cell.cpp, lstm_cell.cpp, gru_cell.cpp) share: argument checks, and
 // the helpers of the fused kernels (not installed). A fused step does its GEMM into the gate
-// slab, then one pass over the gates; the pointwise loops run on xsimd batches over the
-// contiguous H-wide gate blocks of each row.
+// slab, then one pass over the gates; the pointwise loops (gate_kernels.hpp) run on xsimd
+// batches over the contiguous H-wide gate blocks of each row, in the CPU's widest instruction
+// set (gates.cpp), the rows shared among the library's threads (for_rows).
 #pragma once
-
-#include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "gates.hpp"
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/errors.hpp"
 #include "tapegrad/autograd/tape.hpp"
@@ -86,46 +86,44 @@ Array<T> empty_array(const Shape& shape) {
   return Array<T>::from_shape(shape);
 }
 
-template <class T>
-using Batch = xsimd::batch<T>;
+/// Row blocks of fewer elements (batch x hidden) than this run on the calling thread alone:
+/// below it, handing rows to another thread costs more than it saves.
+constexpr std::size_t kParallelElements = 4096;
 
-// Calls f(j, V()) for j in [0, n): V = Batch<T> on full batches, then V = T on the tail.
-template <class T, class F>
-void for_lanes(std::size_t n, F&& f) {
-  constexpr std::size_t width = Batch<T>::size;
-  std::size_t j = 0;
-  for (; j + width <= n; j += width) f(j, Batch<T>());
-  for (; j < n; ++j) f(j, T());
-}
-
-template <class T>
-T load(const T* p, T) {
-  return *p;
-}
-template <class T>
-Batch<T> load(const T* p, Batch<T>) {
-  return Batch<T>::load_unaligned(p);
-}
-template <class T>
-void store(T* p, T v) {
-  *p = v;
-}
-template <class T>
-void store(T* p, const Batch<T>& v) {
-  v.store_unaligned(p);
+/// Calls f(b) for every row b in [0, batch) of a fused step's gate loop, the rows shared among
+/// the library's threads (set_num_threads; OpenMP's pool, the one oneDNN's GEMMs use) when
+/// there is more than one and the rows hold enough work (`per_row` elements each). f must not
+/// throw.
+template <class F>
+void for_rows(std::size_t batch, std::size_t per_row, F&& f) {
+  const int threads = num_threads();
+  if (threads > 1 && batch > 1 && batch * per_row >= kParallelElements) {
+    const auto rows = static_cast<std::ptrdiff_t>(batch);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::ptrdiff_t b = 0; b < rows; ++b) f(static_cast<std::size_t>(b));
+    return;
+  }
+  for (std::size_t b = 0; b < batch; ++b) f(b);
 }
 
-// The same formulas as the sigmoid and tanh ops.
-template <class V>
-V sigmoid_of(const V& x) {
-  using std::exp;
-  return V(1) / (V(1) + exp(-x));
-}
-template <class V>
-V tanh_of(const V& x) {
-  using std::tanh;
-  return tanh(x);
-}
+// ---- the gate kernels, on raw rows (the fused steps and the tape-free inference loop) ----
+
+/// The plain RNN's h' = tanh(pre) or relu(pre) in place, pre [B, H] (rnn_cell.cpp).
+template <class T>
+void rnn_activation(T* pre, std::size_t batch, std::size_t hidden, bool relu);
+
+/// The LSTM's step after its GEMM (lstm_cell.cpp): act [B, 4H], the pre-activations of [i f g o]
+/// per row, becomes their activations; c_out = f c_in + i g and h_out = o tanh(c_out), [B, H]
+/// each. c_out may be c_in.
+template <class T>
+void lstm_gates(T* act, const T* c_in, T* h_out, T* c_out, std::size_t batch, std::size_t hidden);
+
+/// The GRU's step after its GEMM (gru_cell.cpp): x [B, 3H] holds x W_i{r,z,n}^T + b_i{r,z,n} per
+/// row and becomes r, z, n; gh [B, 3H] = h W_hh^T + b_hh; hn_out [B, H] (unless null) gets
+/// h W_hn^T + b_hn, which backward reads; h_out = (1 - z) n + z h_in.
+template <class T>
+void gru_gates(T* x, const T* gh, const T* h_in, T* hn_out, T* h_out, std::size_t batch,
+               std::size_t hidden);
 
 struct StepDims {
   std::size_t batch, hidden, offset;  // offset of gx[t] in gx's data
@@ -207,8 +205,7 @@ T* gates_of(const Var<T>& gx, const StepDims& d, std::size_t gates, const T* h, 
             GateInput mode, std::optional<Array<T>>& own) {
   const std::size_t width = gates * d.hidden;
   T* pre = gate_rows(gx, d, width, mode, own);
-  gemm<T>(false, true, d.batch, width, d.hidden, T(1), h, d.hidden, w_hh.value().data(), d.hidden,
-          T(1), pre, width);
+  gemm_by_weight<T>(d.batch, h, d.hidden, w_hh, T(1), pre, width);
   return pre;
 }
 

@@ -47,31 +47,12 @@ Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode)
   Array<T> dgx = empty_array<T>({batch, width});
   Array<T> dgh = empty_array<T>({batch, width});
   Array<T> dh = empty_array<T>({batch, hidden});
-  for (std::size_t b = 0; b < batch; ++b) {
-    const T* a = act + b * width;
-    const T* hn_row = hn_all + b * hidden;
-    const T* gb = g + b * hidden;
-    const T* hb = h_old + b * hidden;
-    T* dx = dgx.data() + b * width;
-    T* dhh = dgh.data() + b * width;
-    T* dhb = dh.data() + b * hidden;
-    for_lanes<T>(hidden, [&](std::size_t j, auto v) {
-      using V = decltype(v);
-      const V r = load(a + j, v), z = load(a + hidden + j, v);
-      const V nn = load(a + 2 * hidden + j, v), hn = load(hn_row + j, v);
-      const V dy = load(gb + j, v);
-      const V dn = dy * (V(1) - z) * (V(1) - nn * nn);  // d(pre-activation of n)
-      const V dr = dn * hn * r * (V(1) - r);
-      const V dz = dy * (load(hb + j, v) - nn) * z * (V(1) - z);
-      store(dx + j, dr);
-      store(dx + hidden + j, dz);
-      store(dx + 2 * hidden + j, dn);
-      store(dhh + j, dr);
-      store(dhh + hidden + j, dz);
-      store(dhh + 2 * hidden + j, dn * r);
-      store(dhb + j, dy * z);
-    });
-  }
+  const auto backward_row = gate_kernels<T>().gru_backward;
+  for_rows(batch, hidden, [&](std::size_t b) {
+    const std::size_t r = b * hidden;
+    backward_row(act + b * width, hn_all + r, g + r, h_old + r, dgx.data() + b * width,
+                 dgh.data() + b * width, dh.data() + r, hidden);
+  });
   Grads<T> grads(ctx.num_inputs());
   if (ctx.needs_grad(1)) {
     detail::add_state_grad(dgh, ctx.input(2), T(1), dh.data(), batch, hidden);
@@ -96,6 +77,18 @@ Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode)
 }  // namespace
 
 template <class T>
+void detail::gru_gates(T* x_all, const T* gh, const T* h_in, T* hn_out, T* h_out, std::size_t batch,
+                       std::size_t hidden) {
+  const std::size_t width = 3 * hidden;
+  const auto row = gate_kernels<T>().gru;
+  for_rows(batch, hidden, [&](std::size_t b) {
+    const std::size_t r = b * hidden;
+    row(x_all + b * width, gh + b * width, h_in + r, hn_out != nullptr ? hn_out + r : nullptr,
+        h_out + r, hidden);
+  });
+}
+
+template <class T>
 Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
                       const Var<T>& b_hh, GateInput mode) {
   const detail::StepDims d = detail::check_step("fused_gru_step", 3, gx, t, h, 1, w_hh);
@@ -111,32 +104,14 @@ Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
       std::copy(b_hh.value().data(), b_hh.value().data() + width, gh.data() + b * width);
     }
   }
-  gemm<T>(false, true, batch, width, hidden, T(1), h.value().data(), hidden, w_hh.value().data(),
-          hidden, b_hh.defined() ? T(1) : T(0), gh.data(), width);
+  gemm_by_weight<T>(batch, h.value().data(), hidden, w_hh, b_hh.defined() ? T(1) : T(0), gh.data(),
+                    width);
   // r, z, n per row in place of gx[t] (or of its copy), and h W_hn^T + b_hn: kept for backward.
   std::optional<Array<T>> own;
   T* x_all = detail::gate_rows(gx, d, width, mode, own);
   Array<T> hn_all = empty_array<T>({batch, hidden});
   Array<T> next = empty_array<T>({batch, hidden});
-  for (std::size_t b = 0; b < batch; ++b) {
-    T* x = x_all + b * width;
-    const T* hh = gh.data() + b * width;
-    const T* h_in = h.value().data() + b * hidden;
-    T* hn_row = hn_all.data() + b * hidden;
-    T* h_out = next.data() + b * hidden;
-    for_lanes<T>(hidden, [&](std::size_t j, auto v) {
-      using V = decltype(v);
-      const V r = sigmoid_of(load(x + j, v) + load(hh + j, v));
-      const V z = sigmoid_of(load(x + hidden + j, v) + load(hh + hidden + j, v));
-      const V hn = load(hh + 2 * hidden + j, v);
-      const V nn = tanh_of(load(x + 2 * hidden + j, v) + r * hn);
-      store(x + j, r);
-      store(x + hidden + j, z);
-      store(x + 2 * hidden + j, nn);
-      store(hn_row + j, hn);
-      store(h_out + j, (V(1) - z) * nn + z * load(h_in + j, v));
-    });
-  }
+  detail::gru_gates(x_all, gh.data(), h.value().data(), hn_all.data(), next.data(), batch, hidden);
   std::vector<Var<T>> inputs{gx, h, w_hh};
   if (b_hh.defined()) inputs.push_back(b_hh);
   std::vector<Array<T>> saved;
@@ -157,6 +132,10 @@ Var<T> functional::gru_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih
   return gru_step(linear(x, w_ih, b_ih), h, w_hh, b_hh);
 }
 
+template void detail::gru_gates<float>(float*, const float*, const float*, float*, float*,
+                                       std::size_t, std::size_t);
+template void detail::gru_gates<double>(double*, const double*, const double*, double*, double*,
+                                        std::size_t, std::size_t);
 template Var<float> gru_step<float>(const Var<float>&, const Var<float>&, const Var<float>&,
                                     const Var<float>&);
 template Var<double> gru_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,

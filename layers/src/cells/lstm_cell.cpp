@@ -47,25 +47,12 @@ Grads<T> lstm_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode
   const T* c_old = ctx.input(1).data() + n;
   Array<T> dpre = empty_array<T>({batch, 4 * hidden});
   Array<T> dstate = empty_array<T>(ctx.input(1).shape());
-  for (std::size_t b = 0; b < batch; ++b) {
+  const auto row = gate_kernels<T>().lstm_backward;
+  for_rows(batch, hidden, [&](std::size_t b) {
     const std::size_t r = b * hidden;
-    const T* a = act + 4 * r;
-    T* dp = dpre.data() + 4 * r;
-    T* dc_prev = dstate.data() + n + r;
-    for_lanes<T>(hidden, [&](std::size_t j, auto v) {
-      using V = decltype(v);
-      const V i = load(a + j, v), f = load(a + hidden + j, v);
-      const V g = load(a + 2 * hidden + j, v), o = load(a + 3 * hidden + j, v);
-      const V dh = load(gh + r + j, v);
-      const V tc = tanh_of(load(c_new + r + j, v));
-      const V dc = load(gh + n + r + j, v) + dh * o * (V(1) - tc * tc);
-      store(dp + j, dc * g * i * (V(1) - i));
-      store(dp + hidden + j, dc * load(c_old + r + j, v) * f * (V(1) - f));
-      store(dp + 2 * hidden + j, dc * i * (V(1) - g * g));
-      store(dp + 3 * hidden + j, dh * tc * o * (V(1) - o));
-      store(dc_prev + j, dc * f);
-    });
-  }
+    row(act + 4 * r, gh + r, gh + n + r, c_new + r, c_old + r, dpre.data() + 4 * r,
+        dstate.data() + n + r, hidden);
+  });
   Grads<T> grads(3);
   if (ctx.needs_grad(1)) {
     detail::add_state_grad(dpre, ctx.input(2), T(0), dstate.data(), batch, hidden);
@@ -81,34 +68,26 @@ Grads<T> lstm_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode
 }  // namespace
 
 template <class T>
+void detail::lstm_gates(T* act, const T* c_in, T* h_out, T* c_out, std::size_t batch,
+                        std::size_t hidden) {
+  const auto row = gate_kernels<T>().lstm;
+  for_rows(batch, hidden, [&](std::size_t b) {
+    const std::size_t r = b * hidden;
+    row(act + 4 * r, c_in + r, h_out + r, c_out + r, hidden);
+  });
+}
+
+template <class T>
 Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, const Var<T>& w_hh,
                        GateInput mode) {
   const detail::StepDims d = detail::check_step("fused_lstm_step", 4, gx, t, state, 2, w_hh);
-  const std::size_t batch = d.batch, hidden = d.hidden, bh = batch * hidden;
+  const std::size_t bh = d.batch * d.hidden;
   // The gates, then in their place the activations [i f g o] per row, kept for backward.
   std::optional<Array<T>> own;
   T* act = detail::gates_of(gx, d, 4, state.value().data(), w_hh, mode, own);
   Array<T> next = empty_array<T>(state.shape());
-  const T* c_prev = state.value().data() + bh;
-  for (std::size_t b = 0; b < batch; ++b) {
-    T* a = act + b * 4 * hidden;
-    T* h_out = next.data() + b * hidden;
-    T* c_out = h_out + bh;
-    const T* c_in = c_prev + b * hidden;
-    for_lanes<T>(hidden, [&](std::size_t j, auto v) {
-      const auto i = sigmoid_of(load(a + j, v));
-      const auto f = sigmoid_of(load(a + hidden + j, v));
-      const auto g = tanh_of(load(a + 2 * hidden + j, v));
-      const auto o = sigmoid_of(load(a + 3 * hidden + j, v));
-      const auto c = f * load(c_in + j, v) + i * g;
-      store(a + j, i);
-      store(a + hidden + j, f);
-      store(a + 2 * hidden + j, g);
-      store(a + 3 * hidden + j, o);
-      store(c_out + j, c);
-      store(h_out + j, o * tanh_of(c));
-    });
-  }
+  detail::lstm_gates(act, state.value().data() + bh, next.data(), next.data() + bh, d.batch,
+                     d.hidden);
   std::vector<Array<T>> saved;
   if (own) saved.push_back(std::move(*own));
   return record<T>(
@@ -132,6 +111,10 @@ RecurrentState<T> functional::lstm_cell(const Var<T>& x, const RecurrentState<T>
   return lstm_step(linear(x, w_ih, b_ih), state, w_hh, b_hh);
 }
 
+template void detail::lstm_gates<float>(float*, const float*, float*, float*, std::size_t,
+                                        std::size_t);
+template void detail::lstm_gates<double>(double*, const double*, double*, double*, std::size_t,
+                                         std::size_t);
 template RecurrentState<float> lstm_step<float>(const Var<float>&, const RecurrentState<float>&,
                                                 const Var<float>&, const Var<float>&);
 template RecurrentState<double> lstm_step<double>(const Var<double>&, const RecurrentState<double>&,

@@ -36,9 +36,11 @@ Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
   const T* py = y.data();
   const T* pg = g.data();
   T* pd = dpre.data();
-  for (std::size_t j = 0; j < y.size(); ++j) {
-    pd[j] = relu ? (py[j] > T(0) ? pg[j] : T(0)) : pg[j] * (T(1) - py[j] * py[j]);
-  }
+  for_rows(batch, hidden, [&](std::size_t b) {
+    for (std::size_t j = b * hidden; j < (b + 1) * hidden; ++j) {
+      pd[j] = relu ? (py[j] > T(0) ? pg[j] : T(0)) : pg[j] * (T(1) - py[j] * py[j]);
+    }
+  });
   Grads<T> grads(3);
   if (c.needs_grad(1)) {
     Array<T> dh = empty_array<T>(y.shape());
@@ -55,19 +57,26 @@ Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
 }  // namespace
 
 template <class T>
+void detail::rnn_activation(T* pre, std::size_t batch, std::size_t hidden, bool relu) {
+  const auto tanh_row = gate_kernels<T>().rnn_tanh;
+  for_rows(batch, hidden, [&](std::size_t b) {
+    T* p = pre + b * hidden;
+    if (relu) {
+      for (std::size_t j = 0; j < hidden; ++j) p[j] = p[j] > T(0) ? p[j] : T(0);
+    } else {
+      tanh_row(p, hidden);
+    }
+  });
+}
+
+template <class T>
 Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
                       bool relu) {
   const detail::StepDims d = detail::check_step("fused_rnn_step", 1, gx, t, h, 1, w_hh);
   std::optional<Array<T>> pre;
   detail::gates_of(gx, d, 1, h.value().data(), w_hh, GateInput::keep, pre);
   Array<T> y = std::move(*pre);
-  T* p = y.data();
-  const std::size_t n = y.size();
-  if (relu) {
-    for (std::size_t j = 0; j < n; ++j) p[j] = p[j] > T(0) ? p[j] : T(0);
-  } else {
-    for_lanes<T>(n, [&](std::size_t j, auto v) { store(p + j, tanh_of(load(p + j, v))); });
-  }
+  detail::rnn_activation(y.data(), d.batch, d.hidden, relu);
   // The rule reads y (its derivative), h and W_hh; not gx, whose copy became y.
   return record<T>(
       "fused_rnn_step", {gx, h, w_hh}, std::move(y),
@@ -85,6 +94,8 @@ Var<T> functional::rnn_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih
   return rnn_step(linear(x, w_ih, b_ih), h, w_hh, b_hh, nonlinearity);
 }
 
+template void detail::rnn_activation<float>(float*, std::size_t, std::size_t, bool);
+template void detail::rnn_activation<double>(double*, std::size_t, std::size_t, bool);
 template Var<float> rnn_step<float>(const Var<float>&, const Var<float>&, const Var<float>&,
                                     const Var<float>&, Nonlinearity);
 template Var<double> rnn_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,

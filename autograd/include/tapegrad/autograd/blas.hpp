@@ -44,4 +44,20 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
+template <class T>
+class Var;
+
+/// C[m,n] = A[m,k] W^T + beta C on row-major buffers (A's row stride lda, C's ldc), where W is
+/// w's value, a matrix [n, k]: rows times a layer's weight, as in the recurrent cells'
+/// h W_hh^T. The same product as gemm(false, true, m, n, k, 1, a, lda, w.value().data(), k,
+/// beta, c, ldc), faster when the same w is multiplied again: for a float product of at least 8
+/// rows (unless set_gemm_backend(GemmBackend::openblas)), oneDNN's matmul runs on a copy of W
+/// reordered once into its own layout; that copy is
+/// kept, per thread, until w's value changes (its version) or w's node is destroyed (the 16
+/// most recently used weights per thread; a copy takes W's size in memory). T is float or
+/// double.
+template <class T>
+void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w, T beta, T* c,
+                    std::size_t ldc);
+
 }  // namespace tapegrad
