@@ -181,7 +181,7 @@ struct Direction {
         gemm_by_weight<T>(batch, h, hidden, w.w_hh, T(1), pre, width);
         if (lstm) {
           T* c_next = active != nullptr ? c_new.data() : c_state.data();
-          detail::lstm_gates(pre, c_state.data(), h_next, c_next, batch, hidden);
+          detail::lstm_gates(pre, c_state.data(), h_next, c_next, batch, hidden, false);
         } else {
           detail::rnn_activation(pre, batch, hidden, kind == CellKind::rnn_relu);
           std::copy(pre, pre + bh, h_next);

@@ -113,14 +113,15 @@ template <class T>
 void rnn_activation(T* pre, std::size_t batch, std::size_t hidden, bool relu);
 
 /// The LSTM's step after its GEMM (lstm_cell.cpp): act [B, 4H], the pre-activations of [i f g o]
-/// per row, becomes their activations; c_out = f c_in + i g and h_out = o tanh(c_out), [B, H]
-/// each. c_out may be c_in.
+/// per row, becomes their activations (unless `keep` is false: inference); c_out = f c_in + i g
+/// and h_out = o tanh(c_out), [B, H] each. c_out may be c_in.
 template <class T>
-void lstm_gates(T* act, const T* c_in, T* h_out, T* c_out, std::size_t batch, std::size_t hidden);
+void lstm_gates(T* act, const T* c_in, T* h_out, T* c_out, std::size_t batch, std::size_t hidden,
+                bool keep = true);
 
 /// The GRU's step after its GEMM (gru_cell.cpp): x [B, 3H] holds x W_i{r,z,n}^T + b_i{r,z,n} per
-/// row and becomes r, z, n; gh [B, 3H] = h W_hh^T + b_hh; hn_out [B, H] (unless null) gets
-/// h W_hn^T + b_hn, which backward reads; h_out = (1 - z) n + z h_in.
+/// row and becomes r, z, n, and hn_out [B, H] gets h W_hn^T + b_hn, which backward reads (with
+/// hn_out null, inference: neither); gh [B, 3H] = h W_hh^T + b_hh; h_out = (1 - z) n + z h_in.
 template <class T>
 void gru_gates(T* x, const T* gh, const T* h_in, T* hn_out, T* h_out, std::size_t batch,
                std::size_t hidden);

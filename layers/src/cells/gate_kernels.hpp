@@ -66,7 +66,8 @@ void rnn_tanh_row(T* p, std::size_t hidden) {
   for_lanes<T>(hidden, [&](std::size_t j, auto v) { store(p + j, tanh_of(load(p + j, v))); });
 }
 
-template <class T>
+// Keep: the activations replace the pre-activations in `a`, for backward; else `a` is only read.
+template <class T, bool Keep>
 void lstm_row(T* a, const T* c_prev, T* h, T* c_next, std::size_t hidden) {
   for_lanes<T>(hidden, [&](std::size_t j, auto v) {
     const auto i = sigmoid_of(load(a + j, v));
@@ -74,10 +75,12 @@ void lstm_row(T* a, const T* c_prev, T* h, T* c_next, std::size_t hidden) {
     const auto g = tanh_of(load(a + 2 * hidden + j, v));
     const auto o = sigmoid_of(load(a + 3 * hidden + j, v));
     const auto c = f * load(c_prev + j, v) + i * g;
-    store(a + j, i);
-    store(a + hidden + j, f);
-    store(a + 2 * hidden + j, g);
-    store(a + 3 * hidden + j, o);
+    if constexpr (Keep) {
+      store(a + j, i);
+      store(a + hidden + j, f);
+      store(a + 2 * hidden + j, g);
+      store(a + 3 * hidden + j, o);
+    }
     store(c_next + j, c);
     store(h + j, o * tanh_of(c));
   });
@@ -101,25 +104,24 @@ void lstm_backward_row(const T* a, const T* dh_in, const T* dc_in, const T* c_ne
   });
 }
 
-template <class T>
+// Keep: r, z, n replace the pre-activations in x, and hn_row gets h W_hn^T + b_hn, for
+// backward; else x is only read and hn_row is unused.
+template <class T, bool Keep>
 void gru_row(T* x, const T* hh, const T* h_row, T* hn_row, T* h_next, std::size_t hidden) {
-  const auto body = [&](std::size_t j, auto v, bool keep_hn) {
+  for_lanes<T>(hidden, [&](std::size_t j, auto v) {
     using V = decltype(v);
     const V r = sigmoid_of(load(x + j, v) + load(hh + j, v));
     const V z = sigmoid_of(load(x + hidden + j, v) + load(hh + hidden + j, v));
     const V hn = load(hh + 2 * hidden + j, v);
     const V nn = tanh_of(load(x + 2 * hidden + j, v) + r * hn);
-    store(x + j, r);
-    store(x + hidden + j, z);
-    store(x + 2 * hidden + j, nn);
-    if (keep_hn) store(hn_row + j, hn);
+    if constexpr (Keep) {
+      store(x + j, r);
+      store(x + hidden + j, z);
+      store(x + 2 * hidden + j, nn);
+      store(hn_row + j, hn);
+    }
     store(h_next + j, (V(1) - z) * nn + z * load(h_row + j, v));
-  };
-  if (hn_row != nullptr) {
-    for_lanes<T>(hidden, [&](std::size_t j, auto v) { body(j, v, true); });
-  } else {
-    for_lanes<T>(hidden, [&](std::size_t j, auto v) { body(j, v, false); });
-  }
+  });
 }
 
 template <class T>
@@ -145,7 +147,8 @@ void gru_backward_row(const T* a, const T* hn_row, const T* dy_row, const T* h_r
 
 template <class T>
 GateKernels<T> kernels() {
-  return {&rnn_tanh_row<T>, &lstm_row<T>, &lstm_backward_row<T>, &gru_row<T>, &gru_backward_row<T>};
+  return {&rnn_tanh_row<T>,  &lstm_row<T, true>, &lstm_row<T, false>, &lstm_backward_row<T>,
+          &gru_row<T, true>, &gru_row<T, false>, &gru_backward_row<T>};
 }
 
 }  // namespace tapegrad::nn::detail::TAPEGRAD_GATE_ISA

@@ -14,11 +14,15 @@ struct GateKernels {
   void (*rnn_tanh)(T* p, std::size_t hidden);
   /// The LSTM's forward: pre-activations [i f g o] in `a` become activations; c_next, h.
   void (*lstm)(T* a, const T* c_prev, T* h, T* c_next, std::size_t hidden);
+  /// The same, leaving `a` as it was (inference: no backward reads the activations).
+  void (*lstm_infer)(T* a, const T* c_prev, T* h, T* c_next, std::size_t hidden);
   /// The LSTM's backward: from dh', dc' to the gates' pre-activations dp and dc.
   void (*lstm_backward)(const T* a, const T* dh, const T* dc, const T* c_new, const T* c_old, T* dp,
                         T* dc_prev, std::size_t hidden);
-  /// The GRU's forward: x's [r z n] pre-activations become activations; hn (unless null), h'.
+  /// The GRU's forward: x's [r z n] pre-activations become activations; hn_row, h'.
   void (*gru)(T* x, const T* hh, const T* h_row, T* hn_row, T* h_next, std::size_t hidden);
+  /// The same, leaving x as it was and hn_row unused (inference).
+  void (*gru_infer)(T* x, const T* hh, const T* h_row, T* hn_row, T* h_next, std::size_t hidden);
   /// The GRU's backward: dx (gx's gradient), dhh (gh's), dh (the direct part of h's).
   void (*gru_backward)(const T* a, const T* hn_row, const T* dy, const T* h_row, T* dx, T* dhh,
                        T* dh, std::size_t hidden);

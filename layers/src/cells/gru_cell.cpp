@@ -80,7 +80,7 @@ template <class T>
 void detail::gru_gates(T* x_all, const T* gh, const T* h_in, T* hn_out, T* h_out, std::size_t batch,
                        std::size_t hidden) {
   const std::size_t width = 3 * hidden;
-  const auto row = gate_kernels<T>().gru;
+  const auto row = hn_out != nullptr ? gate_kernels<T>().gru : gate_kernels<T>().gru_infer;
   for_rows(batch, hidden, [&](std::size_t b) {
     const std::size_t r = b * hidden;
     row(x_all + b * width, gh + b * width, h_in + r, hn_out != nullptr ? hn_out + r : nullptr,

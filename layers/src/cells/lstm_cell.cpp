@@ -69,8 +69,8 @@ Grads<T> lstm_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode
 
 template <class T>
 void detail::lstm_gates(T* act, const T* c_in, T* h_out, T* c_out, std::size_t batch,
-                        std::size_t hidden) {
-  const auto row = gate_kernels<T>().lstm;
+                        std::size_t hidden, bool keep) {
+  const auto row = keep ? gate_kernels<T>().lstm : gate_kernels<T>().lstm_infer;
   for_rows(batch, hidden, [&](std::size_t b) {
     const std::size_t r = b * hidden;
     row(act + 4 * r, c_in + r, h_out + r, c_out + r, hidden);
@@ -112,9 +112,9 @@ RecurrentState<T> functional::lstm_cell(const Var<T>& x, const RecurrentState<T>
 }
 
 template void detail::lstm_gates<float>(float*, const float*, float*, float*, std::size_t,
-                                        std::size_t);
+                                        std::size_t, bool);
 template void detail::lstm_gates<double>(double*, const double*, double*, double*, std::size_t,
-                                         std::size_t);
+                                         std::size_t, bool);
 template RecurrentState<float> lstm_step<float>(const Var<float>&, const RecurrentState<float>&,
                                                 const Var<float>&, const Var<float>&);
 template RecurrentState<double> lstm_step<double>(const Var<double>&, const RecurrentState<double>&,
