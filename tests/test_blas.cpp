@@ -142,6 +142,7 @@ TEST_CASE("gemm: the backends' names, and blas_info names both libraries and the
 }
 
 TEST_CASE("set_num_threads sets OpenBLAS's and OpenMP's (oneDNN's) counts on every thread") {
+  // (for products of 2^20 multiply-adds or more; smaller ones run on one thread)
   const BackendGuard guard;
   tapegrad::set_gemm_backend(GemmBackend::onednn);
   std::mt19937 rng(3);
@@ -155,11 +156,14 @@ TEST_CASE("set_num_threads sets OpenBLAS's and OpenMP's (oneDNN's) counts on eve
     std::thread user([&] {
       omp_set_num_threads(threads + 3);
       std::mt19937 rng2(4);
-      CHECK(gemm_error(Product{false, false, 64, 64, 64, 0.0F}, rng2) < 1e-5);
+      CHECK(gemm_error(Product{false, false, 128, 96, 128, 0.0F}, rng2) < 1e-5);
       seen = omp_get_max_threads();
     });
     user.join();
     CHECK(seen == threads);
+    // A product under 2^20 multiply-adds runs on one thread: sharing it costs more than it saves.
+    CHECK(gemm_error(Product{false, false, 64, 64, 64, 0.0F}, rng) < 1e-5);
+    CHECK(omp_get_max_threads() == 1);
   }
   CHECK_THROWS_WITH_AS(tapegrad::set_num_threads(0), "set_num_threads: 0 threads; need at least 1",
                        tapegrad::value_error);
@@ -248,6 +252,13 @@ TEST_CASE("gemm_by_weight: a weight changed in place, or destroyed and replaced,
         random_weight<float>(24, 8 + static_cast<std::size_t>(round % 3), rng);
     CHECK(by_weight_error<float>(9, v, 1.0F, rng) < 1e-5);
     CHECK(by_weight_error<float>(9, v, 1.0F, rng) < 1e-5);
+  }
+  // A primitive is made for a thread count: another count gets its own.
+  const tapegrad::Var<float> big = random_weight<float>(128, 128, rng);
+  for (const int threads : {2, 1, 2}) {
+    tapegrad::set_num_threads(threads);
+    CHECK(by_weight_error<float>(64, big, 1.0F, rng) < 1e-5);
+    CHECK(omp_get_max_threads() == threads);
   }
   // Each thread keeps its own copies.
   std::thread user([&] { CHECK(by_weight_error<float>(16, w, 1.0F, rng) < 1e-5); });

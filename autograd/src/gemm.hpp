@@ -12,9 +12,13 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
-/// Sets OpenMP's thread count on the calling thread to the library's (oneDNN's threads are
+/// The threads a oneDNN product of `work` multiply-adds runs on: the library's count, or 1 for
+/// a product too small to share (kSmallProduct in gemm.cpp).
+int onednn_threads_for(std::size_t work);
+
+/// Sets OpenMP's thread count on the calling thread to `threads` (oneDNN's threads are
 /// OpenMP's, whose count is kept per thread); call before running a oneDNN kernel.
-void match_onednn_threads();
+void match_onednn_threads(int threads);
 
 /// Sets the thread count of oneDNN's GEMMs (set_num_threads).
 void set_gemm_threads(int threads);

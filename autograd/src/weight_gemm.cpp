@@ -39,6 +39,7 @@ struct Packed {
   std::uint32_t version = 0;  // of the weight when it was reordered
   std::size_t m = 0, n = 0, k = 0, lda = 0, ldc = 0;
   float beta = 0.0f;
+  int threads = 0;  // OpenMP's count when the primitive was made
   dnnl::matmul product;
   memory weights, src, dst;
   std::uint64_t used = 0;  // when last used, for eviction
@@ -71,11 +72,12 @@ void reorder_weights(Kept& kp, Packed& p, const float* w) {
 /// A new entry: the primitive for A [m, k] (row stride lda), W^T [k, n], C [m, n] (row stride
 /// ldc), C = A W^T + beta C, with W in the layout the primitive chooses.
 Packed make_entry(Kept& kp, const std::shared_ptr<detail::Node<float>>& node, std::size_t m,
-                  std::size_t n, std::size_t k, std::size_t lda, std::size_t ldc, float beta) {
+                  std::size_t n, std::size_t k, std::size_t lda, std::size_t ldc, float beta,
+                  int threads) {
   Packed p;
   p.owner = node;
   p.node = node.get();
-  p.m = m, p.n = n, p.k = k, p.lda = lda, p.ldc = ldc, p.beta = beta;
+  p.m = m, p.n = n, p.k = k, p.lda = lda, p.ldc = ldc, p.beta = beta, p.threads = threads;
   const memory::desc src_md(dims(m, k), memory::data_type::f32, dims(lda, 1));
   const memory::desc w_md(dims(k, n), memory::data_type::f32, memory::format_tag::any);
   const memory::desc dst_md(dims(m, n), memory::data_type::f32, dims(ldc, 1));
@@ -95,12 +97,12 @@ Packed make_entry(Kept& kp, const std::shared_ptr<detail::Node<float>>& node, st
 
 /// The kept entry for this weight and shape, made (or its weights reordered again) as needed.
 Packed& entry_for(Kept& kp, const Var<float>& w, std::size_t m, std::size_t lda, std::size_t ldc,
-                  float beta) {
+                  float beta, int threads) {
   const auto& node = w.node();
   const std::size_t n = w.shape()[0], k = w.shape()[1];
   for (Packed& p : kp.entries) {
     if (p.node == node.get() && !p.owner.expired() && p.m == m && p.n == n && p.k == k &&
-        p.lda == lda && p.ldc == ldc && p.beta == beta) {
+        p.lda == lda && p.ldc == ldc && p.beta == beta && p.threads == threads) {
       if (p.version != w.version()) {
         reorder_weights(kp, p, w.value().data());
         p.version = w.version();
@@ -116,7 +118,7 @@ Packed& entry_for(Kept& kp, const Var<float>& w, std::size_t m, std::size_t lda,
     es.erase(std::min_element(es.begin(), es.end(),
                               [](const Packed& a, const Packed& b) { return a.used < b.used; }));
   }
-  es.push_back(make_entry(kp, node, m, n, k, lda, ldc, beta));
+  es.push_back(make_entry(kp, node, m, n, k, lda, ldc, beta, threads));
   Packed& p = es.back();
   reorder_weights(kp, p, w.value().data());
   p.version = w.version();
@@ -138,11 +140,13 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
     if (m >= kMinRows && k > 0 && n > 0 && gemm_backend() != GemmBackend::openblas) {
       try {
         Kept& kp = kept();
-        Packed& p = entry_for(kp, w, m, lda, ldc, beta);
+        // The primitive divides its work among the threads it was made for: part of the key.
+        const int threads = detail::onednn_threads_for(m * n * k);
+        detail::match_onednn_threads(threads);
+        Packed& p = entry_for(kp, w, m, lda, ldc, beta, threads);
         p.used = ++kp.clock;
         p.src.set_data_handle(const_cast<float*>(a));
         p.dst.set_data_handle(c);
-        detail::match_onednn_threads();
         p.product.execute(
             kp.stream,
             {{DNNL_ARG_SRC, p.src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, p.dst}});
