@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <memory>
 #include <thread>
 
 #include "comm_detail.hpp"
@@ -138,10 +140,18 @@ bool test_all(CommState& state, std::vector<MPI_Request>& requests, const std::s
 }
 
 void wait_all(CommState& state, std::vector<MPI_Request>& requests, const std::string& what) {
-  const std::uint64_t sequence = ++state.sequence;
   const auto n = static_cast<std::size_t>(state.size);
-  // The heartbeat: this rank's sequence number to every other rank, theirs from each.
-  std::vector<std::uint64_t> theirs(n, 0);
+  // The heartbeat: this rank's sequence number to every other rank, theirs from each. On the
+  // heap, and left there after a fault: MPI may still write into it until the job ends.
+  struct Heartbeat {
+    std::uint64_t sequence = 0;
+    std::vector<std::uint64_t> theirs;
+  };
+  auto beat = std::make_unique<Heartbeat>();
+  beat->sequence = ++state.sequence;
+  beat->theirs.assign(n, 0);
+  const std::uint64_t sequence = beat->sequence;
+  std::vector<std::uint64_t>& theirs = beat->theirs;
   std::vector<MPI_Request> received(n, MPI_REQUEST_NULL);
   std::vector<MPI_Request> sent;
   sent.reserve(n);
@@ -152,7 +162,8 @@ void wait_all(CommState& state, std::vector<MPI_Request>& requests, const std::s
               MPI_Irecv(&theirs[at], 1, MPI_UINT64_T, r, kHeartbeatTag, state.comm, &received[at]),
               what);
     MPI_Request s = MPI_REQUEST_NULL;
-    check_mpi(state, MPI_Isend(&sequence, 1, MPI_UINT64_T, r, kHeartbeatTag, state.comm, &s), what);
+    check_mpi(state, MPI_Isend(&beat->sequence, 1, MPI_UINT64_T, r, kHeartbeatTag, state.comm, &s),
+              what);
     sent.push_back(s);
   }
   const auto deadline = std::chrono::steady_clock::now() + state.timeout;
@@ -167,10 +178,11 @@ void wait_all(CommState& state, std::vector<MPI_Request>& requests, const std::s
       std::vector<int> missing;
       for (int r = 0; r < state.size; ++r) {
         int arrived = 1;
-        MPI_Request& beat = received[static_cast<std::size_t>(r)];
-        if (beat != MPI_REQUEST_NULL) MPI_Test(&beat, &arrived, MPI_STATUS_IGNORE);
+        MPI_Request& theirs_beat = received[static_cast<std::size_t>(r)];
+        if (theirs_beat != MPI_REQUEST_NULL) MPI_Test(&theirs_beat, &arrived, MPI_STATUS_IGNORE);
         if (arrived == 0) missing.push_back(r);
       }
+      beat.release();  // NOLINT(bugprone-unused-return-value): MPI may still write into it
       if (missing.empty()) {
         fault(state, fmt::format("{} (collective #{}) did not complete within {}, though every "
                                  "rank arrived: a rank may have died during it",
@@ -341,6 +353,13 @@ Environment::~Environment() {
 
 bool Environment::active() {
   return environment_alive;
+}
+
+void Environment::abort(int status) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, status);
+  std::_Exit(status);  // MPI_Abort does not return; this is for the compiler
 }
 
 }  // namespace tapegrad::distributed

@@ -98,6 +98,9 @@ struct DataParallel<T>::Impl {
   std::size_t started_in_backward = 0;
   std::size_t started_in_finish = 0;
   std::unique_ptr<LeafGradHook<T>> hook;
+  // An exchange failed (a communication_error) with buckets outstanding: MPI may still write
+  // into their buffers, so they are never freed (the job is ending anyway).
+  bool abandoned = false;
 
   void start(Bucket& b) {
     const int n = static_cast<int>(b.data.size());
@@ -251,7 +254,12 @@ DataParallel<T>::DataParallel(nn::Module<T>& module, Communicator comm, DataPara
 }
 
 template <class T>
-DataParallel<T>::~DataParallel() = default;
+DataParallel<T>::~DataParallel() {
+  if (impl_->abandoned) {
+    impl_->hook.reset();
+    impl_.release();  // NOLINT(bugprone-unused-return-value): see Impl::abandoned
+  }
+}
 
 template <class T>
 void DataParallel<T>::finish() {
@@ -280,7 +288,12 @@ void DataParallel<T>::finish() {
                      im.state->comm, &requests.back()) != MPI_SUCCESS) {
     detail::fault(*im.state, "DataParallel::finish: exchanging which parameters were used failed");
   }
-  detail::wait_all(*im.state, requests, fmt::format("the gradients of step {}", steps_ + 1));
+  try {
+    detail::wait_all(*im.state, requests, fmt::format("the gradients of step {}", steps_ + 1));
+  } catch (const communication_error&) {
+    im.abandoned = true;
+    throw;
+  }
 
   const auto p = static_cast<std::size_t>(comm_.size());
   const T ranks = static_cast<T>(p);

@@ -159,6 +159,19 @@ struct TrainResult {
   double seconds = 0.0;  ///< total training time
 };
 
+/// How train() runs on several processes at once (data parallelism). main.cpp fills it from
+/// tapegrad::distributed under --distributed; this library part itself uses no MPI. The
+/// default is one process.
+struct Parallel {
+  int rank = 0;  ///< this process, 0 to size - 1
+  int size = 1;  ///< the number of processes
+  /// Called after each backward, before clipping: replaces every gradient by its mean over the
+  /// processes (DataParallel::finish).
+  std::function<void()> average_gradients;
+  /// Sums over the processes, the same on every one (Communicator::sum).
+  std::function<std::vector<double>(const std::vector<double>&)> sum;
+};
+
 /// Trains `model` on `train` with AdamW, clipping and dropout, evaluates on `valid` after
 /// every epoch, stops after `patience` epochs without a lower validation loss, and leaves the
 /// model with the parameters of its best epoch, in eval mode. Writes a progress line per epoch
@@ -166,9 +179,19 @@ struct TrainResult {
 /// training loss (naming the epoch and step) or validation loss (naming the epoch) is a
 /// tapegrad::numerical_error with its value that suggests a lower learning rate: the model
 /// has diverged, and no epoch after it could be the best.
+///
+/// On several processes (`parallel.size > 1`, each process with the same model, data and
+/// config): every process plans the same epoch of batches of `batch_size * size` sentences
+/// and takes every size-th sentence of each, from its rank on (a batch smaller than `size`
+/// lends its sentences again, as DistributedSampler pads); after backward the gradients are
+/// averaged, so the processes take the same steps as one process on batches of
+/// `batch_size * size`. The validation set is split the same way and its loss and accuracy,
+/// and the training metrics, are summed over the processes, so every process stops early at
+/// the same epoch and ends with the same parameters.
 TrainResult train(Classifier& model, const Examples& train, const Examples& valid,
                   const TrainConfig& config, std::ostream* progress = nullptr,
-                  const std::function<void(const EpochStats&)>& on_epoch = {});
+                  const std::function<void(const EpochStats&)>& on_epoch = {},
+                  const Parallel& parallel = {});
 
 /// The model's results on a set of examples.
 struct Evaluation {

@@ -90,6 +90,9 @@ class Environment {
 
   /// True while an Environment is alive.
   static bool active();
+  /// Ends every process of the job now with exit status `status` (MPI_Abort): for a rank that
+  /// failed on its own (a file it could not write) while the others would wait for it.
+  [[noreturn]] static void abort(int status);
   /// The world's communicator: Communicator::world().
   Communicator world() const { return Communicator::world(); }
 };
