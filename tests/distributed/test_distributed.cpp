@@ -5,8 +5,11 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <set>
@@ -153,58 +156,75 @@ std::vector<std::vector<double>> values_of(const nn::Module<T>& m) {
   return out;
 }
 
-// Trains `model` with DataParallel on this rank's shards, and `reference` in this one process
-// on all shards: for each step, each shard's gradient added in rank order, as the ordered
-// reduction adds them ((g_0 + g_1) + g_2, zeros for a shard that gives none), divided by the
-// number of ranks; a parameter no shard gives a gradient keeps none. Returns the DataParallel's
-// last stats.
+// One step of `model` with DataParallel on this rank's shard of step `step`'s union batch:
+// backward, the exchange, clipping, the optimizer.
 template <class T>
-dist::StepStats train_both(Net<T>& model, Net<T>& reference, const MakeOptimizer<T>& make,
-                           dist::DataParallelOptions options) {
-  const auto ranks = static_cast<std::size_t>(comm().size());
+void step_ddp(Net<T>& model, dist::DataParallel<T>& ddp, optim::Optimizer<T>& opt,
+              std::size_t step) {
   const auto me = static_cast<std::size_t>(comm().rank());
+  const Union u = union_batch(step, static_cast<std::size_t>(comm().size()));
+  opt.zero_grad();
+  const Union mine = shard(u, me);
+  tapegrad::cross_entropy(model(mine.ids, side_used(step, me)), mine.targets).backward();
+  ddp.finish();
+  optim::clip_grad_norm(model.parameters(), 1.0);
+  opt.step();
+}
+
+// The same step in this one process on every shard: each shard's gradient added in rank order,
+// as the ordered reduction adds them ((g_0 + g_1) + g_2, zeros for a shard that gives none),
+// divided by the number of ranks; a parameter no shard gives a gradient keeps none.
+template <class T>
+void step_reference(Net<T>& reference, optim::Optimizer<T>& opt, std::size_t step) {
+  const auto ranks = static_cast<std::size_t>(comm().size());
+  const Union u = union_batch(step, ranks);
+  auto params = reference.parameters();
+  std::vector<Array<T>> total;
+  std::vector<bool> got(params.size(), false);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    opt.zero_grad();
+    const Union s = shard(u, r);
+    tapegrad::cross_entropy(reference(s.ids, side_used(step, r)), s.targets).backward();
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      const Var<T>& p = params[k];
+      Array<T> g = p.has_grad() ? p.grad() : Array<T>(tapegrad::zeros<T>(p.shape()));
+      got[k] = got[k] || p.has_grad();
+      if (r == 0) {
+        total.push_back(std::move(g));
+      } else {
+        total[k] = total[k] + g;
+      }
+    }
+  }
+  opt.zero_grad();
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    if (got[k]) params[k].set_grad(Array<T>(total[k] / static_cast<T>(ranks)));
+  }
+  optim::clip_grad_norm(params, 1.0);
+  opt.step();
+}
+
+// Trains `model` with DataParallel on this rank's shards and `reference` in this one process on
+// all of them (step_reference), kSteps steps from rank 0's start.
+template <class T>
+void train_both(Net<T>& model, Net<T>& reference, const MakeOptimizer<T>& make,
+                dist::DataParallelOptions options) {
   dist::DataParallel<T> ddp(model, comm(), options);
   reference.load_state_dict(model.state_dict());  // rank 0's start, as broadcast
   const auto start = values_of(model);
   auto opt = make(model.parameters());
   auto ref_opt = make(reference.parameters());
-  auto ref_params = reference.parameters();
   for (std::size_t step = 0; step < kSteps; ++step) {
-    const Union u = union_batch(step, ranks);
-    // DataParallel: this rank's shard.
-    opt->zero_grad();
-    const Union mine = shard(u, me);
-    tapegrad::cross_entropy(model(mine.ids, side_used(step, me)), mine.targets).backward();
-    ddp.finish();
-    optim::clip_grad_norm(model.parameters(), 1.0);
-    opt->step();
-    // The reference: every shard, in rank order.
-    std::vector<Array<T>> total;
-    std::vector<bool> got(ref_params.size(), false);
-    for (std::size_t r = 0; r < ranks; ++r) {
-      ref_opt->zero_grad();
-      const Union s = shard(u, r);
-      tapegrad::cross_entropy(reference(s.ids, side_used(step, r)), s.targets).backward();
-      for (std::size_t k = 0; k < ref_params.size(); ++k) {
-        const Var<T>& p = ref_params[k];
-        Array<T> g = p.has_grad() ? p.grad() : Array<T>(tapegrad::zeros<T>(p.shape()));
-        got[k] = got[k] || p.has_grad();
-        if (r == 0) {
-          total.push_back(std::move(g));
-        } else {
-          total[k] = total[k] + g;
-        }
-      }
-    }
-    ref_opt->zero_grad();
-    for (std::size_t k = 0; k < ref_params.size(); ++k) {
-      if (got[k]) ref_params[k].set_grad(Array<T>(total[k] / static_cast<T>(ranks)));
-    }
-    optim::clip_grad_norm(reference.parameters(), 1.0);
-    ref_opt->step();
+    step_ddp(model, ddp, *opt, step);
+    step_reference(reference, *ref_opt, step);
   }
   CHECK(values_of(model) != start);  // trained: the comparison is not of two untouched models
-  return ddp.last_step();
+}
+
+dist::DataParallelOptions ordered() {
+  dist::DataParallelOptions options;
+  options.reduction = dist::Reduction::ordered;
+  return options;
 }
 
 // This rank's parameters against those of rank 0 (gathered as text, exactly).
@@ -286,8 +306,7 @@ TEST_CASE("double, ordered reduction: bit for bit one process on the union, ever
     Generator g(static_cast<std::uint64_t>(5 + comm().rank()));
     Net<double> model(g);
     Net<double> reference(g);
-    dist::DataParallelOptions options;
-    options.reduction = dist::Reduction::ordered;
+    dist::DataParallelOptions options = ordered();
     options.bucket_bytes = 1000;  // several buckets
     train_both(model, reference, make, options);
     const auto got = values_of(model);
@@ -452,4 +471,58 @@ TEST_CASE("DistributedSampler: disjoint shares of one seeded order, padded or cu
         fmt::format("DistributedSampler: rank {} of {} ranks", n, n));
   CHECK(message_of<tapegrad::value_error>([&] { dist::DistributedSampler(0, 0, n); }) ==
         "DistributedSampler: the data set is empty");
+}
+
+TEST_CASE("a checkpoint rank 0 saves resumes on every rank, and on one process, exactly") {
+  const auto make = [](std::uint64_t seed) {
+    Generator g(seed);
+    return std::make_unique<Net<double>>(g);
+  };
+  // Uninterrupted: kSteps steps.
+  auto a = make(21);
+  dist::DataParallel<double> ddp_a(*a, comm(), ordered());
+  optim::Adam<double> opt_a(a->parameters(), {0.01});
+  for (std::size_t step = 0; step < kSteps; ++step) step_ddp(*a, ddp_a, opt_a, step);
+
+  // Interrupted after 2 steps: rank 0 alone writes the checkpoint (model, Adam's moments).
+  auto b = make(21);
+  dist::DataParallel<double> ddp_b(*b, comm(), ordered());
+  optim::Adam<double> opt_b(b->parameters(), {0.01});
+  for (std::size_t step = 0; step < 2; ++step) step_ddp(*b, ddp_b, opt_b, step);
+  const std::string mine = (std::filesystem::temp_directory_path() /
+                            ("tapegrad_distributed_" + std::to_string(::getpid()) + ".npz"))
+                               .string();
+  const std::string path = comm().all_gather(mine)[0];  // rank 0's name, on every rank
+  if (comm().rank() == 0) {
+    optim::TrainingState<double> state;
+    state.model = b.get();
+    state.optimizer = &opt_b;
+    state.epoch = 2;
+    optim::save_checkpoint(path, state);
+  }
+  comm().barrier();
+
+  // Every rank resumes from it, into a model initialised differently.
+  auto c = make(static_cast<std::uint64_t>(100 + comm().rank()));
+  optim::Adam<double> opt_c(c->parameters(), {0.01});
+  optim::TrainingState<double> state_c;
+  state_c.model = c.get();
+  state_c.optimizer = &opt_c;
+  optim::load_checkpoint(path, state_c);
+  CHECK(state_c.epoch == 2);
+  dist::DataParallel<double> ddp_c(*c, comm(), ordered());
+  for (std::size_t step = 2; step < kSteps; ++step) step_ddp(*c, ddp_c, opt_c, step);
+  CHECK(values_of(*c) == values_of(*a));
+
+  // One process (another number of ranks) resumes from the same file: the same parameters.
+  auto d = make(7);
+  optim::Adam<double> opt_d(d->parameters(), {0.01});
+  optim::TrainingState<double> state_d;
+  state_d.model = d.get();
+  state_d.optimizer = &opt_d;
+  optim::load_checkpoint(path, state_d);
+  for (std::size_t step = 2; step < kSteps; ++step) step_reference(*d, opt_d, step);
+  CHECK(values_of(*d) == values_of(*a));
+  comm().barrier();
+  if (comm().rank() == 0) std::filesystem::remove(path);
 }
