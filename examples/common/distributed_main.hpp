@@ -24,9 +24,10 @@ inline bool has_flag(int argc, char** argv, const char* flag) {
 }
 
 /// guarded_main(argc, argv, body), inside MPI when `--distributed` is given: an Environment
-/// for the run, and standard output silenced on every rank but 0 (one writer of progress and
-/// results; errors still go to stderr). A rank whose body fails ends the whole job (the others
-/// would wait for it until their timeout). Without MPI, `--distributed` is an error (status 2).
+/// for the run, and standard output (stdio and std::cout) sent to /dev/null on every rank but 0
+/// (one writer of progress and results; errors still go to stderr). A rank whose body fails ends
+/// the whole job (the others would wait for it until their timeout). Without MPI, `--distributed`
+/// is an error (status 2).
 template <class Body>
 int distributed_main(int argc, char** argv, Body&& body) {
   if (!has_flag(argc, argv, "--distributed")) return guarded_main(argc, argv, body);
@@ -39,7 +40,9 @@ int distributed_main(int argc, char** argv, Body&& body) {
 #else
   tapegrad::distributed::Environment env(argc, argv);
   const tapegrad::distributed::Communicator world = env.world();
-  if (world.rank() != 0) std::cout.rdbuf(nullptr);
+  if (world.rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) {
+    std::cout.rdbuf(nullptr);  // no /dev/null: std::cout at least
+  }
   const int status = guarded_main(argc, argv, body);
   if (status != 0 && world.size() > 1) tapegrad::distributed::Environment::abort(status);
   return status;

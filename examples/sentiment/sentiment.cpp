@@ -310,12 +310,10 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
                   const std::function<void(const EpochStats&)>& on_epoch,
                   const Parallel& parallel) {
   config.check();
-  const bool several = parallel.size > 1;
-  if (several && (!parallel.average_gradients || !parallel.sum || parallel.rank < 0 ||
-                  parallel.rank >= parallel.size)) {
+  const bool several = parallel.several();
+  if (*parallel.problem() != '\0') {
     throw value_error("train: rank " + std::to_string(parallel.rank) + " of " +
-                      std::to_string(parallel.size) +
-                      " processes, or no average_gradients or sum function");
+                      std::to_string(parallel.size) + " processes: " + parallel.problem());
   }
   const auto ranks = static_cast<std::size_t>(parallel.size);
   if (train.size() == 0) throw value_error("train: the training set is empty");

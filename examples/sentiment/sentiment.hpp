@@ -23,6 +23,8 @@
 #include <tapegrad/nn.hpp>
 #include <tapegrad/tapegrad.hpp>
 
+#include "parallel.hpp"
+
 namespace sentiment {
 
 using tapegrad::Index;
@@ -159,18 +161,8 @@ struct TrainResult {
   double seconds = 0.0;  ///< total training time
 };
 
-/// How train() runs on several processes at once (data parallelism). main.cpp fills it from
-/// tapegrad::distributed under --distributed; this library part itself uses no MPI. The
-/// default is one process.
-struct Parallel {
-  int rank = 0;  ///< this process, 0 to size - 1
-  int size = 1;  ///< the number of processes
-  /// Called after each backward, before clipping: replaces every gradient by its mean over the
-  /// processes (DataParallel::finish).
-  std::function<void()> average_gradients;
-  /// Sums over the processes, the same on every one (Communicator::sum).
-  std::function<std::vector<double>(const std::vector<double>&)> sum;
-};
+/// How train() runs on several processes (examples/common/parallel.hpp).
+using Parallel = examples::Parallel;
 
 /// Trains `model` on `train` with AdamW, clipping and dropout, evaluates on `valid` after
 /// every epoch, stops after `patience` epochs without a lower validation loss, and leaves the
