@@ -2,9 +2,11 @@
 # Data-parallel scaling: builds bench_distributed (Release, Ninja, ccache) in build-bench/ and
 # runs it under mpirun on 1 and 2 processes, one thread each, for the LSTM at (batch 32, T 100,
 # in 128, hidden 256) and the sentiment example's model; the processes alternate in blocks so
-# the machine's noise hits both alike. Prints a markdown table: the median step (the slowest
-# rank's), its parts, the throughput of all processes together, the speed-up over one process
-# and the bytes each process contributes per step (docs/distributed.md holds a copy).
+# the machine's noise hits both alike; 2 processes also with buckets of 256 KiB (several
+# buckets, so the exchange starts during backward) besides DataParallel's default 25 MiB (one
+# bucket for these models). Prints a markdown table: the median step (the slowest rank's), its
+# parts, the throughput of all processes together, the speed-up over one process and the bytes
+# each process contributes per step (docs/distributed.md holds a copy).
 #
 #   bash bench/run_distributed.sh
 #
@@ -41,9 +43,11 @@ table="$build/distributed_table.md"
 start=$SECONDS
 for ((b = 1; b <= blocks; ++b)); do
   for model in lstm sentiment; do
-    for np in 1 2; do
-      bench_run run_distributed.sh "$results" "$build/distributed_stderr.txt" "$model np $np" \
-        mpirun --bind-to none -np "$np" "$binary" "$model" --steps "$steps"
+    for config in "1 25600" "2 25600" "2 256"; do
+      read -r np kb <<<"$config"
+      bench_run run_distributed.sh "$results" "$build/distributed_stderr.txt" \
+        "$model np $np buckets ${kb} KiB" \
+        mpirun --bind-to none -np "$np" "$binary" "$model" --steps "$steps" --bucket-kb "$kb"
     done
   done
 done
@@ -51,12 +55,13 @@ done
 python3 - "$results" >"$table" <<'PY'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-print("| model | processes | step ms | backward ms | finish() wait ms | Adam ms | examples/s | speed-up | bytes/step (payload) | ring bytes sent | buckets (started in backward) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| model | processes | bucket KiB | step ms | backward ms | finish() wait ms | Adam ms | examples/s | speed-up | bytes/step (payload) | ring bytes sent | buckets (started in backward, complete at finish) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 one = {}
 for model in ("lstm", "sentiment"):
-    for np in (1, 2):
-        runs = [r for r in rows if r["model"] == model and r["ranks"] == np]
+    for np, kb in ((1, 25600), (2, 25600), (2, 256)):
+        runs = [r for r in rows if r["model"] == model and r["ranks"] == np
+                and r["bucket_bytes"] == kb * 1024]
         if not runs:
             continue
         med = lambda key: statistics.median(r[key] for r in runs)
@@ -65,10 +70,10 @@ for model in ("lstm", "sentiment"):
             one[model] = eps
         speed = eps / one[model] if model in one else float("nan")
         r = runs[0]
-        print(f"| {model} ({r['batch']}, T {r['time_steps']}) | {np} | {med('slowest_rank_step_ms'):.1f} | "
+        print(f"| {model} ({r['batch']}, T {r['time_steps']}) | {np} | {kb} | {med('slowest_rank_step_ms'):.1f} | "
               f"{med('compute_ms'):.1f} | {med('finish_wait_ms'):.2f} | {med('optimizer_ms'):.2f} | "
               f"{eps:.0f} | {speed:.2f}x | {r['payload_bytes']} | {r['ring_bytes_sent']:.0f} | "
-              f"{r['buckets']} ({r['started_in_backward']}) |")
+              f"{r['buckets']} ({r['started_in_backward']}, {med('complete_at_finish'):.0f}) |")
 PY
 cat "$table"
 echo

@@ -5,6 +5,7 @@
 //
 //   mpirun -np 2 bench_distributed lstm [--steps 20]        LSTM (32, 100, 128, 256) + Linear
 //   mpirun -np 2 bench_distributed sentiment [--steps 20]   the sentiment example's model
+//   ... [--bucket-kb N]   buckets of N KiB (default DataParallel's 25 MiB: one bucket here)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -95,8 +96,11 @@ int main(int argc, char** argv) {
   }
   const std::string which = argv[1];
   std::size_t steps = 20;
+  dist::DataParallelOptions options;
   for (int i = 2; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--steps") == 0) steps = std::stoul(argv[i + 1]);
+    if (std::strcmp(argv[i], "--bucket-kb") == 0)
+      options.bucket_bytes = std::stoul(argv[i + 1]) << 10;
   }
   tapegrad::set_num_threads(1);
   // Each rank its own data; the same model everywhere (DataParallel broadcasts rank 0's).
@@ -131,7 +135,7 @@ int main(int argc, char** argv) {
                  which.c_str());
     return 2;
   }
-  dist::DataParallel<float> ddp(*model, comm);
+  dist::DataParallel<float> ddp(*model, comm, options);
   comm.barrier();
   const Timing t = run(*model, ddp, loss_of, steps);
   const dist::StepStats& s = ddp.last_step();
@@ -147,13 +151,14 @@ int main(int argc, char** argv) {
     const double ranks = comm.size();
     std::printf(
         "{\"model\": \"%s\", \"batch\": %zu, \"time_steps\": %zu, \"ranks\": %d, \"steps\": %zu, "
-        "\"step_ms\": %.3f, \"slowest_rank_step_ms\": %.3f, \"compute_ms\": %.3f, "
+        "\"bucket_bytes\": %zu, \"step_ms\": %.3f, \"slowest_rank_step_ms\": %.3f, \"compute_ms\": "
+        "%.3f, "
         "\"finish_wait_ms\": %.3f, \"optimizer_ms\": %.3f, \"examples_per_s\": %.1f, "
         "\"parameters\": %zu, \"payload_bytes\": %zu, \"ring_bytes_sent\": %.0f, \"buckets\": "
         "%zu, \"started_in_backward\": %zu, \"complete_at_finish\": %zu}\n",
-        which.c_str(), kBatch, time_steps, comm.size(), steps, step_ms, slowest, median(t.compute),
-        median(t.wait), median(t.update), ranks * kBatch / slowest * 1000.0,
-        model->num_parameters(), s.payload_bytes,
+        which.c_str(), kBatch, time_steps, comm.size(), steps, options.bucket_bytes, step_ms,
+        slowest, median(t.compute), median(t.wait), median(t.update),
+        ranks * kBatch / slowest * 1000.0, model->num_parameters(), s.payload_bytes,
         2.0 * (ranks - 1) / ranks * static_cast<double>(s.payload_bytes), s.buckets,
         s.started_in_backward, s.complete_at_finish);
   }
