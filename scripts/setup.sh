@@ -19,6 +19,7 @@ packages=(
   libbenchmark-dev ccache clang-format clang-tidy
   clang libclang-rt-14-dev   # scripts/fuzz.sh: clang-14 and its libFuzzer runtime
   doxygen                    # scripts/api_docs.sh: the API reference
+  libopenmpi-dev openmpi-bin # tapegrad::distributed and its tests (mpirun); optional to build
 )
 if [[ "${1:-}" == "--extras" ]]; then
   packages+=(gnuplot-nox)

@@ -11,12 +11,16 @@
 #   3. release           Release build with warnings as errors in build-release/ (with every
 #                        ```cpp block of README.md and docs/ compiled), then ctest: a test
 #                        binary per part (ctest -L autograd, nn, optim, data), the docs' checks
-#                        (-L docs), the examples' tests and command lines (-L examples)
+#                        (-L docs), the examples' tests and command lines (-L examples), and,
+#                        where MPI is installed (setup installs Open MPI), data parallelism
+#                        under mpirun -np 2 and 3 with its fault runs (-L distributed; they
+#                        run alone, RUN_SERIAL, not beside other tests)
 #   4. install+consumer  installs into build-consumer/prefix, then builds and runs tests/consumer
 #                        (the README's example, and a program on tapegrad::autograd alone)
 #                        against the installed package
 #   5. asan              Debug build with ASan + UBSan in build-asan/, ctest, the demo and
-#                        tape_graph
+#                        tape_graph (the MPI tests without LeakSanitizer: Open MPI's own
+#                        allocations would fail every run; tests/CMakeLists.txt)
 #   6. fuzz              scripts/fuzz.sh --seconds 20: each libFuzzer harness of the file readers
 #                        (fuzz/) for 20 s on its seed corpus, clang + ASan + UBSan in build-fuzz/
 #

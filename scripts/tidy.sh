@@ -34,7 +34,7 @@ if (($# > 0)); then
 else
   # Tests are left out: doctest's macros expand to code that several checks flag by design.
   mapfile -t files < <(git ls-files 'autograd/src/*.cpp' 'layers/src/*.cpp' 'optim/src/*.cpp' \
-    'data/src/*.cpp' 'examples/*.cpp' ':!:examples/*tests/*')
+    'data/src/*.cpp' 'distributed/src/*.cpp' 'examples/*.cpp' ':!:examples/*tests/*')
 fi
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/tapegrad-tidy"

@@ -34,7 +34,9 @@ class CountingListener : public doctest::IReporter {
 
 REGISTER_LISTENER("tapegrad_counting", 1, CountingListener);
 
-int main(int argc, char** argv) {
+// The run; main() unless TAPEGRAD_TEST_NO_MAIN, for a binary whose main must do more first
+// (the distributed tests start MPI).
+int tapegrad_test_run(int argc, char** argv) {
   doctest::Context context(argc, argv);
   const int result = context.run();
   if (result != 0 || was_query || context.shouldExit()) return result;
@@ -47,3 +49,9 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+#ifndef TAPEGRAD_TEST_NO_MAIN
+int main(int argc, char** argv) {
+  return tapegrad_test_run(argc, argv);
+}
+#endif

@@ -118,3 +118,31 @@ TEST_CASE("hand-derived BPTT of an Elman RNN equals the tape's gradients") {
       CHECK(std::abs(h0v.grad()(0, b, j) - dh0[b][j]) < 1e-12);
   }
 }
+
+TEST_CASE("a LeafGradHook sees each recurrent weight's final gradient, outer products added") {
+  // The fused cells return the weight gradients of W_hh as outer products that the engine
+  // gathers until a leaf is settled: the hook must see them added.
+  for (const nn::CellKind kind : {nn::CellKind::rnn_tanh, nn::CellKind::lstm, nn::CellKind::gru}) {
+    CAPTURE(nn::to_string(kind));
+    tapegrad::Generator g(4);
+    const auto layer = nn::make_recurrent<double>(kind, nn::RNNOptions(3, 5).num_layers(2), g);
+    const tapegrad::Var<double> x = tapegrad::constant(g.normal<double>({6, 2, 3}));
+    std::vector<std::pair<std::string, Array<double>>> seen;
+    {
+      const tapegrad::LeafGradHook<double> hook([&](const tapegrad::Var<double>& leaf) {
+        REQUIRE(leaf.has_grad());
+        seen.emplace_back(leaf.name(), leaf.grad());
+      });
+      tapegrad::sum(tapegrad::tanh((*layer)(x).output)).backward();
+    }
+    const auto params = layer->named_parameters();
+    REQUIRE(seen.size() == params.size());
+    // Reported from the last layer to the first.
+    CHECK(seen.front().first.find("_l1") != std::string::npos);
+    CHECK(seen.back().first.find("_l0") != std::string::npos);
+    for (const auto& [name, grad] : seen) {
+      CAPTURE(name);
+      CHECK(grad == layer->parameter(name).grad());
+    }
+  }
+}

@@ -753,3 +753,72 @@ TEST_CASE("backward flushes subnormal gradients to zero unless told not to, and 
   CHECK((_mm_getcsr() & control) == before);
 #endif
 }
+
+TEST_CASE("a LeafGradHook sees each leaf once, when its gradient is final, in reverse use order") {
+  // Forward: a feeds the first op, b the second, c the last; a also feeds the last op, so
+  // a's gradient is final only at the end. w gets no gradient: what reads it is not on the
+  // root's path. k requires none and is never reported.
+  V a = tapegrad::parameter(Array<double>({{0.5, -1.0}, {2.0, 0.25}}), "a");
+  V b = tapegrad::parameter(Array<double>({{1.5, 0.5}, {-0.5, 1.0}}), "b");
+  V c = tapegrad::parameter(Array<double>({0.3, -0.7}), "c");
+  V w = tapegrad::parameter(Array<double>({1.0, 2.0}), "w");
+  V k = tapegrad::constant(Array<double>({3.0, 4.0}), "k");
+  std::vector<std::string> order;
+  std::vector<std::pair<std::string, Array<double>>> seen;
+  std::vector<bool> had_grad;
+  std::vector<std::string> announced;
+  {
+    const tapegrad::LeafGradHook<double> hook(
+        [&](const V& leaf) {
+          order.push_back(leaf.name());
+          had_grad.push_back(leaf.has_grad());
+          if (leaf.has_grad()) seen.emplace_back(leaf.name(), leaf.grad());
+        },
+        [&](const std::vector<V>& leaves) {
+          CHECK(order.empty());  // before any leaf is reported
+          for (const V& leaf : leaves) announced.push_back(leaf.name());
+        });
+    V h = tapegrad::tanh(tapegrad::matmul(a, b));  // entries 0 (matmul: a, b), 1 (tanh)
+    const V unused = w * k;                        // entry 2: w, off the root's path
+    V y = tapegrad::sum((h + c) * a * k);          // c at entry 3; a and k later
+    y.backward();
+    // Entry 0 reads a and b: both final there, in the reverse of their order as inputs.
+    CHECK(order == std::vector<std::string>{"c", "w", "b", "a"});
+    CHECK(announced == order);
+    // w's entry is walked with no gradient flowing into it: reported without one.
+    CHECK(had_grad == std::vector<bool>{true, false, true, true});
+  }
+  // What each hook saw is the final gradient.
+  REQUIRE(seen.size() == 3);
+  for (const auto& [name, grad] : seen) {
+    const V leaf = name == "a" ? a : name == "b" ? b : c;
+    CHECK_MESSAGE(grad == leaf.grad(), name);
+  }
+  // Destroyed: a later backward calls nothing.
+  order.clear();
+  a.zero_grad();
+  tapegrad::sum(a * a).backward();
+  CHECK(order.empty());
+  CHECK(a.has_grad());
+}
+
+TEST_CASE("a LeafGradHook reports a leaf root, and an empty hook is a usage_error") {
+  V x = tapegrad::parameter(Array<double>({2.0}), "x");
+  std::vector<double> seen;
+  const tapegrad::LeafGradHook<double> hook([&](const V& leaf) {
+    CHECK(leaf.same(x));
+    seen.push_back(leaf.grad()(0));
+  });
+  x.backward();
+  CHECK(seen == std::vector<double>{1.0});
+  CHECK(message_of<usage_error>([] {
+          tapegrad::LeafGradHook<double>(std::function<void(const V&)>());
+        }) == "LeafGradHook: the ready function is empty");
+  // A hook that throws ends backward and frees the tape.
+  {
+    const tapegrad::LeafGradHook<double> failing([](const V&) { throw usage_error("stop here"); });
+    V y = tapegrad::sum(x * x);
+    CHECK(message_of<usage_error>([&] { y.backward(); }) == "stop here");
+    CHECK(tapegrad::tape<double>().empty());
+  }
+}

@@ -1,10 +1,81 @@
 // The backward walk: seed the root's gradient, run each rule in reverse order, free the tape.
 #include <algorithm>
+#include <unordered_set>
+#include <utility>
 
 #include "engine_detail.hpp"
 #include "tapegrad/autograd/tape.hpp"
 
 namespace tapegrad {
+
+namespace {
+
+// This thread's live LeafGradHooks of scalar type T, in the order they were made.
+template <class T>
+std::vector<const LeafGradHook<T>*>& leaf_hooks() {
+  thread_local std::vector<const LeafGradHook<T>*> hooks;
+  return hooks;
+}
+
+// The leaves requiring a gradient that entries 0..last take as inputs, each with the earliest
+// entry that does, in increasing order of that entry: where the reverse walk finishes each
+// leaf's gradient. Only built while a LeafGradHook is alive.
+template <class T>
+std::vector<std::pair<std::int64_t, std::shared_ptr<detail::Node<T>>>> first_uses(
+    const std::vector<detail::Entry<T>>& entries, std::int64_t last) {
+  std::vector<std::pair<std::int64_t, std::shared_ptr<detail::Node<T>>>> firsts;
+  std::unordered_set<const detail::Node<T>*> seen;
+  for (std::int64_t i = 0; i <= last; ++i) {
+    for (const Var<T>& in : entries[static_cast<std::size_t>(i)].inputs) {
+      const auto& node = in.node();
+      if (node->entry < 0 && node->requires_grad && seen.insert(node.get()).second) {
+        firsts.emplace_back(i, node);
+      }
+    }
+  }
+  return firsts;
+}
+
+// Tells the hooks that have a `starting` function which leaves the walk will report: the
+// leaves of `firsts` from the last to the first.
+template <class T>
+void walk_starting(
+    const std::vector<std::pair<std::int64_t, std::shared_ptr<detail::Node<T>>>>& firsts) {
+  const auto& hooks = leaf_hooks<T>();
+  if (std::none_of(hooks.begin(), hooks.end(), [](const auto* h) { return bool(h->starting()); }))
+    return;
+  std::vector<Var<T>> leaves;
+  leaves.reserve(firsts.size());
+  for (auto it = firsts.rbegin(); it != firsts.rend(); ++it) {
+    leaves.push_back(Var<T>::from_node(it->second));
+  }
+  for (const auto* hook : hooks) {
+    if (hook->starting()) hook->starting()(leaves);
+  }
+}
+
+// The leaf's gradient is final: its outer gradients are added, then every hook sees it.
+template <class T>
+void leaf_ready(const std::shared_ptr<detail::Node<T>>& node) {
+  detail::settle(*node);
+  const Var<T> leaf = Var<T>::from_node(node);
+  for (const auto* hook : leaf_hooks<T>()) hook->ready()(leaf);
+}
+
+}  // namespace
+
+template <class T>
+LeafGradHook<T>::LeafGradHook(Ready ready, Starting starting)
+    : ready_(std::move(ready)), starting_(std::move(starting)) {
+  if (!ready_) throw usage_error("LeafGradHook: the ready function is empty");
+  leaf_hooks<T>().push_back(this);
+}
+
+template <class T>
+LeafGradHook<T>::~LeafGradHook() {
+  auto& hooks = leaf_hooks<T>();
+  hooks.erase(std::remove(hooks.begin(), hooks.end(), this), hooks.end());
+}
 
 template <class T>
 void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
@@ -17,6 +88,10 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
   }
   if (rn.entry < 0) {  // a leaf: d(root)/d(root)
     detail::accumulate(rn, Grad<T>(std::move(seed)), "backward", 0);
+    if (!leaf_hooks<T>().empty()) {
+      walk_starting<T>({{0, root.node()}});
+      leaf_ready(root.node());
+    }
     return;
   }
   if (rn.tape_serial != serial_ || static_cast<std::size_t>(rn.entry) >= entries_.size()) {
@@ -41,6 +116,12 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
       tape.clear();
     }
   } release{*this, waiting};
+
+  // With a LeafGradHook alive: each leaf with the entry that finishes its gradient.
+  const auto firsts = leaf_hooks<T>().empty() ? decltype(first_uses(entries_, 0))()
+                                              : first_uses(entries_, rn.entry);
+  std::size_t unfinished = firsts.size();
+  if (!firsts.empty()) walk_starting(firsts);
 
   detail::accumulate(rn, Grad<T>(std::move(seed)), "backward", 0);
   for (auto i = rn.entry; i >= 0; --i) {
@@ -87,6 +168,10 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
     }
     // This entry is done: release what only it held, so memory falls as backward proceeds.
     e = detail::Entry<T>();
+    // Every entry that reads these leaves has run: their gradients are final.
+    for (; unfinished > 0 && firsts[unfinished - 1].first == i; --unfinished) {
+      leaf_ready(firsts[unfinished - 1].second);
+    }
   }
   for (auto& n : waiting) detail::settle(*n);
 }
@@ -116,6 +201,7 @@ void backward(const Var<T>& root, const Array<T>& grad) {
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                 \
+  template class LeafGradHook<T>;                               \
   template void Tape<T>::run_backward(const Var<T>&, Array<T>); \
   template void backward<T>(const Var<T>&);                     \
   template void backward<T>(const Var<T>&, const Array<T>&);

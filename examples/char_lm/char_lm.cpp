@@ -428,9 +428,24 @@ std::vector<Index> held_out_sequence(const Corpus& corpus) {
 
 std::vector<EpochStats> train(CharModel& model, const Corpus& corpus, const Options& options,
                               std::ostream* progress,
-                              const std::function<void(const EpochStats&)>& on_epoch) {
+                              const std::function<void(const EpochStats&)>& on_epoch,
+                              const examples::Parallel& parallel) {
   check_options(options);
-  const IndexArray streams = make_streams(corpus.train, options.batch_size, options.bptt);
+  if (*parallel.problem() != '\0') {
+    throw value_error("train: rank " + std::to_string(parallel.rank) + " of " +
+                      std::to_string(parallel.size) + " processes: " + parallel.problem());
+  }
+  // On several processes, this one's batch_size of all the processes' streams.
+  const auto ranks = static_cast<std::size_t>(parallel.size);
+  const IndexArray all_streams =
+      make_streams(corpus.train, options.batch_size * ranks, options.bptt);
+  const IndexArray streams =
+      parallel.several()
+          ? IndexArray(xt::view(
+                all_streams, xt::all(),
+                xt::range(static_cast<std::size_t>(parallel.rank) * options.batch_size,
+                          static_cast<std::size_t>(parallel.rank + 1) * options.batch_size)))
+          : all_streams;
   const std::size_t steps = streams.shape()[0] - 1;
   const std::size_t chunks = (steps + options.bptt - 1) / options.bptt;
   const std::size_t vocab = model.config().vocab_size;
@@ -473,6 +488,7 @@ std::vector<EpochStats> train(CharModel& model, const Corpus& corpus, const Opti
       const Var<float> logits = tapegrad::reshape(out.logits, tapegrad::make_shape({n, vocab}));
       const Var<float> loss = tapegrad::cross_entropy(logits, chunk.targets);
       loss.backward();  // through this chunk's k steps only, then the tape is empty
+      if (parallel.several()) parallel.average_gradients();
       state = detach(out.state);
 
       const double norm = optim::clip_grad_norm(params, options.clip);
@@ -488,6 +504,11 @@ std::vector<EpochStats> train(CharModel& model, const Corpus& corpus, const Opti
       loss_sum += value * static_cast<double>(n);
       predicted += n;
       if (line) line->step(value, n);
+    }
+    if (parallel.several()) {
+      const std::vector<double> totals = parallel.sum({loss_sum, static_cast<double>(predicted)});
+      loss_sum = totals[0];
+      predicted = static_cast<std::size_t>(totals[1]);
     }
     stats.train_nats = loss_sum / static_cast<double>(predicted);
     stats.train_bpc = stats.train_nats / std::log(2.0);

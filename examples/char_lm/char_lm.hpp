@@ -23,6 +23,8 @@
 #include <tapegrad/optim.hpp>
 #include <tapegrad/tapegrad.hpp>
 
+#include "parallel.hpp"
+
 namespace char_lm {
 
 using tapegrad::Index;
@@ -217,9 +219,17 @@ struct EpochStats {
 /// A held-out bpc that is not finite (a model that diverged) is a tapegrad::numerical_error
 /// naming the epoch and the value. `on_epoch`, when given, sees each epoch's stats as soon
 /// as they are known (a metrics log).
+///
+/// On several processes (`parallel.size > 1`, each with the same model, corpus and options):
+/// the text is cut into batch_size * size streams and each process trains on its batch_size of
+/// them (rank r: streams r * batch_size ...), the gradients averaged after each backward, so
+/// the processes take the same steps as one process on all the streams. The training loss is
+/// summed over the processes; every process evaluates the whole held-out text (a sequence read
+/// in order), with the same parameters and so the same result.
 std::vector<EpochStats> train(CharModel& model, const Corpus& corpus, const Options& options,
                               std::ostream* progress = nullptr,
-                              const std::function<void(const EpochStats&)>& on_epoch = {});
+                              const std::function<void(const EpochStats&)>& on_epoch = {},
+                              const examples::Parallel& parallel = {});
 
 // ---- sampling ----
 

@@ -6,11 +6,13 @@
 //   char_lm                                  # LSTM on the GPL-3, then a sample
 //   char_lm --save gpl.npz                   # ... and keep the model (+ gpl.vocab.txt)
 //   char_lm --load gpl.npz --sample-only --prompt "You may " --temperature 0.5
+//   mpirun -np 2 char_lm --distributed       # on 2 processes (docs/distributed.md)
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +21,7 @@
 
 #include "char_lm.hpp"
 #include "cli_checks.hpp"
+#include "distributed_main.hpp"
 #include "guarded_main.hpp"
 #include "outputs.hpp"
 #include "plot.hpp"
@@ -47,18 +50,33 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // Trains, reports, and writes the model, the metrics and the plot as outputs of `out` (under
 // temporary names: main commits them once the whole run has succeeded); returns the model and
 // vocabulary to sample from. `files` gets a line for each output.
+// With `distributed` (--distributed, under mpirun), every process trains on its share of the
+// streams (char_lm::train) and rank 0 alone writes the outputs.
 char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Loaded> loaded,
-                            const std::string& save_path, const std::string& metrics_path,
-                            const std::string& plot_path, tapegrad::OutputFiles& out,
-                            std::vector<std::string>& files) {
+                            std::string save_path, std::string metrics_path, std::string plot_path,
+                            tapegrad::OutputFiles& out, std::vector<std::string>& files,
+                            bool distributed) {
   const auto start = std::chrono::steady_clock::now();
+  examples::Parallel parallel;
+#ifdef TAPEGRAD_HAVE_DISTRIBUTED
+  std::optional<tapegrad::distributed::Communicator> comm;
+  if (distributed) {
+    comm = tapegrad::distributed::Communicator::world();
+    parallel.rank = comm->rank();
+    parallel.size = comm->size();
+  }
+#else
+  (void)distributed;  // distributed_main refuses --distributed without MPI
+#endif
+  if (parallel.rank != 0) save_path = metrics_path = plot_path = "";  // one writer
   const std::string text = char_lm::read_text(o.text_path, o.any_bytes);
   char_lm::Corpus corpus;
   tapegrad::IndexArray streams;
   try {
     corpus = char_lm::make_corpus(text, o.valid_fraction, loaded ? &loaded->vocab : nullptr);
     // Checked before the first epoch, so that a short text fails at once.
-    streams = char_lm::make_streams(corpus.train, o.batch_size, o.bptt);
+    streams = char_lm::make_streams(corpus.train,
+                                    o.batch_size * static_cast<std::size_t>(parallel.size), o.bptt);
   } catch (const tapegrad::value_error& e) {
     throw tapegrad::value_error("--text '" + o.text_path + "': " + e.what());
   }
@@ -116,12 +134,25 @@ char_lm::Loaded train_model(const char_lm::Options& o, std::optional<char_lm::Lo
         std::vector<std::string>{"epoch", "train_bpc", "valid_bpc", "unigram_bpc", "lr", "seconds"},
         /*append=*/false);
   }
-  const auto stats = char_lm::train(*run.model, corpus, o, &std::cout, [&](const auto& s) {
-    if (log) {
-      log->write_values(
-          {static_cast<double>(s.epoch), s.train_bpc, s.valid_bpc, s.unigram_bpc, s.lr, s.seconds});
-    }
-  });
+#ifdef TAPEGRAD_HAVE_DISTRIBUTED
+  // Rank 0's parameters everywhere; gradients averaged after each backward.
+  std::unique_ptr<tapegrad::distributed::DataParallel<float>> ddp;
+  if (comm) {
+    ddp = std::make_unique<tapegrad::distributed::DataParallel<float>>(*run.model, *comm);
+    parallel.average_gradients = [&ddp] { ddp->finish(); };
+    parallel.sum = [&comm](const std::vector<double>& v) { return comm->sum(v); };
+    std::printf("distributed: %d processes, %zu streams each\n\n", parallel.size, o.batch_size);
+  }
+#endif
+  const auto stats = char_lm::train(
+      *run.model, corpus, o, parallel.rank == 0 ? &std::cout : nullptr,
+      [&](const auto& s) {
+        if (log) {
+          log->write_values({static_cast<double>(s.epoch), s.train_bpc, s.valid_bpc, s.unigram_bpc,
+                             s.lr, s.seconds});
+        }
+      },
+      parallel);
   log.reset();  // closed before the plot reads it
   const char_lm::EpochStats& last = stats.back();
   std::printf(
@@ -161,6 +192,7 @@ int run(int argc, char** argv) {
   char_lm::Options o;
   std::string save_path, load_path, metrics_path, plot_path;
   bool sample_only = false;
+  bool distributed = false;
 
   CLI::App app(
       "char_lm: a character-level language model (Embedding -> LSTM/GRU -> Linear) trained\n"
@@ -265,6 +297,10 @@ int run(int argc, char** argv) {
   app.add_flag("--sample-only", sample_only, "with --load: sample without training")
       ->needs(load)
       ->group(group);
+  app.add_flag("--distributed", distributed,
+               "train on the processes of mpirun (data parallel, --batch-size streams each; "
+               "docs/distributed.md); rank 0 writes")
+      ->group(group);
   app.add_option("--metrics", metrics_path, "write the per-epoch numbers (CSV)")
       ->type_name("FILE")
       ->group(group);
@@ -316,7 +352,8 @@ int run(int argc, char** argv) {
       std::printf("char_lm: loaded %s from %s (vocabulary %s)\n", describe(*model.model).c_str(),
                   load_path.c_str(), char_lm::vocab_path_for(load_path).c_str());
     } else {
-      model = train_model(o, std::move(loaded), save_path, metrics_path, plot_path, out, files);
+      model = train_model(o, std::move(loaded), save_path, metrics_path, plot_path, out, files,
+                          distributed);
     }
 
     const std::string sampled = char_lm::sample(*model.model, model.vocab, o.prompt, o.temperature,
@@ -342,5 +379,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return examples::guarded_main(argc, argv, run);
+  return examples::distributed_main(argc, argv, run);
 }

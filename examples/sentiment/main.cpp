@@ -5,6 +5,7 @@
 //   sentiment --train my.tsv --test my_test.tsv train on your own data
 //   sentiment --load out/sentiment/model.npz --predict "what a great phone"
 //   echo "the food was cold" | sentiment --load out/sentiment/model.npz --stdin
+//   mpirun -np 2 sentiment --distributed        train on 2 processes (docs/distributed.md)
 //
 // See examples/README.md for every option and what it prints.
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +24,7 @@
 #include <tapegrad/autograd/npz.hpp>
 
 #include "cli_checks.hpp"
+#include "distributed_main.hpp"
 #include "guarded_main.hpp"
 #include "outputs.hpp"
 #include "plot.hpp"
@@ -51,6 +55,7 @@ struct Options {
   sentiment::TrainConfig train_config;
   std::uint64_t seed = 1;
   int threads = 1;
+  bool distributed = false;
   // output
   std::string out_dir = "out/sentiment";
   std::string save;
@@ -241,6 +246,18 @@ void show_examples(const Examples& test, const sentiment::Evaluation& e,
 
 int run_training(const Options& o) {
   Splits s = load_data(o);
+  // --distributed: every rank reads the data and builds the same vocabulary and model; rank 0
+  // alone writes (its standard output, the metrics, the plot and the model).
+  sentiment::Parallel parallel;
+#ifdef TAPEGRAD_HAVE_DISTRIBUTED
+  std::optional<tapegrad::distributed::Communicator> comm;
+  if (o.distributed) {
+    comm = tapegrad::distributed::Communicator::world();
+    parallel.rank = comm->rank();
+    parallel.size = comm->size();
+  }
+#endif
+  const bool writer = parallel.rank == 0;
 
   sentiment::TextEncoder encoder;
   encoder.max_length = o.max_length;
@@ -254,15 +271,18 @@ int run_training(const Options& o) {
   // unwritable folder fails before training), written at the end, and renamed into place by
   // out.commit() only once the whole run has succeeded: a run that fails or is interrupted
   // leaves the outputs of an earlier run as they were.
-  examples::create_folder(o.out_dir);
   tapegrad::OutputFiles out;
   const std::string metrics = (fs::path(o.out_dir) / "metrics.csv").string();
   const std::string png = (fs::path(o.out_dir) / "training.png").string();
-  const std::string metrics_new = out.stage(metrics);
-  const std::string png_new = out.stage(png);
+  std::string metrics_new, png_new;
+  if (writer) {
+    examples::create_folder(o.out_dir);
+    metrics_new = out.stage(metrics);
+    png_new = out.stage(png);
+  }
   const std::string model_path =
       o.save.empty() ? (fs::path(o.out_dir) / "model.npz").string() : o.save;
-  if (!o.no_save) {
+  if (!o.no_save && writer) {
     examples::create_folder(fs::path(model_path).parent_path().string());
     tapegrad::OutputFiles probe;  // the model's folder too, before training; removes its files
     probe.stage(model_path);
@@ -298,12 +318,26 @@ int run_training(const Options& o) {
             << config.dropout << ", up to " << tc.epochs << " epochs, patience " << tc.patience
             << ", seed " << o.seed << "\n\n";
 
-  const sentiment::TrainResult result = sentiment::train(*model, train, valid, tc, &std::cout);
+#ifdef TAPEGRAD_HAVE_DISTRIBUTED
+  // Rank 0's initial parameters everywhere; gradients averaged after each backward.
+  std::unique_ptr<tapegrad::distributed::DataParallel<float>> ddp;
+  if (comm) {
+    ddp = std::make_unique<tapegrad::distributed::DataParallel<float>>(*model, *comm);
+    parallel.average_gradients = [&ddp] { ddp->finish(); };
+    parallel.sum = [&comm](const std::vector<double>& v) { return comm->sum(v); };
+    std::cout << "distributed: " << parallel.size << " processes, batch " << tc.batch_size
+              << " each (" << tc.batch_size * static_cast<std::size_t>(parallel.size)
+              << " per step), gradients in " << ddp->bucket_names().size() << " bucket(s)\n";
+  }
+#endif
+  const sentiment::TrainResult result =
+      sentiment::train(*model, train, valid, tc, writer ? &std::cout : nullptr, {}, parallel);
   const sentiment::EpochStats& best = result.history[result.best_epoch - 1];
   std::cout << std::fixed << std::setprecision(4) << "\nbest epoch " << result.best_epoch
             << " (valid loss " << best.valid_loss << ", valid accuracy " << best.valid_accuracy
             << ")" << (result.stopped_early ? ", stopped early" : "") << "; training took "
             << std::setprecision(1) << result.seconds << " s\n";
+  if (!writer) return 0;  // every rank has the same model; rank 0 tests and saves it
 
   if (test.size() > 0) {
     const sentiment::Evaluation e = sentiment::evaluate(*model, test);
@@ -492,6 +526,10 @@ int run(int argc, char** argv) {
   app.add_option("--seed", o.seed, "seed of the split, initialisation, batches and dropout")
       ->capture_default_str()
       ->group(g);
+  app.add_flag("--distributed", o.distributed,
+               "train on the processes of mpirun (data parallel, --batch-size each; "
+               "docs/distributed.md)")
+      ->group(g);
 
   g = "Output";
   app.add_option("--out", o.out_dir, "folder for metrics.csv, training.png and the model")
@@ -535,5 +573,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return examples::guarded_main(argc, argv, run);
+  return examples::distributed_main(argc, argv, run);
 }

@@ -268,6 +268,30 @@ Evaluation evaluate(Classifier& model, const Examples& examples, std::size_t bat
 
 namespace {
 
+// This process's share of one batch of all the processes: every size-th example from its rank
+// on; a batch with fewer examples than processes lends them again (wrapping around).
+std::vector<std::size_t> share(const std::vector<std::size_t>& batch, const Parallel& parallel) {
+  const auto ranks = static_cast<std::size_t>(parallel.size);
+  std::vector<std::size_t> out;
+  for (auto i = static_cast<std::size_t>(parallel.rank); i < std::max(batch.size(), ranks);
+       i += ranks) {
+    out.push_back(batch[i % batch.size()]);
+  }
+  return out;
+}
+
+// This process's share of a validation set: every size-th example from its rank on.
+Examples subset(const Examples& examples, const Parallel& parallel) {
+  Examples out;
+  for (auto i = static_cast<std::size_t>(parallel.rank); i < examples.size();
+       i += static_cast<std::size_t>(parallel.size)) {
+    out.texts.push_back(examples.texts[i]);
+    out.ids.push_back(examples.ids[i]);
+    out.labels.push_back(examples.labels[i]);
+  }
+  return out;
+}
+
 // Replaces each word (not the padding) by <unk> with probability p.
 void drop_words(data::Batch& batch, double p, tapegrad::Generator& generator) {
   std::bernoulli_distribution drop(p);
@@ -283,8 +307,15 @@ void drop_words(data::Batch& batch, double p, tapegrad::Generator& generator) {
 
 TrainResult train(Classifier& model, const Examples& train, const Examples& valid,
                   const TrainConfig& config, std::ostream* progress,
-                  const std::function<void(const EpochStats&)>& on_epoch) {
+                  const std::function<void(const EpochStats&)>& on_epoch,
+                  const Parallel& parallel) {
   config.check();
+  const bool several = parallel.several();
+  if (*parallel.problem() != '\0') {
+    throw value_error("train: rank " + std::to_string(parallel.rank) + " of " +
+                      std::to_string(parallel.size) + " processes: " + parallel.problem());
+  }
+  const auto ranks = static_cast<std::size_t>(parallel.size);
   if (train.size() == 0) throw value_error("train: the training set is empty");
   if (valid.size() == 0) throw value_error("train: the validation set is empty");
   for (std::size_t i = 0; config.max_batch_tokens > 0 && i < train.size(); ++i) {
@@ -300,11 +331,12 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
   using clock = std::chrono::steady_clock;
   const auto run_start = clock::now();
 
+  // On several processes, the plan is of batches of all of them together (see Parallel).
   data::BatchOptions batching;
-  batching.batch_size = config.batch_size;
+  batching.batch_size = config.batch_size * ranks;
   batching.bucket_batches = 8;  // similar lengths in a batch: less padding, same randomness
   batching.seed = config.seed;
-  batching.max_tokens = config.max_batch_tokens;
+  batching.max_tokens = config.max_batch_tokens * ranks;
   data::BatchIterator batches(train.ids, train.labels, batching);
 
   optim::AdamWOptions adam;
@@ -341,9 +373,15 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
     model.train();
     double loss_sum = 0.0;
     std::size_t correct = 0;
+    std::size_t seen = 0;
     std::size_t step = 0;
-    for (data::Batch batch : batches.epoch()) {
+    const data::BatchIterator::Epoch plan = batches.epoch();
+    for (std::size_t i = 0; i < plan.size(); ++i) {
       ++step;
+      data::Batch batch = several
+                              ? data::make_batch(train.ids, train.labels,
+                                                 share(plan.indices()[i], parallel), batching.pad)
+                              : plan.batch(i);
       if (config.word_dropout > 0.0) drop_words(batch, config.word_dropout, word_generator);
       optimizer.zero_grad();
       const Var<float> logits = model(batch.ids, batch.lengths);
@@ -355,20 +393,38 @@ TrainResult train(Classifier& model, const Examples& train, const Examples& vali
             ", step " + std::to_string(step) + ": the model diverged (try a lower learning rate)");
       }
       loss.backward();
+      if (several) parallel.average_gradients();
       if (config.clip_norm > 0.0) optim::clip_grad_norm(model.parameters(), config.clip_norm);
       optimizer.step();
       const IndexArray predicted = data::argmax_rows(logits.value());
       for (std::size_t b = 0; b < batch.size(); ++b) correct += predicted(b) == batch.targets(b);
       loss_sum += value * static_cast<double>(batch.size());
+      seen += batch.size();
       if (line) line->step(value, batch.size());
     }
     if (schedule) schedule->step();
-    stats.train_loss = loss_sum / static_cast<double>(train.size());
-    stats.train_accuracy = static_cast<double>(correct) / static_cast<double>(train.size());
-
-    const Evaluation v = evaluate(model, valid);
-    stats.valid_loss = v.loss;
-    stats.valid_accuracy = v.confusion.accuracy();
+    if (!several) {
+      stats.train_loss = loss_sum / static_cast<double>(train.size());
+      stats.train_accuracy = static_cast<double>(correct) / static_cast<double>(train.size());
+      const Evaluation v = evaluate(model, valid);
+      stats.valid_loss = v.loss;
+      stats.valid_accuracy = v.confusion.accuracy();
+    } else {
+      // Each process validates its share; the sums over the processes are the same everywhere.
+      const Examples mine = subset(valid, parallel);
+      const Evaluation v = evaluate(model, mine);
+      std::size_t valid_correct = 0;
+      for (std::size_t k = 0; k < mine.size(); ++k)
+        valid_correct += v.predicted[k] == mine.labels[k];
+      const std::vector<double> totals =
+          parallel.sum({loss_sum, static_cast<double>(correct), static_cast<double>(seen),
+                        v.loss * static_cast<double>(mine.size()),
+                        static_cast<double>(valid_correct), static_cast<double>(mine.size())});
+      stats.train_loss = totals[0] / totals[2];
+      stats.train_accuracy = totals[1] / totals[2];
+      stats.valid_loss = totals[3] / totals[5];
+      stats.valid_accuracy = totals[4] / totals[5];
+    }
     stats.seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
     result.history.push_back(stats);
 

@@ -23,6 +23,8 @@
 #include <tapegrad/nn.hpp>
 #include <tapegrad/tapegrad.hpp>
 
+#include "parallel.hpp"
+
 namespace sentiment {
 
 using tapegrad::Index;
@@ -159,6 +161,9 @@ struct TrainResult {
   double seconds = 0.0;  ///< total training time
 };
 
+/// How train() runs on several processes (examples/common/parallel.hpp).
+using Parallel = examples::Parallel;
+
 /// Trains `model` on `train` with AdamW, clipping and dropout, evaluates on `valid` after
 /// every epoch, stops after `patience` epochs without a lower validation loss, and leaves the
 /// model with the parameters of its best epoch, in eval mode. Writes a progress line per epoch
@@ -166,9 +171,19 @@ struct TrainResult {
 /// training loss (naming the epoch and step) or validation loss (naming the epoch) is a
 /// tapegrad::numerical_error with its value that suggests a lower learning rate: the model
 /// has diverged, and no epoch after it could be the best.
+///
+/// On several processes (`parallel.size > 1`, each process with the same model, data and
+/// config): every process plans the same epoch of batches of `batch_size * size` sentences
+/// and takes every size-th sentence of each, from its rank on (a batch smaller than `size`
+/// lends its sentences again, as DistributedSampler pads); after backward the gradients are
+/// averaged, so the processes take the same steps as one process on batches of
+/// `batch_size * size`. The validation set is split the same way and its loss and accuracy,
+/// and the training metrics, are summed over the processes, so every process stops early at
+/// the same epoch and ends with the same parameters.
 TrainResult train(Classifier& model, const Examples& train, const Examples& valid,
                   const TrainConfig& config, std::ostream* progress = nullptr,
-                  const std::function<void(const EpochStats&)>& on_epoch = {});
+                  const std::function<void(const EpochStats&)>& on_epoch = {},
+                  const Parallel& parallel = {});
 
 /// The model's results on a set of examples.
 struct Evaluation {

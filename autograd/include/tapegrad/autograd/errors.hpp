@@ -32,6 +32,14 @@ class numerical_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A failure between the processes of distributed training (tapegrad::distributed): a peer
+/// process that died, hung past the timeout, or called a different collective; the message
+/// names the ranks.
+class communication_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// A broken internal invariant of tapegrad itself (a bug): the message names file and line.
 class internal_error : public std::logic_error {
  public:

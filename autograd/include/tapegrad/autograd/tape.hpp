@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -149,6 +150,49 @@ template <class T>
 Var<T> record(std::string op, std::vector<Var<T>> inputs, Array<T> output, BackwardRule<T> rule,
               std::vector<Array<T>> saved = {}, std::vector<RowRead> rows = {},
               Reads reads = Reads::all());
+
+/// While alive, calls `ready(leaf)` during every backward() of this thread's tape of scalar type
+/// T as soon as the gradient of a leaf that requires one is final: right after the walk has
+/// run the rule of the earliest recorded entry that takes the leaf as an input (its outer
+/// gradients added first), before the rules of the entries recorded before that one. The leaf
+/// may have no gradient (`has_grad()` false): the entries that read it got none. A leaf no walked
+/// entry reads is not reported (it gets no gradient in that backward); the root, when it is a
+/// leaf, is. `starting`, when given, is called once at the start of each walk with every leaf
+/// the walk will report, in the order it will report them, so that a hook can tell at once which
+/// of its leaves this backward leaves out. What data-parallel training needs to start sending a
+/// gradient while backward goes on (PyTorch's register_post_accumulate_grad_hook, for every leaf
+/// at once). An exception from a hook ends backward (the tape is freed). Several hooks run in
+/// the order they were made; hooks are per thread, and cost nothing when none is alive (with
+/// one alive, backward first lists the leaves: one pass over the entries' inputs). Not copyable
+/// or movable.
+template <class T>
+class LeafGradHook {
+ public:
+  /// The function called with each leaf whose gradient is final.
+  using Ready = std::function<void(const Var<T>&)>;
+  /// The function called at the start of a walk with the leaves it will report, in order.
+  using Starting = std::function<void(const std::vector<Var<T>>&)>;
+
+  /// Registers the hooks on the calling thread until destroyed. An empty `ready` is a
+  /// usage_error; `starting` may be empty.
+  explicit LeafGradHook(Ready ready, Starting starting = {});
+  /// Unregisters the hooks (destroy it on the thread that made it).
+  ~LeafGradHook();
+  LeafGradHook(const LeafGradHook&) = delete;
+  LeafGradHook& operator=(const LeafGradHook&) = delete;
+
+  /// The function given as `ready`.
+  const Ready& ready() const { return ready_; }
+  /// The function given as `starting` (empty when none was).
+  const Starting& starting() const { return starting_; }
+
+ private:
+  Ready ready_;
+  Starting starting_;
+};
+
+extern template class LeafGradHook<float>;
+extern template class LeafGradHook<double>;
 
 /// Backpropagates from a scalar `root` (seed d(root)/d(root) = 1): walks this thread's tape in
 /// reverse, accumulates gradients into every leaf that requires one, then frees the tape.
