@@ -55,7 +55,7 @@ done
 python3 - "$results" >"$table" <<'PY'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-print("| model | processes | bucket KiB | step ms | backward ms | finish() wait ms | Adam ms | examples/s | speed-up | bytes/step (payload) | ring bytes sent | buckets (started in backward, complete at finish) |")
+print("| model | processes | bucket KiB | step ms | backward ms | wait for the buckets ms | Adam ms | examples/s | speed-up | bytes/step (payload) | ring bytes sent | buckets (started in backward, complete when the wait began) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 one = {}
 for model in ("lstm", "sentiment"):

@@ -101,6 +101,10 @@ struct DataParallel<T>::Impl {
   // An exchange failed (a communication_error) with buckets outstanding: MPI may still write
   // into their buffers, so they are never freed (the job is ending anyway).
   bool abandoned = false;
+  std::size_t reported_count = 0;  // slots reported this step
+  // backward completed the step (its last gradient was final): the next finish() has nothing
+  // to do.
+  bool completed_by_backward = false;
 
   void start(Bucket& b) {
     const int n = static_cast<int>(b.data.size());
@@ -127,6 +131,7 @@ struct DataParallel<T>::Impl {
           slot.name));
     }
     slot.reported = true;
+    if (reported_count++ == 0) completed_by_backward = false;  // a new step
     Bucket& b = buckets[slot.bucket];
     T* into = b.data.data() + slot.offset;
     const std::size_t n = slot.param.size();
@@ -248,7 +253,14 @@ DataParallel<T>::DataParallel(nn::Module<T>& module, Communicator comm, DataPara
         const auto it = i.by_node.find(leaf.node().get());
         if (it == i.by_node.end()) return;  // not one of this model's parameters
         i.report(it->second, true);
-        i.progress();
+        if (i.reported_count == i.slots.size()) {
+          // The model's last gradient is final: wait for the buckets and write the means now,
+          // so the optimizer's step after backward needs nothing more (as PyTorch's).
+          complete_step();
+          i.completed_by_backward = true;
+        } else {
+          i.progress();
+        }
       },
       [this](const std::vector<Var<T>>& leaves) { impl_->starting(leaves); });
 }
@@ -263,6 +275,15 @@ DataParallel<T>::~DataParallel() {
 
 template <class T>
 void DataParallel<T>::finish() {
+  if (impl_->completed_by_backward) {  // backward did it
+    impl_->completed_by_backward = false;
+    return;
+  }
+  complete_step();
+}
+
+template <class T>
+void DataParallel<T>::complete_step() {
   Impl& im = *impl_;
   detail::check_usable(*im.state, "DataParallel::finish");
   const auto begin = std::chrono::steady_clock::now();
@@ -317,6 +338,7 @@ void DataParallel<T>::finish() {
   for (std::size_t s = 0; s < im.slots.size(); ++s) {
     auto& slot = im.slots[s];
     slot.reported = false;
+    im.reported_count = 0;
     if (im.used_total[s] == 0) {
       ++stats.unused_everywhere;
       continue;
