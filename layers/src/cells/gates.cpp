@@ -6,34 +6,27 @@
 
 namespace tapegrad::nn::detail {
 
+#if defined(TAPEGRAD_AVX512_GATES)
 namespace {
 
-bool use_avx512() {
-#if defined(TAPEGRAD_AVX512_GATES)
+bool cpu_has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-#else
-  return false;
-#endif
 }
 
 }  // namespace
+#endif
 
 template <class T>
 const GateKernels<T>& gate_kernels() {
 #if defined(TAPEGRAD_AVX512_GATES)
   static const GateKernels<T> chosen =
-      use_avx512() ? avx512_gate_kernels<T>() : base_gate_kernels<T>();
+      cpu_has_avx512() ? avx512_gate_kernels<T>() : base_gate_kernels<T>();
 #else
   static const GateKernels<T> chosen = base_gate_kernels<T>();
 #endif
   return chosen;
-}
-
-const char* gate_kernels_isa() {
-  static const bool avx512 = use_avx512();
-  return avx512 ? "AVX-512" : "the build's";
 }
 
 template const GateKernels<float>& gate_kernels<float>();

@@ -39,7 +39,4 @@ GateKernels<T> avx512_gate_kernels();
 template <class T>
 const GateKernels<T>& gate_kernels();
 
-/// The name of the instruction set gate_kernels runs ("AVX-512" or "the build's").
-const char* gate_kernels_isa();
-
 }  // namespace tapegrad::nn::detail
