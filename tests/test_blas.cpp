@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/autograd/blas.hpp"
@@ -264,4 +265,59 @@ TEST_CASE("gemm_by_weight: a weight changed in place, or destroyed and replaced,
   std::thread user([&] { CHECK(by_weight_error<float>(16, w, 1.0F, rng) < 1e-5); });
   user.join();
   CHECK(by_weight_error<float>(16, w, 1.0F, rng) < 1e-5);
+}
+
+TEST_CASE("gemm_by_weight: small products run a plain loop that sums in order, one FMA at a time") {
+  // Below a few hundred thousand multiply-adds the product runs on a loop over a transposed
+  // copy of W (autograd/src/small_gemm_kernel.hpp): every element is C (or 0) plus its k
+  // products in order, each by a fused multiply-add, whatever the block of rows and columns
+  // the element falls in. The reference does the same one element at a time.
+  const BackendGuard guard;
+  tapegrad::set_gemm_backend(GemmBackend::automatic);
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal(0.0F, 1.0F);
+  // 112 columns: a block of 64, one of 32 and one of 16 (8 lanes: 64, 32 and 16 again).
+  for (const auto& shape : {std::pair<std::size_t, std::size_t>{112, 24}, {64, 64}, {16, 3}}) {
+    const std::size_t n = shape.first, k = shape.second;
+    tapegrad::Var<float> w = random_weight<float>(n, k, rng);
+    for (int change = 0; change < 2; ++change) {
+      for (const std::size_t m : {1, 2, 3, 5, 7, 9, 17}) {
+        for (const float beta : {0.0F, 1.0F}) {
+          CAPTURE(n);
+          CAPTURE(k);
+          CAPTURE(m);
+          CAPTURE(beta);
+          const std::size_t lda = k + 3, ldc = n + 2;
+          std::vector<float> a(m * lda), c(m * ldc);
+          for (float& v : a) v = normal(rng);
+          for (float& v : c) v = normal(rng);
+          const std::vector<float> before(c);
+          tapegrad::gemm_by_weight<float>(m, a.data(), lda, w, beta, c.data(), ldc);
+          const float* wv = w.value().data();
+          std::size_t wrong = 0;
+          double err = 0.0;
+          for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t j = 0; j < n; ++j) {
+              float sum = beta * before[i * ldc + j];
+              double exact = sum, scale = std::abs(exact) + 1e-30;
+              for (std::size_t l = 0; l < k; ++l) {
+                sum = std::fma(a[i * lda + l], wv[j * k + l], sum);
+                exact += static_cast<double>(a[i * lda + l]) * wv[j * k + l];
+                scale += std::abs(static_cast<double>(a[i * lda + l]) * wv[j * k + l]);
+              }
+              wrong += c[i * ldc + j] != sum ? 1 : 0;
+              err = std::max(err, std::abs(c[i * ldc + j] - exact) / scale);
+            }
+            for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == before[i * ldc + j]);
+          }
+          CHECK(err < 1e-5);
+#if defined(__x86_64__) && defined(__FMA__)
+          CHECK(wrong == 0);  // the loop, bit for bit, on every x86-64 CPU with FMA
+#endif
+        }
+      }
+      // An in-place change (an optimizer's step) bumps the version: the copy is written again.
+      for (float& v : w.mutable_value()) v = 0.5F * v - 1.0F;
+    }
+  }
 }

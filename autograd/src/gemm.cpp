@@ -51,17 +51,6 @@ inline int to_int(std::size_t v) {
   return static_cast<int>(v);
 }
 
-/// The widest vector instruction set of the CPU that GEMM kernels use: 3 AVX-512 (F, BW, DQ,
-/// VL), 2 AVX2 with FMA, 1 older.
-int cpu_level() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-    return 3;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
-  return 1;
-}
-
 /// The instruction set of the OpenBLAS kernels named `core` (openblas_get_corename), on
 /// cpu_level's scale.
 int openblas_level(std::string core) {
@@ -187,6 +176,17 @@ void openblas_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std
 }
 
 }  // namespace
+
+// The widest vector instruction set of the CPU that GEMM kernels use: 3 AVX-512 (F, BW, DQ,
+// VL), 2 AVX2 with FMA, 1 older.
+int cpu_level() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    return 3;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+  return 1;
+}
 
 int onednn_threads_for(std::size_t work) {
   // Sharing a small product costs more than it saves: at (16,200,32,64) an LSTM's training step

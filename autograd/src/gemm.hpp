@@ -12,6 +12,10 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
+/// The widest vector instruction set of the CPU that GEMM kernels use: 3 AVX-512 (F, BW, DQ,
+/// VL), 2 AVX2 with FMA, 1 older.
+int cpu_level();
+
 /// The threads a oneDNN product of `work` multiply-adds runs on: the library's count, or 1 for
 /// a product too small to share (kSmallProduct in gemm.cpp).
 int onednn_threads_for(std::size_t work);

@@ -8,15 +8,23 @@
 // 16, and slower at batch 1, where the primitive's fixed cost dominates: hence kMinRows. From 8
 // rows it is also faster than OpenBLAS on its own AVX-512 kernels (1.05-3.1x), where gemm keeps
 // small products on OpenBLAS; so it runs whenever oneDNN may.
+//
+// Below that, a library's fixed cost per call is most of the product: a single row of h times
+// an LSTM's W_hh at H = 64 takes 0.9 us in oneDNN's primitive and 0.45 us in a plain loop over a
+// copy of W^T (small_gemm_kernel.hpp), which is also faster than OpenBLAS there. Small products
+// run on that loop, on a transposed copy of W kept the same way (kSmall* below).
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "detail.hpp"
 #include "gemm.hpp"
+#include "small_gemm.hpp"
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/errors.hpp"
 #include "tapegrad/autograd/var.hpp"
@@ -31,6 +39,50 @@ constexpr std::size_t kMinRows = 8;
 constexpr std::size_t kMaxKept = 16;
 
 using dnnl::memory;
+
+/// Which products run on the small loop, measured against oneDNN's primitive and OpenBLAS at
+/// the recurrent steps' shapes (docs/performance.md): with AVX-512, a single row (fewer than
+/// kMinRows) on a weight of up to 2^17 floats and any product of up to 2^18 multiply-adds; before
+/// AVX-512, only fewer than kMinRows rows on a weight of up to 2^15 floats.
+bool small_product(std::size_t m, std::size_t n, std::size_t k, bool avx512) {
+  if (avx512)
+    return m < kMinRows ? n * k <= (std::size_t{1} << 17) : m * n * k <= (std::size_t{1} << 18);
+  return m < kMinRows && n * k <= (std::size_t{1} << 15);
+}
+
+/// The small loop of the CPU's widest instruction set the library was built for.
+struct SmallLoop {
+  bool avx512 = false;
+  detail::SmallGemmKernel kernel{};
+  SmallLoop() {
+#if defined(TAPEGRAD_AVX512_KERNELS)
+    avx512 = detail::cpu_level() >= 3;
+#endif
+    kernel = avx512 ? avx512_kernel() : detail::base_small_gemm();
+  }
+  static detail::SmallGemmKernel avx512_kernel() {
+#if defined(TAPEGRAD_AVX512_KERNELS)
+    return detail::avx512_small_gemm();
+#else
+    return detail::base_small_gemm();
+#endif
+  }
+};
+
+const SmallLoop& small_loop() {
+  static const SmallLoop loop;
+  return loop;
+}
+
+/// A weight [n, k] kept transposed, [k, n], for the small loop.
+struct Transposed {
+  std::weak_ptr<detail::Node<float>> owner;
+  const detail::Node<float>* node = nullptr;
+  std::uint32_t version = 0;
+  std::size_t n = 0, k = 0;
+  Array<float> value;  // [k, n], 64-byte aligned (the library's allocator)
+  std::uint64_t used = 0;
+};
 
 /// One weight matrix in oneDNN's layout, with the matmul primitive for one shape of A and C.
 struct Packed {
@@ -50,6 +102,7 @@ struct Kept {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::vector<Packed> entries;
+  std::vector<Transposed> transposed;
   std::uint64_t clock = 0;
 };
 
@@ -60,6 +113,51 @@ Kept& kept() {
 
 memory::dims dims(std::size_t a, std::size_t b) {
   return {static_cast<memory::dim>(a), static_cast<memory::dim>(b)};
+}
+
+/// Drops the entries of destroyed weights, then the least recently used, to make room for one.
+template <class E>
+void make_room(std::vector<E>& es) {
+  es.erase(std::remove_if(es.begin(), es.end(), [](const E& e) { return e.owner.expired(); }),
+           es.end());
+  if (es.size() >= kMaxKept) {
+    es.erase(std::min_element(es.begin(), es.end(),
+                              [](const E& a, const E& b) { return a.used < b.used; }));
+  }
+}
+
+/// w's transposed copy, made (or written again) as needed.
+const Transposed& transposed_for(Kept& kp, const Var<float>& w) {
+  const auto& node = w.node();
+  const std::size_t n = w.shape()[0], k = w.shape()[1];
+  Transposed* t = nullptr;
+  for (Transposed& e : kp.transposed) {
+    if (e.node == node.get() && !e.owner.expired() && e.n == n && e.k == k) {
+      t = &e;
+      break;
+    }
+  }
+  if (t == nullptr) {
+    make_room(kp.transposed);
+    Transposed e;
+    e.owner = node;
+    e.node = node.get();
+    e.n = n, e.k = k;
+    e.value = detail::empty_array<float>({k, n});
+    e.version = w.version() + 1;  // not yet written
+    kp.transposed.push_back(std::move(e));
+    t = &kp.transposed.back();
+  }
+  if (t->version != w.version()) {
+    const float* src = w.value().data();
+    float* dst = t->value.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < k; ++j) dst[j * n + i] = src[i * k + j];
+    }
+    t->version = w.version();
+  }
+  t->used = ++kp.clock;
+  return *t;
 }
 
 /// Reorders w's value (stored [n, k]) into the entry's weights.
@@ -110,14 +208,8 @@ Packed& entry_for(Kept& kp, const Var<float>& w, std::size_t m, std::size_t lda,
       return p;
     }
   }
-  // Room: drop the entries of destroyed weights, then the least recently used.
   auto& es = kp.entries;
-  es.erase(std::remove_if(es.begin(), es.end(), [](const Packed& p) { return p.owner.expired(); }),
-           es.end());
-  if (es.size() >= kMaxKept) {
-    es.erase(std::min_element(es.begin(), es.end(),
-                              [](const Packed& a, const Packed& b) { return a.used < b.used; }));
-  }
+  make_room(es);
   es.push_back(make_entry(kp, node, m, n, k, lda, ldc, beta, threads));
   Packed& p = es.back();
   reorder_weights(kp, p, w.value().data());
@@ -137,6 +229,13 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
   const std::size_t n = w.shape()[0], k = w.shape()[1];
   const T* wv = w.value().data();
   if constexpr (std::is_same_v<T, float>) {
+    const SmallLoop& loop = small_loop();
+    if (gemm_backend() == GemmBackend::automatic && (beta == 0.0f || beta == 1.0f) && m > 0 &&
+        k > 0 && n % loop.kernel.lanes == 0 && small_product(m, n, k, loop.avx512)) {
+      const Transposed& t = transposed_for(kept(), w);
+      loop.kernel.run(m, n, k, a, lda, t.value.data(), c, ldc, beta == 1.0f);
+      return;
+    }
     if (m >= kMinRows && k > 0 && n > 0 && gemm_backend() != GemmBackend::openblas) {
       try {
         Kept& kp = kept();

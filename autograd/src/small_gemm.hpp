@@ -1,0 +1,29 @@
+// Small products on a weight kept transposed, for the recurrent steps' h W^T where a GEMM
+// library's fixed cost per call is most of the product (weight_gemm.cpp decides when). The
+// loops are small_gemm_kernel.hpp, built once per instruction set and chosen from the CPU's
+// features at run time. Not installed.
+#pragma once
+
+#include <cstddef>
+
+namespace tapegrad::detail {
+
+/// C[m, n] = A[m, k] P[k, n] (+ C[m, n] when `accumulate`), row-major; P is W^T with rows of n
+/// floats (n a multiple of `lanes`); each element sums its k products in order, one fused
+/// multiply-add at a time.
+using SmallGemmLoop = void (*)(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                               std::size_t lda, const float* p, float* c, std::size_t ldc,
+                               bool accumulate);
+
+/// One instruction set's loop and its vector width in floats.
+struct SmallGemmKernel {
+  SmallGemmLoop run;
+  std::size_t lanes;
+};
+
+/// The loop built with the library's own flags (TAPEGRAD_ARCH).
+SmallGemmKernel base_small_gemm();
+/// The loop built for AVX-512 (F, BW, DQ, VL): only to be run on a CPU that has it.
+SmallGemmKernel avx512_small_gemm();
+
+}  // namespace tapegrad::detail
