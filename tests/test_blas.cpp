@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <random>
@@ -15,6 +16,8 @@
 
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/errors.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/autograd/tape.hpp"
 
 namespace {
@@ -318,6 +321,45 @@ TEST_CASE("gemm_by_weight: small products run a plain loop that sums in order, o
       }
       // An in-place change (an optimizer's step) bumps the version: the copy is written again.
       for (float& v : w.mutable_value()) v = 0.5F * v - 1.0F;
+    }
+  }
+}
+
+TEST_CASE("linear in float on every backend and thread count, large enough for oneDNN's bias") {
+  // From about 2^20 multiply-adds oneDNN runs float products, and linear hands it the bias to
+  // add in its tiles (autograd/src/weight_gemm.cpp); below, the bias is copied into y first.
+  tapegrad::Generator gen(5);
+  const BackendGuard guard;
+  for (const auto& shape : {std::array<std::size_t, 3>{300, 64, 96}, {3, 5, 7}}) {
+    const std::size_t rows = shape[0], in = shape[1], out = shape[2];
+    const tapegrad::Array<float> xv = gen.normal<float>(tapegrad::make_shape({rows, in}));
+    const tapegrad::Array<float> wv = gen.normal<float>(tapegrad::make_shape({out, in}));
+    const tapegrad::Array<float> bv = gen.normal<float>(tapegrad::make_shape({out}));
+    for (const auto backend :
+         {GemmBackend::automatic, GemmBackend::onednn, GemmBackend::openblas}) {
+      tapegrad::set_gemm_backend(backend);
+      for (const int threads : {1, 2}) {
+        tapegrad::set_num_threads(threads);
+        const tapegrad::Array<float> y =
+            tapegrad::linear(tapegrad::constant(xv), tapegrad::constant(wv), tapegrad::constant(bv))
+                .value();
+        REQUIRE(y.shape() == tapegrad::make_shape({rows, out}));
+        double err = 0.0;
+        for (std::size_t r = 0; r < rows; ++r) {
+          for (std::size_t j = 0; j < out; ++j) {
+            double sum = bv(j), scale = std::abs(sum);
+            for (std::size_t l = 0; l < in; ++l) {
+              sum += static_cast<double>(xv(r, l)) * wv(j, l);
+              scale += std::abs(static_cast<double>(xv(r, l)) * wv(j, l));
+            }
+            err = std::max(err, std::abs(y(r, j) - sum) / scale);
+          }
+        }
+        CAPTURE(tapegrad::to_string(backend));
+        CAPTURE(threads);
+        CAPTURE(rows);
+        CHECK(err < 1e-6);
+      }
     }
   }
 }

@@ -188,6 +188,11 @@ int cpu_level() {
   return 1;
 }
 
+bool float_product_on_onednn(bool trans_a, bool trans_b, std::size_t m, std::size_t n,
+                             std::size_t k) {
+  return on_onednn(trans_a, trans_b, m, n, k);
+}
+
 int onednn_threads_for(std::size_t work) {
   // Sharing a small product costs more than it saves: at (16,200,32,64) an LSTM's training step
   // took 9.7 ms on two threads against 5.7 on one (performance.md).

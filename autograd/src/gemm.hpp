@@ -16,6 +16,16 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 /// VL), 2 AVX2 with FMA, 1 older.
 int cpu_level();
 
+/// Whether gemm runs this float product on oneDNN (set_gemm_backend's choice for it).
+bool float_product_on_onednn(bool trans_a, bool trans_b, std::size_t m, std::size_t n,
+                             std::size_t k);
+
+/// y[m, n] = x[m, k] w^T + b, with w stored [n, k] and b [n], on oneDNN's matmul, which adds
+/// the bias in its tiles (no pass over y before the product); false, with y untouched, where
+/// gemm would not run the product on oneDNN.
+bool linear_on_onednn(std::size_t m, std::size_t n, std::size_t k, const float* x, const float* w,
+                      const float* b, float* y);
+
 /// The threads a oneDNN product of `work` multiply-adds runs on: the library's count, or 1 for
 /// a product too small to share (kSmallProduct in gemm.cpp).
 int onednn_threads_for(std::size_t work);

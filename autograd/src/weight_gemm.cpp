@@ -97,12 +97,23 @@ struct Packed {
   std::uint64_t used = 0;  // when last used, for eviction
 };
 
+/// The matmul primitive with a bias for one shape (linear_on_onednn): weights in the caller's
+/// layout, so nothing is kept but the primitive.
+struct Biased {
+  std::size_t m = 0, n = 0, k = 0;
+  int threads = 0;
+  dnnl::matmul product;
+  memory src, weights, bias, dst;
+  std::uint64_t used = 0;
+};
+
 /// Each thread's engine, stream and kept weights (a primitive runs on the thread that calls).
 struct Kept {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::vector<Packed> entries;
   std::vector<Transposed> transposed;
+  std::vector<Biased> biased;
   std::uint64_t clock = 0;
 };
 
@@ -118,8 +129,10 @@ memory::dims dims(std::size_t a, std::size_t b) {
 /// Drops the entries of destroyed weights, then the least recently used, to make room for one.
 template <class E>
 void make_room(std::vector<E>& es) {
-  es.erase(std::remove_if(es.begin(), es.end(), [](const E& e) { return e.owner.expired(); }),
-           es.end());
+  if constexpr (!std::is_same_v<E, Biased>) {
+    es.erase(std::remove_if(es.begin(), es.end(), [](const E& e) { return e.owner.expired(); }),
+             es.end());
+  }
   if (es.size() >= kMaxKept) {
     es.erase(std::min_element(es.begin(), es.end(),
                               [](const E& a, const E& b) { return a.used < b.used; }));
@@ -217,7 +230,66 @@ Packed& entry_for(Kept& kp, const Var<float>& w, std::size_t m, std::size_t lda,
   return p;
 }
 
+/// Runs one primitive through oneDNN's C call (the C++ one builds a hash map of the arguments on
+/// every call, a measurable part of a small product); a CPU stream runs it before returning.
+void execute(Kept& kp, const dnnl::primitive& prim, const dnnl_exec_arg_t* args, int count) {
+  const dnnl_status_t status = dnnl_primitive_execute(prim.get(), kp.stream.get(), count, args);
+  if (status != dnnl_success) throw dnnl::error(status, "dnnl_primitive_execute");
+  kp.stream.wait();
+}
+
+Biased& biased_for(Kept& kp, std::size_t m, std::size_t n, std::size_t k, int threads) {
+  for (Biased& e : kp.biased) {
+    if (e.m == m && e.n == n && e.k == k && e.threads == threads) return e;
+  }
+  make_room(kp.biased);
+  Biased e;
+  e.m = m, e.n = n, e.k = k, e.threads = threads;
+  const memory::desc src_md(dims(m, k), memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc w_md(dims(k, n), memory::data_type::f32, memory::format_tag::ba);
+  const memory::desc b_md(dims(1, n), memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc dst_md(dims(m, n), memory::data_type::f32, memory::format_tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_md, b_md, dst_md), kp.engine);
+  e.product = dnnl::matmul(pd);
+  e.src = memory(src_md, kp.engine, DNNL_MEMORY_NONE);
+  e.weights = memory(w_md, kp.engine, DNNL_MEMORY_NONE);
+  e.bias = memory(b_md, kp.engine, DNNL_MEMORY_NONE);
+  e.dst = memory(dst_md, kp.engine, DNNL_MEMORY_NONE);
+  kp.biased.push_back(std::move(e));
+  return kp.biased.back();
+}
+
 }  // namespace
+
+namespace detail {
+
+bool linear_on_onednn(std::size_t m, std::size_t n, std::size_t k, const float* x, const float* w,
+                      const float* b, float* y) {
+  if (m == 0 || n == 0 || k == 0 || !float_product_on_onednn(false, true, m, n, k)) return false;
+  try {
+    Kept& kp = kept();
+    const int threads = onednn_threads_for(m * n * k);
+    match_onednn_threads(threads);
+    Biased& e = biased_for(kp, m, n, k, threads);
+    e.used = ++kp.clock;
+    e.src.set_data_handle(const_cast<float*>(x));
+    e.weights.set_data_handle(const_cast<float*>(w));
+    e.bias.set_data_handle(const_cast<float*>(b));
+    e.dst.set_data_handle(y);
+    const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, e.src.get()},
+                                    {DNNL_ARG_WEIGHTS, e.weights.get()},
+                                    {DNNL_ARG_BIAS, e.bias.get()},
+                                    {DNNL_ARG_DST, e.dst.get()}};
+    execute(kp, e.product, args, 4);
+  } catch (const dnnl::error& err) {
+    throw internal_error(
+        fmt::format("linear: oneDNN's matmul failed ({}, status {}) for [{},{}] x [{},{}]^T + b",
+                    err.what(), static_cast<int>(err.status), m, k, n, k));
+  }
+  return true;
+}
+
+}  // namespace detail
 
 template <class T>
 void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w, T beta, T* c,
@@ -246,15 +318,10 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
         p.used = ++kp.clock;
         p.src.set_data_handle(const_cast<float*>(a));
         p.dst.set_data_handle(c);
-        // oneDNN's C call: the C++ one builds a hash map of the arguments on every call, a
-        // measurable part of a small product. (A CPU stream runs it before returning.)
         const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p.src.get()},
                                         {DNNL_ARG_WEIGHTS, p.weights.get()},
                                         {DNNL_ARG_DST, p.dst.get()}};
-        const dnnl_status_t status =
-            dnnl_primitive_execute(p.product.get(), kp.stream.get(), 3, args);
-        if (status != dnnl_success) throw dnnl::error(status, "dnnl_primitive_execute");
-        kp.stream.wait();
+        execute(kp, p.product, args, 3);
       } catch (const dnnl::error& e) {
         throw internal_error(fmt::format(
             "gemm_by_weight: oneDNN's matmul failed ({}, status {}) for [{},{}] x [{},{}]^T",
