@@ -183,8 +183,7 @@ struct Direction {
           T* c_next = active != nullptr ? c_new.data() : c_state.data();
           detail::lstm_gates(pre, c_state.data(), h_next, c_next, batch, hidden, false);
         } else {
-          detail::rnn_activation(pre, batch, hidden, kind == CellKind::rnn_relu);
-          std::copy(pre, pre + bh, h_next);
+          detail::rnn_activation(pre, h_next, batch, hidden, kind == CellKind::rnn_relu);
         }
       }
       if (active == nullptr) {

@@ -107,9 +107,10 @@ void for_rows(std::size_t batch, std::size_t per_row, F&& f) {
 
 // ---- the gate kernels, on raw rows (the fused steps and the tape-free inference loop) ----
 
-/// The plain RNN's h' = tanh(pre) or relu(pre) in place, pre [B, H] (rnn_cell.cpp).
+/// The plain RNN's h' = tanh(pre) or relu(pre) into out, pre and out [B, H] (rnn_cell.cpp);
+/// out may be pre.
 template <class T>
-void rnn_activation(T* pre, std::size_t batch, std::size_t hidden, bool relu);
+void rnn_activation(const T* pre, T* out, std::size_t batch, std::size_t hidden, bool relu);
 
 /// The LSTM's step after its GEMM (lstm_cell.cpp): act [B, 4H], the pre-activations of [i f g o]
 /// per row, becomes their activations (unless `keep` is false: inference); c_out = f c_in + i g

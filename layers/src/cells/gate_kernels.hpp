@@ -62,8 +62,8 @@ inline V tanh_of(const V& x) {
 }
 
 template <class T>
-void rnn_tanh_row(T* p, std::size_t hidden) {
-  for_lanes<T>(hidden, [&](std::size_t j, auto v) { store(p + j, tanh_of(load(p + j, v))); });
+void rnn_tanh_row(const T* p, T* out, std::size_t hidden) {
+  for_lanes<T>(hidden, [&](std::size_t j, auto v) { store(out + j, tanh_of(load(p + j, v))); });
 }
 
 // Keep: the activations replace the pre-activations in `a`, for backward; else `a` is only read.

@@ -10,8 +10,8 @@ namespace tapegrad::nn::detail {
 /// lstm_cell.cpp, gru_cell.cpp).
 template <class T>
 struct GateKernels {
-  /// p = tanh(p).
-  void (*rnn_tanh)(T* p, std::size_t hidden);
+  /// out = tanh(p); out may be p.
+  void (*rnn_tanh)(const T* p, T* out, std::size_t hidden);
   /// The LSTM's forward: pre-activations [i f g o] in `a` become activations; c_next, h.
   void (*lstm)(T* a, const T* c_prev, T* h, T* c_next, std::size_t hidden);
   /// The same, leaving `a` as it was (inference: no backward reads the activations).

@@ -57,14 +57,16 @@ Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
 }  // namespace
 
 template <class T>
-void detail::rnn_activation(T* pre, std::size_t batch, std::size_t hidden, bool relu) {
+void detail::rnn_activation(const T* pre, T* out, std::size_t batch, std::size_t hidden,
+                            bool relu) {
   const auto tanh_row = gate_kernels<T>().rnn_tanh;
   for_rows(batch, hidden, [&](std::size_t b) {
-    T* p = pre + b * hidden;
+    const T* p = pre + b * hidden;
+    T* y = out + b * hidden;
     if (relu) {
-      for (std::size_t j = 0; j < hidden; ++j) p[j] = p[j] > T(0) ? p[j] : T(0);
+      for (std::size_t j = 0; j < hidden; ++j) y[j] = p[j] > T(0) ? p[j] : T(0);
     } else {
-      tanh_row(p, hidden);
+      tanh_row(p, y, hidden);
     }
   });
 }
@@ -76,7 +78,7 @@ Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
   std::optional<Array<T>> pre;
   detail::gates_of(gx, d, 1, h.value().data(), w_hh, GateInput::keep, pre);
   Array<T> y = std::move(*pre);
-  detail::rnn_activation(y.data(), d.batch, d.hidden, relu);
+  detail::rnn_activation(y.data(), y.data(), d.batch, d.hidden, relu);
   // The rule reads y (its derivative), h and W_hh; not gx, whose copy became y.
   return record<T>(
       "fused_rnn_step", {gx, h, w_hh}, std::move(y),
@@ -94,8 +96,9 @@ Var<T> functional::rnn_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih
   return rnn_step(linear(x, w_ih, b_ih), h, w_hh, b_hh, nonlinearity);
 }
 
-template void detail::rnn_activation<float>(float*, std::size_t, std::size_t, bool);
-template void detail::rnn_activation<double>(double*, std::size_t, std::size_t, bool);
+template void detail::rnn_activation<float>(const float*, float*, std::size_t, std::size_t, bool);
+template void detail::rnn_activation<double>(const double*, double*, std::size_t, std::size_t,
+                                             bool);
 template Var<float> rnn_step<float>(const Var<float>&, const Var<float>&, const Var<float>&,
                                     const Var<float>&, Nonlinearity);
 template Var<double> rnn_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,
