@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  omp_set_num_threads(threads);
+  omp_set_num_threads(threads);    // oneDNN's pool
+  openblas_set_num_threads(threads);  // OpenBLAS's own
   using dnnl::memory;
   using tag = memory::format_tag;
   const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
