@@ -423,6 +423,66 @@ TEST_CASE("inference under NoGrad runs without the tape and gives the taped valu
   check_untaped_inference<double>();
 }
 
+namespace {
+
+/// A training pass of `layer` on `threads` threads: the output, h_n and every gradient (the
+/// input's, then the parameters').
+template <class Layer>
+std::vector<Array<float>> trained_values(Layer& layer, const Array<float>& xv,
+                                         const std::vector<std::size_t>& lengths, int threads) {
+  tapegrad::set_num_threads(threads);
+  for (auto& p : layer.parameters()) p.zero_grad();
+  const Var<float> x = tapegrad::parameter<float>(xv, "x");
+  const nn::RecurrentOutput<float> out = layer(x, {}, lengths);
+  // A loss that weighs every output differently.
+  tapegrad::Generator weights(77);
+  const Var<float> w(weights.normal<float>(out.output.shape()));
+  tapegrad::sum(out.output * w).backward();
+  std::vector<Array<float>> values{out.output.value(), out.h_n.value(), x.grad()};
+  for (const auto& p : layer.parameters()) values.push_back(p.grad());
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("recurrent layers on two threads split each step's rows: one thread's values") {
+  // From 2^18 multiply-adds per step and 4 rows per thread, a float step runs its product and
+  // gate loop on one block of rows per thread (for_row_blocks in layers/src/cells/common.hpp),
+  // forward and backward, taped or not. Batch 19 splits 10 + 9; H 128 puts every cell over the
+  // threshold.
+  const int before = tapegrad::num_threads();
+  tapegrad::Generator gen(41);
+  const Array<float> xv = gen.normal<float>(make_shape({4, 19, 8}));
+  std::vector<std::size_t> lengths;
+  for (std::size_t b = 0; b < 19; ++b) lengths.push_back(1 + (b * 3) % 4);
+  for (const bool padded : {false, true}) {
+    const std::vector<std::size_t> used = padded ? lengths : std::vector<std::size_t>{};
+    const auto opts = nn::RNNOptions(8, 128).bidirectional(true);
+    const auto check = [&](auto& layer, const char* name) {
+      CAPTURE(name);
+      CAPTURE(padded);
+      const std::vector<Array<float>> one = trained_values(layer, xv, used, 1);
+      const std::vector<Array<float>> two = trained_values(layer, xv, used, 2);
+      REQUIRE(one.size() == two.size());
+      for (std::size_t i = 0; i < one.size(); ++i) {
+        CAPTURE(i);
+        const double scale = static_cast<double>(xt::amax(xt::abs(one[i]))()) + 1e-30;
+        CHECK(static_cast<double>(xt::amax(xt::abs(one[i] - two[i]))()) / scale < 1e-5);
+      }
+      // Untaped inference on two threads: the taped values, bit for bit.
+      check_untaped_equals_taped<float>(
+          layer, [&](auto& m) { return m(tapegrad::constant(xv), {}, used); });
+    };
+    nn::RNN<float> rnn(opts, gen);
+    check(rnn, "RNN");
+    nn::LSTM<float> lstm(opts, gen);
+    check(lstm, "LSTM");
+    nn::GRU<float> gru(opts, gen);
+    check(gru, "GRU");
+  }
+  tapegrad::set_num_threads(before);
+}
+
 TEST_CASE("recurrent layers: PyTorch's output layouts") {
   tapegrad::Generator gen(1);
   nn::GRU<float> gru(nn::RNNOptions(5, 7).num_layers(3).bidirectional(true).batch_first(true), gen);

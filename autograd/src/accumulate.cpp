@@ -1,8 +1,10 @@
 // Gradient accumulation: sum broadcast axes back, add blocks in place, gather outer products.
 #include <algorithm>
+#include <vector>
 
 #include "engine_detail.hpp"
 #include "gemm.hpp"
+#include "parallel.hpp"
 
 namespace tapegrad::detail {
 
@@ -96,7 +98,8 @@ void accumulate_block(Node<T>& node, const Grad<T>& g, const std::string& op, st
         op, k, shape_str(bs), axis, g.start(), shape_str(shape)));
   }
   if (!node.has_grad) {
-    node.grad = zeros_array<T>(shape);
+    node.grad = empty_array<T>(shape);
+    parallel_fill(node.grad->data(), node.grad->size(), T(0));
     node.has_grad = true;
   }
   const Lanes l = lanes(shape, axis);
@@ -153,13 +156,16 @@ void settle(Node<T>& node) {
     for (const auto& p : node.pending) rows += p.first.shape()[0];
     Array<T> a = empty_array<T>({rows, m});
     Array<T> b = empty_array<T>({rows, n});
-    T* pa = a.data();
-    T* pb = b.data();
-    for (auto& p : node.pending) {
-      pa = std::copy(p.first.data(), p.first.data() + p.first.size(), pa);
-      pb = std::copy(p.second.data(), p.second.data() + p.second.size(), pb);
-      p = {no_array<T>(), no_array<T>()};  // freed as soon as copied
+    // Each piece's rows go to their place, the pieces shared among the library's threads.
+    std::vector<std::size_t> at(node.pending.size() + 1, 0);
+    for (std::size_t i = 0; i < node.pending.size(); ++i) {
+      at[i + 1] = at[i] + node.pending[i].first.shape()[0];
     }
+    parallel_for(node.pending.size(), rows * (m + n) * sizeof(T), [&](std::size_t i) {
+      auto& p = node.pending[i];
+      std::copy(p.first.data(), p.first.data() + p.first.size(), a.data() + at[i] * m);
+      std::copy(p.second.data(), p.second.data() + p.second.size(), b.data() + at[i] * n);
+    });
     gemm<T>(true, false, m, n, rows, T(1), a.data(), m, b.data(), n, beta, c, n);
   }
   node.pending.clear();

@@ -195,8 +195,9 @@ bool float_product_on_onednn(bool trans_a, bool trans_b, std::size_t m, std::siz
 
 int onednn_threads_for(std::size_t work) {
   // Sharing a small product costs more than it saves: at (16,200,32,64) an LSTM's training step
-  // took 9.7 ms on two threads against 5.7 on one (performance.md).
-  return work < kSmallProduct ? 1 : library_threads();
+  // took 9.7 ms on two threads against 5.7 on one (performance.md). Inside a parallel region
+  // (a recurrent step's block of rows, for_row_blocks) the product is the calling thread's.
+  return work < kSmallProduct || omp_in_parallel() != 0 ? 1 : library_threads();
 }
 
 void match_onednn_threads(int threads) {

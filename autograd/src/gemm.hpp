@@ -27,7 +27,7 @@ bool linear_on_onednn(std::size_t m, std::size_t n, std::size_t k, const float* 
                       const float* b, float* y);
 
 /// The threads a oneDNN product of `work` multiply-adds runs on: the library's count, or 1 for
-/// a product too small to share (kSmallProduct in gemm.cpp).
+/// a product too small to share (kSmallProduct in gemm.cpp) or called inside a parallel region.
 int onednn_threads_for(std::size_t work);
 
 /// Sets OpenMP's thread count on the calling thread to `threads` (oneDNN's threads are

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "detail.hpp"
+#include "parallel.hpp"
 #include "tapegrad/autograd/op_registration.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
@@ -216,12 +217,13 @@ Var<T> stack(const std::vector<Var<T>>& xs, int axis) {
   for (std::size_t d = 0, k = 0; d < ys.size(); ++d) ys[d] = d == ax ? xs.size() : s0[k++];
   Array<T> y = detail::empty_array<T>(ys);
   const detail::Lanes out = detail::lanes(ys, ax);
-  for (std::size_t i = 0; i < xs.size(); ++i) {
+  // The inputs shared among the library's threads when the copy is large.
+  detail::parallel_for(xs.size(), y.size() * sizeof(T), [&](std::size_t i) {
     const T* src = xs[i].value().data();
     for (std::size_t o = 0; o < out.outer; ++o, src += out.inner) {
       std::copy(src, src + out.inner, y.data() + (o * out.n + i) * out.inner);
     }
-  }
+  });
   // each input's gradient is its slice of the output's gradient
   return record<T>(
       "stack", xs, std::move(y),

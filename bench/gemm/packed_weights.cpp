@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  omp_set_num_threads(threads);    // oneDNN's pool
+  omp_set_num_threads(threads);       // oneDNN's pool
   openblas_set_num_threads(threads);  // OpenBLAS's own
   using dnnl::memory;
   using tag = memory::format_tag;

@@ -169,23 +169,30 @@ struct Direction {
       T* pre = gx + t * batch * width;
       T* out_t = out.data() + t * bh;
       T* h_next = active != nullptr ? h_new.data() : out_t;
-      if (gru) {
-        const bool has_bias = w.b_hh.defined();
-        if (has_bias) {
-          const T* b = w.b_hh.value().data();
-          for (std::size_t r = 0; r < batch; ++r) std::copy(b, b + width, gh.data() + r * width);
-        }
-        gemm_by_weight<T>(batch, h, hidden, w.w_hh, has_bias ? T(1) : T(0), gh.data(), width);
-        detail::gru_gates(pre, gh.data(), h, static_cast<T*>(nullptr), h_next, batch, hidden);
-      } else {
-        gemm_by_weight<T>(batch, h, hidden, w.w_hh, T(1), pre, width);
-        if (lstm) {
-          T* c_next = active != nullptr ? c_new.data() : c_state.data();
-          detail::lstm_gates(pre, c_state.data(), h_next, c_next, batch, hidden, false);
+      T* c_next = active != nullptr ? c_new.data() : c_state.data();
+      // Each block of rows: its product h W_hh^T, then its gates (for_row_blocks).
+      detail::for_row_blocks<T>(batch, width * hidden, [&](std::size_t r0, std::size_t rows) {
+        const std::size_t hr = r0 * hidden, gr = r0 * width;
+        if (gru) {
+          T* ghr = gh.data() + gr;
+          const bool has_bias = w.b_hh.defined();
+          if (has_bias) {
+            const T* b = w.b_hh.value().data();
+            for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + width, ghr + r * width);
+          }
+          gemm_by_weight<T>(rows, h + hr, hidden, w.w_hh, has_bias ? T(1) : T(0), ghr, width);
+          detail::gru_gates(pre + gr, ghr, h + hr, static_cast<T*>(nullptr), h_next + hr, rows,
+                            hidden);
         } else {
-          detail::rnn_activation(pre, h_next, batch, hidden, kind == CellKind::rnn_relu);
+          gemm_by_weight<T>(rows, h + hr, hidden, w.w_hh, T(1), pre + gr, width);
+          if (lstm) {
+            detail::lstm_gates(pre + gr, c_state.data() + hr, h_next + hr, c_next + hr, rows,
+                               hidden, false);
+          } else {
+            detail::rnn_activation(pre + gr, h_next + hr, rows, hidden, kind == CellKind::rnn_relu);
+          }
         }
-      }
+      });
       if (active == nullptr) {
         h = out_t;
         continue;

@@ -7,7 +7,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <exception>
 #include <optional>
+#include <type_traits>
+
+#include <omp.h>
 
 #include <fmt/format.h>
 
@@ -88,6 +92,8 @@ Array<T> empty_array(const Shape& shape) {
 /// Row blocks of fewer elements (batch x hidden) than this run on the calling thread alone:
 /// below it, handing rows to another thread costs more than it saves.
 constexpr std::size_t kParallelElements = 4096;
+/// A step of fewer multiply-adds (rows x G*H x H) than this runs its rows on one thread.
+constexpr std::size_t kParallelBlockWork = std::size_t{1} << 18;
 
 /// Calls f(b) for every row b in [0, batch) of a fused step's gate loop, the rows shared among
 /// the library's threads (set_num_threads; OpenMP's pool, the one oneDNN's GEMMs use) when
@@ -96,13 +102,50 @@ constexpr std::size_t kParallelElements = 4096;
 template <class F>
 void for_rows(std::size_t batch, std::size_t per_row, F&& f) {
   const int threads = num_threads();
-  if (threads > 1 && batch > 1 && batch * per_row >= kParallelElements) {
+  if (threads > 1 && batch > 1 && batch * per_row >= kParallelElements && !omp_in_parallel()) {
     const auto rows = static_cast<std::ptrdiff_t>(batch);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::ptrdiff_t b = 0; b < rows; ++b) f(static_cast<std::size_t>(b));
     return;
   }
   for (std::size_t b = 0; b < batch; ++b) f(b);
+}
+
+/// Rows per thread at least for for_row_blocks to share a step.
+constexpr std::size_t kMinBlockRows = 4;
+
+/// Calls f(first, rows) on blocks of a step's rows [0, batch): one contiguous block per thread
+/// of the library's (set_num_threads) when there is more than one, the step is float (double
+/// products run on OpenBLAS, whose own threads must not run inside OpenMP's), has at least
+/// kMinBlockRows rows per thread and enough work (`per_row` multiply-adds each); else one block
+/// of every row on the calling thread. Each block runs a step's product and gate loop for its
+/// own rows (its h rows times W_hh, its gate rows), so the threads meet once per step instead
+/// of once per product and once per loop; the products inside run on their own thread
+/// (onednn_threads_for). An exception thrown by f on any block is rethrown on the calling thread
+/// once every block has ended (the first one, when several throw).
+template <class T, class F>
+void for_row_blocks(std::size_t batch, std::size_t per_row, F&& f) {
+  const int threads = num_threads();
+  const auto n = static_cast<std::size_t>(threads);
+  if (std::is_same_v<T, float> && threads > 1 && batch >= n * kMinBlockRows &&
+      batch * per_row >= kParallelBlockWork && !omp_in_parallel()) {
+    std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+    {
+      const auto i = static_cast<std::size_t>(omp_get_thread_num());
+      const std::size_t size = batch / n, longer = batch % n;
+      const std::size_t first = i * size + (i < longer ? i : longer);
+      try {
+        f(first, size + (i < longer ? 1 : 0));
+      } catch (...) {
+#pragma omp critical(tapegrad_row_blocks)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+  f(std::size_t{0}, batch);
 }
 
 // ---- the gate kernels, on raw rows (the fused steps and the tape-free inference loop) ----
@@ -168,18 +211,29 @@ StepDims check_step(const char* op, std::size_t gates, const Var<T>& gx, std::si
 }
 
 // The rows of gx[t] a step writes its gates into: gx[t] itself when overwriting (a versioned
-// in-place write: Var::mutable_row, or mutable_value for a gx of one step), else a copy of it
-// made in `own`.
+// in-place write: Var::mutable_row, or mutable_value for a gx of one step), else `own`, which
+// each block of rows fills with its rows of gx[t] (copy_rows) before its product.
 template <class T>
-T* gate_rows(const Var<T>& gx, const StepDims& d, std::size_t width, GateInput mode,
-             std::optional<Array<T>>& own) {
-  if (mode == GateInput::overwrite) {
-    return gx.ndim() == 3 ? gx.mutable_row(d.step) : gx.mutable_value().data();
+struct GateRows {
+  T* rows;
+  const T* copy_from;  // gx[t], to copy into rows; null when rows is gx[t]
+  std::size_t width;
+
+  /// Copies rows [first, first + count) of gx[t] into place, when they are a copy.
+  void copy_rows(std::size_t first, std::size_t count) const {
+    if (copy_from == nullptr) return;
+    std::copy(copy_from + first * width, copy_from + (first + count) * width, rows + first * width);
   }
-  const T* rows = gx.value().data() + d.offset;
+};
+
+template <class T>
+GateRows<T> gate_rows(const Var<T>& gx, const StepDims& d, std::size_t width, GateInput mode,
+                      std::optional<Array<T>>& own) {
+  if (mode == GateInput::overwrite) {
+    return {gx.ndim() == 3 ? gx.mutable_row(d.step) : gx.mutable_value().data(), nullptr, width};
+  }
   own = empty_array<T>({d.batch, width});
-  std::copy(rows, rows + d.batch * width, own->data());
-  return own->data();
+  return {own->data(), gx.value().data() + d.offset, width};
 }
 
 // What a step's backward reads of gx: after overwriting, only its own row gx[t], so the later
@@ -200,13 +254,19 @@ inline Reads gate_step_reads(GateInput mode, bool output) {
   return r;
 }
 
-// pre = gx[t] + h W_hh^T, [B, G*H], in the rows gate_rows gives. Returns where pre is.
-template <class T>
+// pre = gx[t] + h W_hh^T, [B, G*H], in the rows gate_rows gives, then gates(pre, first, rows)
+// on each block of rows after its product (for_row_blocks). Returns where pre is.
+template <class T, class Gates>
 T* gates_of(const Var<T>& gx, const StepDims& d, std::size_t gates, const T* h, const Var<T>& w_hh,
-            GateInput mode, std::optional<Array<T>>& own) {
+            GateInput mode, std::optional<Array<T>>& own, Gates&& then) {
   const std::size_t width = gates * d.hidden;
-  T* pre = gate_rows(gx, d, width, mode, own);
-  gemm_by_weight<T>(d.batch, h, d.hidden, w_hh, T(1), pre, width);
+  const GateRows<T> gate = gate_rows(gx, d, width, mode, own);
+  T* pre = gate.rows;
+  for_row_blocks<T>(d.batch, width * d.hidden, [&](std::size_t first, std::size_t rows) {
+    gate.copy_rows(first, rows);
+    gemm_by_weight<T>(rows, h + first * d.hidden, d.hidden, w_hh, T(1), pre + first * width, width);
+    then(pre, first, rows);
+  });
   return pre;
 }
 
@@ -216,21 +276,22 @@ Grad<T> gx_grad(const Context<T>& c, Array<T> dgx, std::size_t t) {
   return c.input_shape(0).size() == 3 ? Grad<T>::at(std::move(dgx), 0, t) : Grad<T>(std::move(dgx));
 }
 
-// dh (+)= dpre W_hh, [B, H]; beta = 1 adds to dh's contents.
+// dh (+)= dpre W_hh for `rows` rows, dpre [rows, G*H], dh [rows, H]; beta = 1 adds to dh's
+// contents.
 template <class T>
-void add_state_grad(const Array<T>& dpre, const Array<T>& w_hh, T beta, T* dh, std::size_t batch,
+void add_state_grad(const T* dpre, const Array<T>& w_hh, T beta, T* dh, std::size_t rows,
                     std::size_t hidden) {
   const std::size_t width = w_hh.shape()[0];
-  gemm<T>(false, false, batch, hidden, width, T(1), dpre.data(), width, w_hh.data(), hidden, beta,
-          dh, hidden);
+  gemm<T>(false, false, rows, hidden, width, T(1), dpre, width, w_hh.data(), hidden, beta, dh,
+          hidden);
 }
 
-// The h rows of a state as their own array (the b factor of W_hh's outer gradient).
+// Rows [first, first + rows) of h into the same rows of `out` (the b factor of W_hh's outer
+// gradient, each block of rows copying its own), unless out is null (no gradient of W_hh).
 template <class T>
-Array<T> rows_of(const T* h, std::size_t batch, std::size_t hidden) {
-  Array<T> out = empty_array<T>({batch, hidden});
-  std::copy(h, h + batch * hidden, out.data());
-  return out;
+void copy_state_rows(const T* h, std::size_t first, std::size_t rows, std::size_t hidden, T* out) {
+  if (out == nullptr) return;
+  std::copy(h + first * hidden, h + (first + rows) * hidden, out + first * hidden);
 }
 
 }  // namespace tapegrad::nn::detail

@@ -48,16 +48,24 @@ Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode)
   Array<T> dgh = empty_array<T>({batch, width});
   Array<T> dh = empty_array<T>({batch, hidden});
   const auto backward_row = gate_kernels<T>().gru_backward;
-  for_rows(batch, hidden, [&](std::size_t b) {
-    const std::size_t r = b * hidden;
-    backward_row(act + b * width, hn_all + r, g + r, h_old + r, dgx.data() + b * width,
-                 dgh.data() + b * width, dh.data() + r, hidden);
+  const bool state = ctx.needs_grad(1);
+  const bool weight_grad = ctx.needs_grad(2);
+  Array<T> h_rows = weight_grad ? empty_array<T>({batch, hidden}) : Array<T>();
+  // Each block of rows: its gates' gradients, then its dh += dgh W_hh (for_row_blocks).
+  for_row_blocks<T>(batch, width * hidden, [&](std::size_t first, std::size_t rows) {
+    for (std::size_t b = first; b < first + rows; ++b) {
+      const std::size_t r = b * hidden;
+      backward_row(act + b * width, hn_all + r, g + r, h_old + r, dgx.data() + b * width,
+                   dgh.data() + b * width, dh.data() + r, hidden);
+    }
+    if (state) {
+      detail::add_state_grad(dgh.data() + first * width, ctx.input(2), T(1),
+                             dh.data() + first * hidden, rows, hidden);
+    }
+    detail::copy_state_rows(h_old, first, rows, hidden, weight_grad ? h_rows.data() : nullptr);
   });
   Grads<T> grads(ctx.num_inputs());
-  if (ctx.needs_grad(1)) {
-    detail::add_state_grad(dgh, ctx.input(2), T(1), dh.data(), batch, hidden);
-    grads[1] = std::move(dh);
-  }
+  if (state) grads[1] = std::move(dh);
   if (ctx.num_inputs() == 4 && ctx.needs_grad(3)) {
     Array<T> db = empty_array<T>({width});
     std::fill(db.begin(), db.end(), T(0));
@@ -68,7 +76,7 @@ Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode)
     grads[3] = std::move(db);
   }
   if (ctx.needs_grad(2)) {
-    grads[2] = Grad<T>::outer(std::move(dgh), detail::rows_of(h_old, batch, hidden));
+    grads[2] = Grad<T>::outer(std::move(dgh), std::move(h_rows));
   }
   if (ctx.needs_grad(0)) grads[0] = detail::gx_grad(ctx, std::move(dgx), t);
   return grads;
@@ -97,21 +105,28 @@ Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
     throw shape_error(fmt::format("fused_gru_step: expected bias_hh [{}], got {}", width,
                                   shape_str(b_hh.shape())));
   }
-  // gh = h W_hh^T + b_hh
-  Array<T> gh = empty_array<T>({batch, width});
-  if (b_hh.defined()) {
-    for (std::size_t b = 0; b < batch; ++b) {
-      std::copy(b_hh.value().data(), b_hh.value().data() + width, gh.data() + b * width);
-    }
-  }
-  gemm_by_weight<T>(batch, h.value().data(), hidden, w_hh, b_hh.defined() ? T(1) : T(0), gh.data(),
-                    width);
   // r, z, n per row in place of gx[t] (or of its copy), and h W_hn^T + b_hn: kept for backward.
   std::optional<Array<T>> own;
-  T* x_all = detail::gate_rows(gx, d, width, mode, own);
+  const detail::GateRows<T> gate = detail::gate_rows(gx, d, width, mode, own);
+  T* x_all = gate.rows;
+  Array<T> gh = empty_array<T>({batch, width});
   Array<T> hn_all = empty_array<T>({batch, hidden});
   Array<T> next = empty_array<T>({batch, hidden});
-  detail::gru_gates(x_all, gh.data(), h.value().data(), hn_all.data(), next.data(), batch, hidden);
+  const T* hv = h.value().data();
+  // Each block of rows: its gh = h W_hh^T + b_hh, then its gates (for_row_blocks).
+  for_row_blocks<T>(batch, width * hidden, [&](std::size_t first, std::size_t rows) {
+    gate.copy_rows(first, rows);
+    T* ghr = gh.data() + first * width;
+    if (b_hh.defined()) {
+      for (std::size_t b = 0; b < rows; ++b) {
+        std::copy(b_hh.value().data(), b_hh.value().data() + width, ghr + b * width);
+      }
+    }
+    gemm_by_weight<T>(rows, hv + first * hidden, hidden, w_hh, b_hh.defined() ? T(1) : T(0), ghr,
+                      width);
+    detail::gru_gates(x_all + first * width, ghr, hv + first * hidden,
+                      hn_all.data() + first * hidden, next.data() + first * hidden, rows, hidden);
+  });
   std::vector<Var<T>> inputs{gx, h, w_hh};
   if (b_hh.defined()) inputs.push_back(b_hh);
   std::vector<Array<T>> saved;

@@ -48,18 +48,27 @@ Grads<T> lstm_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode
   Array<T> dpre = empty_array<T>({batch, 4 * hidden});
   Array<T> dstate = empty_array<T>(ctx.input(1).shape());
   const auto row = gate_kernels<T>().lstm_backward;
-  for_rows(batch, hidden, [&](std::size_t b) {
-    const std::size_t r = b * hidden;
-    row(act + 4 * r, gh + r, gh + n + r, c_new + r, c_old + r, dpre.data() + 4 * r,
-        dstate.data() + n + r, hidden);
+  const bool state = ctx.needs_grad(1);
+  const bool weight_grad = ctx.needs_grad(2);
+  Array<T> h_rows = weight_grad ? empty_array<T>({batch, hidden}) : Array<T>();
+  // Each block of rows: its gates' gradients, then its dh = dpre W_hh (for_row_blocks).
+  for_row_blocks<T>(batch, 4 * hidden * hidden, [&](std::size_t first, std::size_t rows) {
+    for (std::size_t b = first; b < first + rows; ++b) {
+      const std::size_t r = b * hidden;
+      row(act + 4 * r, gh + r, gh + n + r, c_new + r, c_old + r, dpre.data() + 4 * r,
+          dstate.data() + n + r, hidden);
+    }
+    if (state) {
+      detail::add_state_grad(dpre.data() + 4 * first * hidden, ctx.input(2), T(0),
+                             dstate.data() + first * hidden, rows, hidden);
+    }
+    detail::copy_state_rows(ctx.input(1).data(), first, rows, hidden,
+                            weight_grad ? h_rows.data() : nullptr);
   });
   Grads<T> grads(3);
-  if (ctx.needs_grad(1)) {
-    detail::add_state_grad(dpre, ctx.input(2), T(0), dstate.data(), batch, hidden);
-    grads[1] = std::move(dstate);
-  }
+  if (state) grads[1] = std::move(dstate);
   if (ctx.needs_grad(2)) {
-    grads[2] = Grad<T>::outer(dpre, detail::rows_of(ctx.input(1).data(), batch, hidden));
+    grads[2] = Grad<T>::outer(dpre, std::move(h_rows));
   }
   if (ctx.needs_grad(0)) grads[0] = detail::gx_grad(ctx, std::move(dpre), t);
   return grads;
@@ -84,10 +93,14 @@ Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, con
   const std::size_t bh = d.batch * d.hidden;
   // The gates, then in their place the activations [i f g o] per row, kept for backward.
   std::optional<Array<T>> own;
-  T* act = detail::gates_of(gx, d, 4, state.value().data(), w_hh, mode, own);
   Array<T> next = empty_array<T>(state.shape());
-  detail::lstm_gates(act, state.value().data() + bh, next.data(), next.data() + bh, d.batch,
-                     d.hidden);
+  const T* c_in = state.value().data() + bh;
+  detail::gates_of(gx, d, 4, state.value().data(), w_hh, mode, own,
+                   [&](T* act, std::size_t first, std::size_t rows) {
+                     const std::size_t r = first * d.hidden;
+                     detail::lstm_gates(act + 4 * r, c_in + r, next.data() + r,
+                                        next.data() + bh + r, rows, d.hidden);
+                   });
   std::vector<Array<T>> saved;
   if (own) saved.push_back(std::move(*own));
   return record<T>(

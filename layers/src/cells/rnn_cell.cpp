@@ -36,19 +36,26 @@ Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
   const T* py = y.data();
   const T* pg = g.data();
   T* pd = dpre.data();
-  for_rows(batch, hidden, [&](std::size_t b) {
-    for (std::size_t j = b * hidden; j < (b + 1) * hidden; ++j) {
+  const bool state = c.needs_grad(1);
+  Array<T> dh = state ? empty_array<T>(y.shape()) : Array<T>();
+  const bool weight_grad = c.needs_grad(2);
+  Array<T> h_rows = weight_grad ? empty_array<T>(y.shape()) : Array<T>();
+  // Each block of rows: its dpre, then its dh = dpre W_hh (for_row_blocks).
+  for_row_blocks<T>(batch, hidden * hidden, [&](std::size_t first, std::size_t rows) {
+    for (std::size_t j = first * hidden; j < (first + rows) * hidden; ++j) {
       pd[j] = relu ? (py[j] > T(0) ? pg[j] : T(0)) : pg[j] * (T(1) - py[j] * py[j]);
     }
+    if (state) {
+      detail::add_state_grad(pd + first * hidden, c.input(2), T(0), dh.data() + first * hidden,
+                             rows, hidden);
+    }
+    detail::copy_state_rows(c.input(1).data(), first, rows, hidden,
+                            weight_grad ? h_rows.data() : nullptr);
   });
   Grads<T> grads(3);
-  if (c.needs_grad(1)) {
-    Array<T> dh = empty_array<T>(y.shape());
-    detail::add_state_grad(dpre, c.input(2), T(0), dh.data(), batch, hidden);
-    grads[1] = std::move(dh);
-  }
+  if (state) grads[1] = std::move(dh);
   if (c.needs_grad(2)) {
-    grads[2] = Grad<T>::outer(dpre, detail::rows_of(c.input(1).data(), batch, hidden));
+    grads[2] = Grad<T>::outer(dpre, std::move(h_rows));
   }
   if (c.needs_grad(0)) grads[0] = detail::gx_grad(c, std::move(dpre), t);
   return grads;
@@ -76,9 +83,12 @@ Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
                       bool relu) {
   const detail::StepDims d = detail::check_step("fused_rnn_step", 1, gx, t, h, 1, w_hh);
   std::optional<Array<T>> pre;
-  detail::gates_of(gx, d, 1, h.value().data(), w_hh, GateInput::keep, pre);
+  detail::gates_of(gx, d, 1, h.value().data(), w_hh, GateInput::keep, pre,
+                   [&](T* p, std::size_t first, std::size_t rows) {
+                     T* y = p + first * d.hidden;
+                     detail::rnn_activation(y, y, rows, d.hidden, relu);
+                   });
   Array<T> y = std::move(*pre);
-  detail::rnn_activation(y.data(), y.data(), d.batch, d.hidden, relu);
   // The rule reads y (its derivative), h and W_hh; not gx, whose copy became y.
   return record<T>(
       "fused_rnn_step", {gx, h, w_hh}, std::move(y),
