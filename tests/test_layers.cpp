@@ -446,9 +446,9 @@ std::vector<Array<float>> trained_values(Layer& layer, const Array<float>& xv,
 }  // namespace
 
 TEST_CASE("recurrent layers on two threads split each step's rows: one thread's values") {
-  // From 2^18 multiply-adds per step and 4 rows per thread, a float step runs its product and
+  // From 2^20 multiply-adds per step and 4 rows per thread, a float step runs its product and
   // gate loop on one block of rows per thread (for_row_blocks in layers/src/cells/common.hpp),
-  // forward and backward, taped or not. Batch 19 splits 10 + 9; H 128 puts every cell over the
+  // forward and backward, taped or not. Batch 19 splits 10 + 9; H 256 puts every cell over the
   // threshold.
   const int before = tapegrad::num_threads();
   tapegrad::Generator gen(41);
@@ -457,7 +457,7 @@ TEST_CASE("recurrent layers on two threads split each step's rows: one thread's 
   for (std::size_t b = 0; b < 19; ++b) lengths.push_back(1 + (b * 3) % 4);
   for (const bool padded : {false, true}) {
     const std::vector<std::size_t> used = padded ? lengths : std::vector<std::size_t>{};
-    const auto opts = nn::RNNOptions(8, 128).bidirectional(true);
+    const auto opts = nn::RNNOptions(8, 256).bidirectional(true);
     const auto check = [&](auto& layer, const char* name) {
       CAPTURE(name);
       CAPTURE(padded);
