@@ -288,12 +288,12 @@ void add_state_grad(const T* dpre, const Array<T>& w_hh, T beta, T* dh, std::siz
           hidden);
 }
 
-// Rows [first, first + rows) of h into the same rows of `out` (the b factor of W_hh's outer
-// gradient, each block of rows copying its own), unless out is null (no gradient of W_hh).
+// Rows [first, first + rows) of `from` (rows of `width`) into the same rows of `out`, unless
+// out is null: the factors of W_hh's outer gradient, each block of rows copying its own.
 template <class T>
-void copy_state_rows(const T* h, std::size_t first, std::size_t rows, std::size_t hidden, T* out) {
+void copy_rows(const T* from, std::size_t first, std::size_t rows, std::size_t width, T* out) {
   if (out == nullptr) return;
-  std::copy(h + first * hidden, h + (first + rows) * hidden, out + first * hidden);
+  std::copy(from + first * width, from + (first + rows) * width, out + first * width);
 }
 
 }  // namespace tapegrad::nn::detail

@@ -62,7 +62,7 @@ Grads<T> gru_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode)
       detail::add_state_grad(dgh.data() + first * width, ctx.input(2), T(1),
                              dh.data() + first * hidden, rows, hidden);
     }
-    detail::copy_state_rows(h_old, first, rows, hidden, weight_grad ? h_rows.data() : nullptr);
+    detail::copy_rows(h_old, first, rows, hidden, weight_grad ? h_rows.data() : nullptr);
   });
   Grads<T> grads(ctx.num_inputs());
   if (state) grads[1] = std::move(dh);

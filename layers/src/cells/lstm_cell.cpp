@@ -50,6 +50,9 @@ Grads<T> lstm_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode
   const auto row = gate_kernels<T>().lstm_backward;
   const bool state = ctx.needs_grad(1);
   const bool weight_grad = ctx.needs_grad(2);
+  // dpre is both gx's gradient and a factor of W_hh's: a copy for the second when both.
+  const bool both = weight_grad && ctx.needs_grad(0);
+  Array<T> dpre_rows = both ? empty_array<T>({batch, 4 * hidden}) : Array<T>();
   Array<T> h_rows = weight_grad ? empty_array<T>({batch, hidden}) : Array<T>();
   // Each block of rows: its gates' gradients, then its dh = dpre W_hh (for_row_blocks).
   for_row_blocks<T>(batch, 4 * hidden * hidden, [&](std::size_t first, std::size_t rows) {
@@ -62,13 +65,14 @@ Grads<T> lstm_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode
       detail::add_state_grad(dpre.data() + 4 * first * hidden, ctx.input(2), T(0),
                              dstate.data() + first * hidden, rows, hidden);
     }
-    detail::copy_state_rows(ctx.input(1).data(), first, rows, hidden,
-                            weight_grad ? h_rows.data() : nullptr);
+    detail::copy_rows(ctx.input(1).data(), first, rows, hidden,
+                      weight_grad ? h_rows.data() : nullptr);
+    detail::copy_rows(dpre.data(), first, rows, 4 * hidden, both ? dpre_rows.data() : nullptr);
   });
   Grads<T> grads(3);
   if (state) grads[1] = std::move(dstate);
   if (ctx.needs_grad(2)) {
-    grads[2] = Grad<T>::outer(dpre, std::move(h_rows));
+    grads[2] = Grad<T>::outer(both ? std::move(dpre_rows) : std::move(dpre), std::move(h_rows));
   }
   if (ctx.needs_grad(0)) grads[0] = detail::gx_grad(ctx, std::move(dpre), t);
   return grads;

@@ -39,6 +39,9 @@ Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
   const bool state = c.needs_grad(1);
   Array<T> dh = state ? empty_array<T>(y.shape()) : Array<T>();
   const bool weight_grad = c.needs_grad(2);
+  // dpre is both gx's gradient and a factor of W_hh's: a copy for the second when both.
+  const bool both = weight_grad && c.needs_grad(0);
+  Array<T> dpre_rows = both ? empty_array<T>(y.shape()) : Array<T>();
   Array<T> h_rows = weight_grad ? empty_array<T>(y.shape()) : Array<T>();
   // Each block of rows: its dpre, then its dh = dpre W_hh (for_row_blocks).
   for_row_blocks<T>(batch, hidden * hidden, [&](std::size_t first, std::size_t rows) {
@@ -49,13 +52,14 @@ Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
       detail::add_state_grad(pd + first * hidden, c.input(2), T(0), dh.data() + first * hidden,
                              rows, hidden);
     }
-    detail::copy_state_rows(c.input(1).data(), first, rows, hidden,
-                            weight_grad ? h_rows.data() : nullptr);
+    detail::copy_rows(c.input(1).data(), first, rows, hidden,
+                      weight_grad ? h_rows.data() : nullptr);
+    detail::copy_rows(pd, first, rows, hidden, both ? dpre_rows.data() : nullptr);
   });
   Grads<T> grads(3);
   if (state) grads[1] = std::move(dh);
   if (c.needs_grad(2)) {
-    grads[2] = Grad<T>::outer(dpre, std::move(h_rows));
+    grads[2] = Grad<T>::outer(both ? std::move(dpre_rows) : std::move(dpre), std::move(h_rows));
   }
   if (c.needs_grad(0)) grads[0] = detail::gx_grad(c, std::move(dpre), t);
   return grads;
