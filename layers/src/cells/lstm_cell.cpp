@@ -71,8 +71,8 @@ Grads<T> lstm_step_backward(const Context<T>& ctx, std::size_t t, GateInput mode
   });
   Grads<T> grads(3);
   if (state) grads[1] = std::move(dstate);
-  if (ctx.needs_grad(2)) {
-    grads[2] = Grad<T>::outer(both ? std::move(dpre_rows) : std::move(dpre), std::move(h_rows));
+  if (weight_grad) {
+    grads[2] = Grad<T>::outer(both ? std::move(dpre_rows) : dpre, std::move(h_rows));
   }
   if (ctx.needs_grad(0)) grads[0] = detail::gx_grad(ctx, std::move(dpre), t);
   return grads;

@@ -58,8 +58,8 @@ Grads<T> rnn_step_backward(const Context<T>& c, std::size_t t, bool relu) {
   });
   Grads<T> grads(3);
   if (state) grads[1] = std::move(dh);
-  if (c.needs_grad(2)) {
-    grads[2] = Grad<T>::outer(both ? std::move(dpre_rows) : std::move(dpre), std::move(h_rows));
+  if (weight_grad) {
+    grads[2] = Grad<T>::outer(both ? std::move(dpre_rows) : dpre, std::move(h_rows));
   }
   if (c.needs_grad(0)) grads[0] = detail::gx_grad(c, std::move(dpre), t);
   return grads;
