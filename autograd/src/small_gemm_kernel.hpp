@@ -26,6 +26,16 @@ constexpr std::size_t kLanes = Batch::size;
 // register file (32 vector registers with AVX-512, 16 before it).
 constexpr std::size_t kRows = kLanes >= 16 ? 6 : 2;
 
+// x y + z rounded once. xsimd 8 (Debian's) has no fused multiply-add of its own for AVX-512: it
+// computes x * y + z there, which the compiler fuses when it optimises and not otherwise: the
+// intrinsic keeps the result the same in every build.
+inline Batch fused(const Batch& x, const Batch& y, const Batch& z) {
+#if defined(__AVX512F__)
+  if constexpr (kLanes == 16) return Batch(_mm512_fmadd_ps(x, y, z));
+#endif
+  return xsimd::fma(x, y, z);
+}
+
 template <std::size_t R, std::size_t V>
 inline void block(const float* a, std::size_t lda, const float* p, std::size_t ldp, std::size_t k,
                   float* c, std::size_t ldc, bool accumulate) {
@@ -40,7 +50,7 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t l
     for (std::size_t v = 0; v < V; ++v) w[v] = Batch::load_unaligned(p + i * ldp + v * kLanes);
     for (std::size_t r = 0; r < R; ++r) {
       const Batch x(a[r * lda + i]);
-      for (std::size_t v = 0; v < V; ++v) sum[r][v] = xsimd::fma(x, w[v], sum[r][v]);
+      for (std::size_t v = 0; v < V; ++v) sum[r][v] = fused(x, w[v], sum[r][v]);
     }
   }
   for (std::size_t r = 0; r < R; ++r) {
