@@ -31,18 +31,8 @@ void parallel_for(std::size_t count, std::size_t bytes, F&& f) {
   for (std::size_t i = 0; i < count; ++i) f(i);
 }
 
-/// Elements per piece of parallel_copy and parallel_fill.
+/// Elements per piece of parallel_fill.
 constexpr std::size_t kPieceElements = std::size_t{1} << 15;
-
-/// dst[0, n) = src[0, n), in pieces shared among the library's threads when large.
-template <class T>
-void parallel_copy(const T* src, std::size_t n, T* dst) {
-  const std::size_t pieces = (n + kPieceElements - 1) / kPieceElements;
-  parallel_for(pieces, n * sizeof(T), [&](std::size_t p) {
-    const std::size_t first = p * kPieceElements, last = std::min(n, first + kPieceElements);
-    std::copy(src + first, src + last, dst + first);
-  });
-}
 
 /// dst[0, n) = value, in pieces shared among the library's threads when large.
 template <class T>

@@ -54,17 +54,10 @@ bool small_product(std::size_t m, std::size_t n, std::size_t k, bool avx512) {
 struct SmallLoop {
   bool avx512 = false;
   detail::SmallGemmKernel kernel{};
-  SmallLoop() {
+  SmallLoop() : kernel(detail::base_small_gemm()) {
 #if defined(TAPEGRAD_AVX512_KERNELS)
     avx512 = detail::cpu_level() >= 3;
-#endif
-    kernel = avx512 ? avx512_kernel() : detail::base_small_gemm();
-  }
-  static detail::SmallGemmKernel avx512_kernel() {
-#if defined(TAPEGRAD_AVX512_KERNELS)
-    return detail::avx512_small_gemm();
-#else
-    return detail::base_small_gemm();
+    if (avx512) kernel = detail::avx512_small_gemm();
 #endif
   }
 };
