@@ -1,23 +1,28 @@
-// Small products on a weight kept transposed, for the recurrent steps' h W^T where a GEMM
-// library's fixed cost per call is most of the product (weight_gemm.cpp decides when). The
-// loops are small_gemm_kernel.hpp, built once per instruction set and chosen from the CPU's
-// features at run time. Not installed.
+// The library's own loop for a recurrent step's h W^T, on a copy of W kept in the loop's panels:
+// small products, where a GEMM library's fixed cost per call is most of the product, and with
+// AVX-512 every product one thread runs (weight_gemm.cpp decides when). The loops are
+// small_gemm_kernel.hpp, built once per instruction set and chosen from the CPU's features at
+// run time. Not installed.
 #pragma once
 
 #include <cstddef>
 
 namespace tapegrad::detail {
 
-/// C[m, n] = A[m, k] P[k, n] (+ C[m, n] when `accumulate`), row-major; P is W^T with rows of n
-/// floats (n a multiple of `lanes`); each element sums its k products in order, one fused
-/// multiply-add at a time.
+/// C[m, n] = A[m, k] W^T (+ C[m, n] when `accumulate`), row-major, W^T in the loop's panels
+/// (SmallGemmPack; n a multiple of `lanes`); each element sums its k products in order, one
+/// fused multiply-add at a time.
 using SmallGemmLoop = void (*)(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                std::size_t lda, const float* p, float* c, std::size_t ldc,
                                bool accumulate);
 
-/// One instruction set's loop and its vector width in floats.
+/// Writes W [n, k] (row-major) into the loop's panels, n * k floats at p.
+using SmallGemmPack = void (*)(const float* w, std::size_t n, std::size_t k, float* p);
+
+/// One instruction set's loop, its layout of W and its vector width in floats.
 struct SmallGemmKernel {
   SmallGemmLoop run;
+  SmallGemmPack pack;
   std::size_t lanes;
 };
 

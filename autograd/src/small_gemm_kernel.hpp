@@ -1,11 +1,14 @@
-// The small product's loop for one instruction set: compiled once per set (small_gemm_base.cpp
+// The weight products' own loop for one instruction set: compiled once per set (small_gemm_base.cpp
 // with the library's own flags, small_gemm_avx512.cpp with AVX-512's), each time in a namespace
 // of its own (TAPEGRAD_KERNEL_ISA), so the two builds share no symbol. Raw loops and xsimd's
 // batches only: no standard-library template is instantiated here that both builds could emit.
 //
-// A block of R rows by V vectors of C stays in registers while k runs: per k, V loads of P's
-// row, R broadcasts of A and R*V fused multiply-adds, so that the weight is read once per block
-// of rows and no packing or call into a library precedes the arithmetic.
+// W^T is kept in panels: the columns in blocks of 4, 2 or 1 vectors, each block's k rows
+// contiguous (panel j starts at j * k). A block of R rows by V vectors of C stays in registers
+// while k runs: per k, V loads of the panel's row, R broadcasts of A and R*V fused multiply-adds.
+// Every block of rows streams the same panel, so a panel is read from memory once and from the
+// cache after; while the first blocks of rows run, the next panel is fetched into the cache
+// ahead of its use, one line per k (a weight larger than the cache streams without a stall).
 #pragma once
 
 #ifndef TAPEGRAD_KERNEL_ISA
@@ -36,9 +39,14 @@ inline Batch fused(const Batch& x, const Batch& y, const Batch& z) {
   return xsimd::fma(x, y, z);
 }
 
+// Lines of 64 bytes.
+constexpr std::size_t kLine = 64;
+
+// `ahead`: the next panel's part this block fetches, one line per k (nullptr: none).
 template <std::size_t R, std::size_t V>
-inline void block(const float* a, std::size_t lda, const float* p, std::size_t ldp, std::size_t k,
-                  float* c, std::size_t ldc, bool accumulate) {
+inline void block(const float* a, std::size_t lda, const float* p, std::size_t k, float* c,
+                  std::size_t ldc, bool accumulate, const char* ahead) {
+  constexpr std::size_t ldp = V * kLanes;
   Batch sum[R][V];
   for (std::size_t r = 0; r < R; ++r) {
     for (std::size_t v = 0; v < V; ++v) {
@@ -46,6 +54,7 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t l
     }
   }
   for (std::size_t i = 0; i < k; ++i) {
+    if (ahead != nullptr) __builtin_prefetch(ahead + i * kLine, 0, 2);
     Batch w[V];
     for (std::size_t v = 0; v < V; ++v) w[v] = Batch::load_unaligned(p + i * ldp + v * kLanes);
     for (std::size_t r = 0; r < R; ++r) {
@@ -61,43 +70,72 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t l
 // One block of `rows` rows (1 to R) of one column block of V vectors.
 template <std::size_t R, std::size_t V>
 inline void rows_block(std::size_t rows, const float* a, std::size_t lda, const float* p,
-                       std::size_t ldp, std::size_t k, float* c, std::size_t ldc, bool accumulate) {
+                       std::size_t k, float* c, std::size_t ldc, bool accumulate,
+                       const char* ahead) {
   if constexpr (R > 1) {
     if (rows < R) {
-      rows_block<R - 1, V>(rows, a, lda, p, ldp, k, c, ldc, accumulate);
+      rows_block<R - 1, V>(rows, a, lda, p, k, c, ldc, accumulate, ahead);
       return;
     }
   }
-  block<R, V>(a, lda, p, ldp, k, c, ldc, accumulate);
+  block<R, V>(a, lda, p, k, c, ldc, accumulate, ahead);
 }
 
-// Every row of one column block of V vectors, in as few blocks of rows as kRows allows, of
-// sizes as even as possible (16 rows: 6, 5, 5; 8 rows: 4, 4), so that no block is much
-// shorter than the others.
+// Every row of one panel of V vectors, in as few blocks of rows as kRows allows, of sizes as
+// even as possible (16 rows: 6, 5, 5; 8 rows: 4, 4), so that no block is much shorter than the
+// others. The first blocks fetch the next panel (`next`, `next_bytes`), k lines each.
 template <std::size_t V>
-inline void columns(std::size_t m, const float* a, std::size_t lda, const float* p, std::size_t n,
-                    std::size_t k, float* c, std::size_t ldc, bool accumulate) {
+inline void panel(std::size_t m, const float* a, std::size_t lda, const float* p, std::size_t k,
+                  float* c, std::size_t ldc, bool accumulate, const char* next,
+                  std::size_t next_bytes) {
   const std::size_t blocks = (m + kRows - 1) / kRows, size = m / blocks, longer = m % blocks;
   std::size_t r = 0;
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t rows = size + (b < longer ? 1 : 0);
-    rows_block<kRows, V>(rows, a + r * lda, lda, p, n, k, c + r * ldc, ldc, accumulate);
+    const std::size_t from = b * k * kLine;
+    const char* ahead = next != nullptr && from < next_bytes ? next + from : nullptr;
+    rows_block<kRows, V>(rows, a + r * lda, lda, p, k, c + r * ldc, ldc, accumulate, ahead);
     r += rows;
   }
 }
 
+// The width of the panel at column j of n (n a multiple of kLanes).
+inline std::size_t panel_width(std::size_t n, std::size_t j) {
+  const std::size_t rest = n - j;
+  return rest >= 4 * kLanes ? 4 * kLanes : rest >= 2 * kLanes ? 2 * kLanes : kLanes;
+}
+
 inline void small_gemm(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                        const float* p, float* c, std::size_t ldc, bool accumulate) {
-  std::size_t j = 0;
-  for (; j + 4 * kLanes <= n; j += 4 * kLanes)
-    columns<4>(m, a, lda, p + j, n, k, c + j, ldc, accumulate);
-  for (; j + 2 * kLanes <= n; j += 2 * kLanes)
-    columns<2>(m, a, lda, p + j, n, k, c + j, ldc, accumulate);
-  for (; j + kLanes <= n; j += kLanes) columns<1>(m, a, lda, p + j, n, k, c + j, ldc, accumulate);
+  for (std::size_t j = 0; j < n;) {
+    const std::size_t width = panel_width(n, j), next = j + width;
+    const char* ahead = next < n ? reinterpret_cast<const char*>(p + next * k) : nullptr;
+    const std::size_t ahead_bytes = next < n ? panel_width(n, next) * k * sizeof(float) : 0;
+    if (width == 4 * kLanes) {
+      panel<4>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, ahead, ahead_bytes);
+    } else if (width == 2 * kLanes) {
+      panel<2>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, ahead, ahead_bytes);
+    } else {
+      panel<1>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, ahead, ahead_bytes);
+    }
+    j = next;
+  }
+}
+
+// W [n, k] row-major into panels (the layout small_gemm reads).
+inline void pack_panels(const float* w, std::size_t n, std::size_t k, float* p) {
+  for (std::size_t j = 0; j < n;) {
+    const std::size_t width = panel_width(n, j);
+    float* out = p + j * k;
+    for (std::size_t i = 0; i < k; ++i) {
+      for (std::size_t v = 0; v < width; ++v) out[i * width + v] = w[(j + v) * k + i];
+    }
+    j += width;
+  }
 }
 
 inline SmallGemmKernel kernel() {
-  return {&small_gemm, kLanes};
+  return {&small_gemm, &pack_panels, kLanes};
 }
 
 }  // namespace tapegrad::detail::TAPEGRAD_KERNEL_ISA

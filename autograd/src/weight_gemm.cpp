@@ -1,18 +1,21 @@
-// gemm_by_weight: rows times a weight matrix transposed, A W^T, with W reordered once into
-// oneDNN's own layout and kept while W is unchanged (docs/design.md, "The GEMM").
+// gemm_by_weight: rows times a weight matrix transposed, A W^T, with W reordered once and kept
+// while W is unchanged (docs/design.md, "The GEMM").
 //
 // dnnl_sgemm packs its B operand on every call. A recurrent layer multiplies the same W_hh by
 // a new h at every step, so a sequence of 100 steps packs W_hh 100 times; oneDNN's own RNN
 // primitive reorders its weights once. Measured per step (bench/gemm/packed_weights.cpp), the
 // product on weights reordered once runs 1.13-1.30x faster at batch 32-64 and up to 2x at batch
-// 16, and slower at batch 1, where the primitive's fixed cost dominates: hence kMinRows. From 8
-// rows it is also faster than OpenBLAS on its own AVX-512 kernels (1.05-3.1x), where gemm keeps
-// small products on OpenBLAS; so it runs whenever oneDNN may.
+// 16, and slower at batch 1, where the primitive's fixed cost dominates: hence kMinRows.
 //
-// Below that, a library's fixed cost per call is most of the product: a single row of h times
-// an LSTM's W_hh at H = 64 takes 0.9 us in oneDNN's primitive and 0.45 us in a plain loop over a
-// copy of W^T (small_gemm_kernel.hpp), which is also faster than OpenBLAS there. Small products
-// run on that loop, on a transposed copy of W kept the same way (kSmall* below).
+// The library's own loop (small_gemm_kernel.hpp) runs on a copy of W kept in its panels, the
+// same way. Below a few hundred thousand multiply-adds a library's fixed cost per call is most
+// of the product: a single row of h times an LSTM's W_hh at H = 64 takes 0.9 us in oneDNN's
+// primitive and 0.45 us in the loop. With AVX-512 the loop also runs the large products one
+// thread computes (a step's, or one thread's block of a step's rows): it fetches the next panel
+// of W while the current one runs, so that a W_hh larger than the cache (an LSTM's at H = 512,
+// 4 MiB) streams without a stall, which oneDNN's matmul does not do: 1.04-1.14x faster there,
+// within 5% of it at every other step shape (performance.md). Products on more threads run on
+// the primitive, which shares them.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
@@ -40,13 +43,18 @@ constexpr std::size_t kMaxKept = 16;
 
 using dnnl::memory;
 
-/// Which products run on the small loop, measured against oneDNN's primitive and OpenBLAS at
-/// the recurrent steps' shapes (docs/performance.md): with AVX-512, a single row (fewer than
-/// kMinRows) on a weight of up to 2^17 floats and any product of up to 2^18 multiply-adds; before
+/// A's bytes at most for the own loop, which reads all of A once per panel of W: A stays in the
+/// second-level cache (256 KiB or more on x86-64 CPUs since 2008), 64 rows at k = 512 and more.
+constexpr std::size_t kOwnLoopRowBytes = std::size_t{1} << 18;
+
+/// Which products run on the own loop, measured against oneDNN's primitive and OpenBLAS at the
+/// recurrent steps' shapes (docs/performance.md): with AVX-512, every product that runs on one
+/// thread and whose A stays in the cache (a recurrent step's, or one block of its rows); before
 /// AVX-512, only fewer than kMinRows rows on a weight of up to 2^15 floats.
-bool small_product(std::size_t m, std::size_t n, std::size_t k, bool avx512) {
-  if (avx512)
-    return m < kMinRows ? n * k <= (std::size_t{1} << 17) : m * n * k <= (std::size_t{1} << 18);
+bool own_loop_product(std::size_t m, std::size_t n, std::size_t k, bool avx512) {
+  if (avx512) {
+    return m * k * sizeof(float) <= kOwnLoopRowBytes && detail::onednn_threads_for(m * n * k) == 1;
+  }
   return m < kMinRows && n * k <= (std::size_t{1} << 15);
 }
 
@@ -67,13 +75,13 @@ const SmallLoop& small_loop() {
   return loop;
 }
 
-/// A weight [n, k] kept transposed, [k, n], for the small loop.
+/// A weight [n, k] kept transposed in the own loop's panels (small_gemm_kernel.hpp).
 struct Transposed {
   std::weak_ptr<detail::Node<float>> owner;
   const detail::Node<float>* node = nullptr;
   std::uint32_t version = 0;
   std::size_t n = 0, k = 0;
-  Array<float> value;  // [k, n], 64-byte aligned (the library's allocator)
+  Array<float> value;  // n * k floats in panels, 64-byte aligned (the library's allocator)
   std::uint64_t used = 0;
 };
 
@@ -155,11 +163,7 @@ const Transposed& transposed_for(Kept& kp, const Var<float>& w) {
     t = &kp.transposed.back();
   }
   if (t->version != w.version()) {
-    const float* src = w.value().data();
-    float* dst = t->value.data();
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t j = 0; j < k; ++j) dst[j * n + i] = src[i * k + j];
-    }
+    small_loop().kernel.pack(w.value().data(), n, k, t->value.data());
     t->version = w.version();
   }
   t->used = ++kp.clock;
@@ -296,7 +300,7 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
   if constexpr (std::is_same_v<T, float>) {
     const SmallLoop& loop = small_loop();
     if (gemm_backend() == GemmBackend::automatic && (beta == 0.0f || beta == 1.0f) && m > 0 &&
-        k > 0 && n % loop.kernel.lanes == 0 && small_product(m, n, k, loop.avx512)) {
+        k > 0 && n % loop.kernel.lanes == 0 && own_loop_product(m, n, k, loop.avx512)) {
       const Transposed& t = transposed_for(kept(), w);
       loop.kernel.run(m, n, k, a, lda, t.value.data(), c, ldc, beta == 1.0f);
       return;
