@@ -8,7 +8,8 @@
 // while k runs: per k, V loads of the panel's row, R broadcasts of A and R*V fused multiply-adds.
 // Every block of rows streams the same panel, so a panel is read from memory once and from the
 // cache after; while the first blocks of rows run, the next panel is fetched into the cache
-// ahead of its use, one line per k (a weight larger than the cache streams without a stall).
+// ahead of its use, one line per k (a weight larger than the cache streams without a stall),
+// and each block fetches the C the next block will read.
 #pragma once
 
 #ifndef TAPEGRAD_KERNEL_ISA
@@ -42,10 +43,21 @@ inline Batch fused(const Batch& x, const Batch& y, const Batch& z) {
 // Lines of 64 bytes.
 constexpr std::size_t kLine = 64;
 
-// `ahead`: the next panel's part this block fetches, one line per k (nullptr: none).
+// What a block fetches while its k runs: `ahead`, the next panel's part, one line per k (nullptr:
+// none); and, when C is read, the `next_rows` rows of C of the block that runs next (`next_c`,
+// V lines each), whose values otherwise come from memory when that block starts (a step adds
+// h W^T to a slice of the input projection written long before).
+struct Ahead {
+  const char* panel = nullptr;
+  const float* next_c = nullptr;
+  std::size_t next_rows = 0;
+};
+
 template <std::size_t R, std::size_t V>
 inline void block(const float* a, std::size_t lda, const float* p, std::size_t k, float* c,
-                  std::size_t ldc, bool accumulate, const char* ahead) {
+                  std::size_t ldc, bool accumulate, const Ahead& ahead) {
+  const char* panel_ahead = ahead.panel;
+  const std::size_t c_lines = accumulate ? ahead.next_rows * V : 0;
   constexpr std::size_t ldp = V * kLanes;
   Batch sum[R][V];
   for (std::size_t r = 0; r < R; ++r) {
@@ -54,7 +66,8 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t k
     }
   }
   for (std::size_t i = 0; i < k; ++i) {
-    if (ahead != nullptr) __builtin_prefetch(ahead + i * kLine, 0, 2);
+    if (panel_ahead != nullptr) __builtin_prefetch(panel_ahead + i * kLine, 0, 2);
+    if (i < c_lines) __builtin_prefetch(ahead.next_c + (i / V) * ldc + (i % V) * kLanes, 0, 3);
     Batch w[V];
     for (std::size_t v = 0; v < V; ++v) w[v] = Batch::load_unaligned(p + i * ldp + v * kLanes);
     for (std::size_t r = 0; r < R; ++r) {
@@ -71,7 +84,7 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t k
 template <std::size_t R, std::size_t V>
 inline void rows_block(std::size_t rows, const float* a, std::size_t lda, const float* p,
                        std::size_t k, float* c, std::size_t ldc, bool accumulate,
-                       const char* ahead) {
+                       const Ahead& ahead) {
   if constexpr (R > 1) {
     if (rows < R) {
       rows_block<R - 1, V>(rows, a, lda, p, k, c, ldc, accumulate, ahead);
@@ -83,17 +96,25 @@ inline void rows_block(std::size_t rows, const float* a, std::size_t lda, const 
 
 // Every row of one panel of V vectors, in as few blocks of rows as kRows allows, of sizes as
 // even as possible (16 rows: 6, 5, 5; 8 rows: 4, 4), so that no block is much shorter than the
-// others. The first blocks fetch the next panel (`next`, `next_bytes`), k lines each.
+// others. The first blocks fetch the next panel (`next`, `next_bytes`), k lines each; each block
+// fetches the C of the block after it, the last one the first block's of the next panel.
 template <std::size_t V>
 inline void panel(std::size_t m, const float* a, std::size_t lda, const float* p, std::size_t k,
                   float* c, std::size_t ldc, bool accumulate, const char* next,
                   std::size_t next_bytes) {
   const std::size_t blocks = (m + kRows - 1) / kRows, size = m / blocks, longer = m % blocks;
+  const auto rows_of = [&](std::size_t b) { return size + (b < longer ? 1 : 0); };
   std::size_t r = 0;
   for (std::size_t b = 0; b < blocks; ++b) {
-    const std::size_t rows = size + (b < longer ? 1 : 0);
+    const std::size_t rows = rows_of(b);
     const std::size_t from = b * k * kLine;
-    const char* ahead = next != nullptr && from < next_bytes ? next + from : nullptr;
+    Ahead ahead;
+    ahead.panel = next != nullptr && from < next_bytes ? next + from : nullptr;
+    if (b + 1 < blocks) {
+      ahead.next_c = c + (r + rows) * ldc, ahead.next_rows = rows_of(b + 1);
+    } else if (next != nullptr) {
+      ahead.next_c = c + V * kLanes, ahead.next_rows = rows_of(0);
+    }
     rows_block<kRows, V>(rows, a + r * lda, lda, p, k, c + r * ldc, ldc, accumulate, ahead);
     r += rows;
   }
