@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 
 #include "detail.hpp"
 #include "npy.hpp"
@@ -32,6 +33,29 @@ using detail::npz_fail;
 // Deflate cannot expand data more than about 1032 times (258-byte matches in 2 bits); an
 // entry that states more than this from its compressed bytes is a lie.
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
+// libzip 1.7 (Debian's) fills two function-static masks on its first zip_open_from_source
+// (zip_open too) without synchronisation: a thread opening an archive at that moment can see the
+// first mask set and the second not yet, take its writable source for a read-only one and fail
+// with "Read-only archive" (two models saved at once, 1 run in 40). One throwaway open, once per
+// process and before any other, fills them.
+void prime_libzip() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    zip_error_t error;
+    zip_error_init(&error);
+    zip_source_t* source = zip_source_buffer_create(nullptr, 0, 0, &error);
+    if (source != nullptr) {
+      zip_t* archive = zip_open_from_source(source, ZIP_TRUNCATE, &error);
+      if (archive != nullptr) {
+        zip_discard(archive);  // frees the source with it
+      } else {
+        zip_source_free(source);
+      }
+    }
+    zip_error_fini(&error);
+  });
+}
 
 std::string zip_message(int code) {
   zip_error_t error;
@@ -139,6 +163,7 @@ class EntryStream {
 }  // namespace
 
 Npz Npz::load(const std::string& path) {
+  prime_libzip();
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     npz_fail(path, fmt::format("cannot open ({})", std::strerror(errno)));
@@ -236,6 +261,7 @@ void Npz::save(const std::string& path) const {
   const auto zip_fail = [&](const std::string& what) {
     throw value_error(fmt::format("npz '{}': cannot build the archive: {}", path, what));
   };
+  prime_libzip();
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);

@@ -13,9 +13,10 @@
 // primitive and 0.45 us in the loop. With AVX-512 the loop also runs the large products one
 // thread computes (a step's, or one thread's block of a step's rows): it fetches the next panel
 // of W while the current one runs, so that a W_hh larger than the cache (an LSTM's at H = 512,
-// 4 MiB) streams without a stall, which oneDNN's matmul does not do: 1.04-1.14x faster there,
-// within 5% of it at every other step shape (performance.md). Products on more threads run on
-// the primitive, which shares them.
+// 4 MiB) streams without a stall, which oneDNN's matmul does not do. Per step against the
+// primitive (performance.md, fourth round): 1.05-1.09x for the LSTM's and GRU's W_hh at H = 512,
+// 0.96x for the RNN's (1 MiB, which the cache holds), 1.00-1.13x at batch 32, 1.2-4.3x below.
+// Products on more threads run on the primitive, which shares them.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
