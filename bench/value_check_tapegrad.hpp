@@ -31,7 +31,8 @@ using Step = std::function<std::pair<double, double>(const std::function<void()>
 
 /// Writes the check file `path`: the initial parameters of `model` ("init/NAME"), the loss and
 /// gradient norm of each of `steps` calls of `step` ("loss/K", "norm/K", K from 1), the first
-/// step's gradients ("grad/NAME") and the parameters after the steps ("after/NAME"). Prints
+/// step's gradients ("grad/NAME"), every step's ("gradK/NAME", before clipping) and the
+/// parameters after the steps ("after/NAME"). Prints
 /// one JSON line naming the file.
 inline void write_check(const std::string& path, const tapegrad::nn::Module<float>& model,
                         int steps, const Step& step) {
@@ -41,9 +42,9 @@ inline void write_check(const std::string& path, const tapegrad::nn::Module<floa
   }
   for (int k = 1; k <= steps; ++k) {
     const auto [loss, norm] = step([&] {
-      if (k > 1) return;
       for (const auto& [name, p] : model.named_parameters()) {
-        out.push_back(tensor("grad/" + name, p.grad()));
+        if (k == 1) out.push_back(tensor("grad/" + name, p.grad()));
+        out.push_back(tensor("grad" + std::to_string(k) + "/" + name, p.grad()));
       }
     });
     out.push_back(scalar("loss/" + std::to_string(k), loss));

@@ -11,7 +11,7 @@
 // (data::BatchIterator with its options), padded by data::make_batch as its iterator does.
 //
 //   sentiment_tapegrad --prepare DATA.tsv --corpus FILE [--planned-epochs N] [--seed S]
-//       [--cell C] [--embedding-dim E] [--hidden H] [--batch-size B]
+//       [--cell C] [--embedding-dim E] [--hidden H] [--layers L] [--batch-size B]
 //     reads the example's data set as the example does (its split of DATA.tsv with seed S, its
 //     tokenizer and vocabulary) and writes FILE (sentiment_common.hpp): the training split,
 //     the settings (the example's defaults, or the sizes given) and the batches of N epochs
@@ -54,7 +54,7 @@ constexpr double kLrMinFactor = 0.05;
 /// --prepare's sizes: the example's defaults unless given.
 struct Overrides {
   std::string cell;
-  std::size_t embedding_dim = 0, hidden_size = 0, batch_size = 0;
+  std::size_t embedding_dim = 0, hidden_size = 0, batch_size = 0, num_layers = 0;
   std::size_t planned_epochs = sentiment::TrainConfig{}.epochs;  // the example's most epochs
 };
 
@@ -75,6 +75,7 @@ Corpus prepare(const std::string& tsv, std::uint64_t seed, const Overrides& o) {
   if (!o.cell.empty()) m.cell = tapegrad::nn::parse_cell_kind(o.cell);
   if (o.embedding_dim > 0) m.embedding_dim = o.embedding_dim;
   if (o.hidden_size > 0) m.hidden_size = o.hidden_size;
+  if (o.num_layers > 0) m.num_layers = o.num_layers;
   sentiment::TrainConfig t;
   if (o.batch_size > 0) t.batch_size = o.batch_size;
   t.seed = seed;
@@ -227,12 +228,13 @@ int main(int argc, char** argv) {
                               {"--cell", [&](const std::string& v) { o.cell = v; }},
                               {"--embedding-dim", size(o.embedding_dim)},
                               {"--hidden", size(o.hidden_size)},
+                              {"--layers", size(o.num_layers)},
                               {"--batch-size", size(o.batch_size)},
                               {"--info", [&](const std::string& v) { info = v == "1"; }}},
                              /*need_corpus=*/false,
                              "usage: --prepare DATA.tsv --corpus FILE [--planned-epochs N] "
                              "[--seed S] [--cell C] [--embedding-dim E] [--hidden H] "
-                             "[--batch-size B]\n"
+                             "[--layers L] [--batch-size B]\n"
                              "   or: --corpus FILE --threads N --epochs R --warmup W --seed S "
                              "[--check FILE]\n"
                              "   or: --info 1");
