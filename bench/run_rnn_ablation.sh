@@ -27,9 +27,9 @@ variants=("composed, IEEE|TAPEGRAD_BENCH_COMPOSED=1 TAPEGRAD_BENCH_IEEE_BACKWARD
 
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
-configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$build" -j "${TAPEGRAD_JOBS:-2}" --target rnn_tapegrad
+# shellcheck source=bench/bench_lib.sh
+source bench/bench_lib.sh
+bench_build "$build" "${TAPEGRAD_JOBS:-2}" none rnn_tapegrad
 results="$build/rnn_ablation.jsonl"
 : >"$results"
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), started $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -25,9 +25,9 @@ cells=(rnn lstm gru)
 
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
-configure . "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$build" -j "${TAPEGRAD_JOBS:-2}" --target rnn_tapegrad
+# shellcheck source=bench/bench_lib.sh
+source bench/bench_lib.sh
+bench_build "$build" "${TAPEGRAD_JOBS:-2}" none rnn_tapegrad
 results="$build/rnn_scaling.jsonl"
 : >"$results"
 started="$(date -u +%Y-%m-%dT%H:%MZ)"

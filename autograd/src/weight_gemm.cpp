@@ -77,7 +77,7 @@ const SmallLoop& small_loop() {
 }
 
 /// A weight [n, k] kept transposed in the own loop's panels (small_gemm_kernel.hpp).
-struct Transposed {
+struct Panels {
   std::weak_ptr<detail::Node<float>> owner;
   const detail::Node<float>* node = nullptr;
   std::uint32_t version = 0;
@@ -114,7 +114,7 @@ struct Kept {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::vector<Packed> entries;
-  std::vector<Transposed> transposed;
+  std::vector<Panels> panels;
   std::vector<Biased> biased;
   std::uint64_t clock = 0;
 };
@@ -141,27 +141,27 @@ void make_room(std::vector<E>& es) {
   }
 }
 
-/// w's transposed copy, made (or written again) as needed.
-const Transposed& transposed_for(Kept& kp, const Var<float>& w) {
+/// w's copy in panels, made (or written again) as needed.
+const Panels& panels_for(Kept& kp, const Var<float>& w) {
   const auto& node = w.node();
   const std::size_t n = w.shape()[0], k = w.shape()[1];
-  Transposed* t = nullptr;
-  for (Transposed& e : kp.transposed) {
+  Panels* t = nullptr;
+  for (Panels& e : kp.panels) {
     if (e.node == node.get() && !e.owner.expired() && e.n == n && e.k == k) {
       t = &e;
       break;
     }
   }
   if (t == nullptr) {
-    make_room(kp.transposed);
-    Transposed e;
+    make_room(kp.panels);
+    Panels e;
     e.owner = node;
     e.node = node.get();
     e.n = n, e.k = k;
     e.value = detail::empty_array<float>({k, n});
     e.version = w.version() + 1;  // not yet written
-    kp.transposed.push_back(std::move(e));
-    t = &kp.transposed.back();
+    kp.panels.push_back(std::move(e));
+    t = &kp.panels.back();
   }
   if (t->version != w.version()) {
     small_loop().kernel.pack(w.value().data(), n, k, t->value.data());
@@ -302,7 +302,7 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
     const SmallLoop& loop = small_loop();
     if (gemm_backend() == GemmBackend::automatic && (beta == 0.0f || beta == 1.0f) && m > 0 &&
         k > 0 && n % loop.kernel.lanes == 0 && own_loop_product(m, n, k, loop.avx512)) {
-      const Transposed& t = transposed_for(kept(), w);
+      const Panels& t = panels_for(kept(), w);
       loop.kernel.run(m, n, k, a, lda, t.value.data(), c, ldc, beta == 1.0f);
       return;
     }
