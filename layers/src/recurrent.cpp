@@ -146,6 +146,10 @@ struct Direction {
   // Inference, when nothing needs a gradient: the fused steps' GEMM and gate kernels in one
   // loop, with no op recorded and no Var per step. Each step's h goes straight into its row of
   // the output, and the next step reads it there; the values are those of fused(), bit for bit.
+  // A sequence's steps read only its own rows of the state, so each block of rows runs through
+  // every step on its own thread (for_row_blocks, once for the whole sequence): the threads
+  // meet once per direction, not once per step (a meeting costs 0.6-3 us, a step's block at
+  // (32,100,128,256) 10 us; docs/performance.md).
   RecurrentOutput<T> untaped(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
     const bool lstm = kind == CellKind::lstm, gru = kind == CellKind::gru;
     const std::size_t batch = h0.shape()[0], hidden = h0.shape()[1], bh = batch * hidden;
@@ -163,16 +167,15 @@ struct Direction {
     Array<T> c_new =
         lstm && active != nullptr ? detail::empty_array<T>({batch, hidden}) : Array<T>();
     Array<T> gh = gru ? detail::empty_array<T>({batch, width}) : Array<T>();
-    const T* h = h_state.data();
-    for (std::size_t i = 0; i < steps; ++i) {
-      const std::size_t t = time(i);
-      T* pre = gx + t * batch * width;
-      T* out_t = out.data() + t * bh;
-      T* h_next = active != nullptr ? h_new.data() : out_t;
-      T* c_next = active != nullptr ? c_new.data() : c_state.data();
-      // Each block of rows: its product h W_hh^T, then its gates (for_row_blocks).
-      detail::for_row_blocks<T>(batch, width * hidden, [&](std::size_t r0, std::size_t rows) {
-        const std::size_t hr = r0 * hidden, gr = r0 * width;
+    detail::for_row_blocks<T>(batch, steps * width * hidden, [&](std::size_t r0, std::size_t rows) {
+      const std::size_t hr = r0 * hidden, gr = r0 * width;
+      const T* h = h_state.data() + hr;  // this block's rows of the state
+      for (std::size_t i = 0; i < steps; ++i) {
+        const std::size_t t = time(i);
+        T* pre = gx + t * batch * width + gr;
+        T* out_t = out.data() + t * bh + hr;
+        T* h_next = active != nullptr ? h_new.data() + hr : out_t;
+        T* c_next = (active != nullptr ? c_new.data() : c_state.data()) + hr;
         if (gru) {
           T* ghr = gh.data() + gr;
           const bool has_bias = w.b_hh.defined();
@@ -180,37 +183,35 @@ struct Direction {
             const T* b = w.b_hh.value().data();
             for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + width, ghr + r * width);
           }
-          gemm_by_weight<T>(rows, h + hr, hidden, w.w_hh, has_bias ? T(1) : T(0), ghr, width);
-          detail::gru_gates(pre + gr, ghr, h + hr, static_cast<T*>(nullptr), h_next + hr, rows,
-                            hidden);
+          gemm_by_weight<T>(rows, h, hidden, w.w_hh, has_bias ? T(1) : T(0), ghr, width);
+          detail::gru_gates(pre, ghr, h, static_cast<T*>(nullptr), h_next, rows, hidden);
         } else {
-          gemm_by_weight<T>(rows, h + hr, hidden, w.w_hh, T(1), pre + gr, width);
+          gemm_by_weight<T>(rows, h, hidden, w.w_hh, T(1), pre, width);
           if (lstm) {
-            detail::lstm_gates(pre + gr, c_state.data() + hr, h_next + hr, c_next + hr, rows,
-                               hidden, false);
+            detail::lstm_gates(pre, c_state.data() + hr, h_next, c_next, rows, hidden, false);
           } else {
-            detail::rnn_activation(pre + gr, h_next + hr, rows, hidden, kind == CellKind::rnn_relu);
+            detail::rnn_activation(pre, h_next, rows, hidden, kind == CellKind::rnn_relu);
           }
         }
-      });
-      if (active == nullptr) {
-        h = out_t;
-        continue;
-      }
-      // Padding: a sequence past its end keeps its state and outputs zeros.
-      const auto& m = (*active)[t];
-      for (std::size_t b = 0; b < batch; ++b) {
-        const std::size_t r = b * hidden;
-        if (m(b, 0)) {
-          std::copy(h_new.data() + r, h_new.data() + r + hidden, h_state.data() + r);
-          std::copy(h_new.data() + r, h_new.data() + r + hidden, out_t + r);
-          if (lstm) std::copy(c_new.data() + r, c_new.data() + r + hidden, c_state.data() + r);
-        } else {
-          std::fill(out_t + r, out_t + r + hidden, T(0));
+        if (active == nullptr) {
+          h = out_t;
+          continue;
+        }
+        // Padding: a sequence past its end keeps its state and outputs zeros.
+        const auto& m = (*active)[t];
+        for (std::size_t b = r0; b < r0 + rows; ++b) {
+          const std::size_t r = b * hidden;
+          if (m(b, 0)) {
+            std::copy(h_new.data() + r, h_new.data() + r + hidden, h_state.data() + r);
+            std::copy(h_new.data() + r, h_new.data() + r + hidden, out.data() + t * bh + r);
+            if (lstm) std::copy(c_new.data() + r, c_new.data() + r + hidden, c_state.data() + r);
+          } else {
+            std::fill(out.data() + t * bh + r, out.data() + t * bh + r + hidden, T(0));
+          }
         }
       }
-    }
-    if (active == nullptr) std::copy(h, h + bh, h_state.data());
+      if (active == nullptr) std::copy(h, h + rows * hidden, h_state.data() + hr);
+    });
     return {Var<T>(std::move(out)), Var<T>(std::move(h_state)),
             lstm ? Var<T>(std::move(c_state)) : Var<T>()};
   }
