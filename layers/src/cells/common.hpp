@@ -212,6 +212,24 @@ StepDims check_step(const char* op, std::size_t gates, const Var<T>& gx, std::si
   return {batch, hidden, t * batch * gates * hidden, t};
 }
 
+// Record a fused step whose value is already computed (by the step op itself, or by the
+// recurrent layers' taped loop for the whole sequence at once, recurrent.cpp): the op
+// fused_rnn_step, fused_lstm_step or fused_gru_step on the tape, with its backward rule, for step
+// d.step of gx (check_step's dims). `y` / `next` is the step's output; the LSTM's and GRU's
+// activations are in gx[t] (mode overwrite) or in `own` (keep); `hn` is the GRU's
+// h W_hn^T + b_hn.
+template <class T>
+Var<T> record_rnn_step(const Var<T>& gx, const StepDims& d, const Var<T>& h, const Var<T>& w_hh,
+                       bool relu, Array<T> y);
+template <class T>
+Var<T> record_lstm_step(const Var<T>& gx, const StepDims& d, const Var<T>& state,
+                        const Var<T>& w_hh, GateInput mode, Array<T> next,
+                        std::optional<Array<T>> own);
+template <class T>
+Var<T> record_gru_step(const Var<T>& gx, const StepDims& d, const Var<T>& h, const Var<T>& w_hh,
+                       const Var<T>& b_hh, GateInput mode, Array<T> next, Array<T> hn,
+                       std::optional<Array<T>> own);
+
 // The rows of gx[t] a step writes its gates into: gx[t] itself when overwriting (a versioned
 // in-place write: Var::mutable_row, or mutable_value for a gx of one step), else `own`, which
 // each block of rows fills with its rows of gx[t] (copy_rows) before its product.
