@@ -606,6 +606,37 @@ void add_recurrent(std::vector<OpCase>& r) {
        {s({2, 9}), s({2, 3}), s({9, 3})},
        {},
        [](const auto& x) { return tapegrad::nn::fused_gru_step(x[0], 0, x[1], x[2], {}); }});
+  // The sequence ops: every step of a direction, forward and reversed.
+  for (const bool reverse : {false, true}) {
+    const std::string dir = reverse ? ", reversed" : "";
+    r.push_back({"fused_rnn_sequence",
+                 "tanh, gx [3,2,4], h0 [2,4], W [4,4]" + dir,
+                 {s({3, 2, 4}), s({2, 4}), s({4, 4})},
+                 {},
+                 [reverse](const auto& x) {
+                   return tapegrad::nn::fused_rnn_sequence(x[0], x[1], x[2], false, reverse);
+                 }});
+    r.back().bad_shapes = {{s({2, 4}), s({2, 4}), s({4, 4})}, {s({3, 2, 4}), s({2, 4}), s({4, 3})}};
+    r.push_back({"fused_lstm_sequence",
+                 "gx [3,2,12], h0 [2,3], c0 [2,3], W [12,3]" + dir,
+                 {s({3, 2, 12}), s({2, 3}), s({2, 3}), s({12, 3})},
+                 {},
+                 [reverse](const auto& x) {
+                   return tapegrad::nn::fused_lstm_sequence(x[0], x[1], x[2], x[3], reverse);
+                 }});
+    r.back().bad_shapes = {{s({3, 2, 12}), s({2, 3}), s({3, 3}), s({12, 3})},
+                           {s({3, 2, 12}), s({2, 3}), s({2, 3}), s({9, 3})}};
+    r.push_back({"fused_gru_sequence",
+                 "gx [3,2,9], h0 [2,3], W [9,3], b [9]" + dir,
+                 {s({3, 2, 9}), s({2, 3}), s({9, 3}), s({9})},
+                 {},
+                 [reverse](const auto& x) {
+                   return tapegrad::nn::fused_gru_sequence(x[0], x[1], x[2], x[3], reverse);
+                 }});
+    r.back().optional_inputs = {3};
+    r.back().bad_shapes = {{s({3, 2, 9}), s({2, 3}), s({9, 3}), s({3})},
+                           {s({3, 3, 9}), s({2, 3}), s({9, 3}), s({9})}};
+  }
   r.push_back({"stack_index",
                "3 x [2,2,3], index 1",
                {s({2, 2, 3}), s({2, 2, 3}), s({2, 2, 3})},

@@ -1,6 +1,7 @@
 // The recurrent cells (tapegrad/nn/cells.hpp): the fused steps equal the composed textbook steps
-// in values and gradients, in layers of every cell, shape, length and direction; gradcheck of
-// each fused op and of the composed steps; their argument checks. Also the engine's gathered
+// in values and gradients, in layers of every cell, shape, length and direction; the sequence
+// ops equal their steps run in a loop; gradcheck of each fused op and of the composed steps;
+// their argument checks. Also the engine's gathered
 // outer gradients (Grad::outer, which the fused steps return for W_hh) and stack_index (which
 // the layers use for LSTM outputs).
 #include <algorithm>
@@ -335,6 +336,93 @@ TEST_CASE("fused cells equal the composed textbook cells") {
     }
   }
   CHECK(compared > 500);
+}
+
+namespace {
+
+// A loss of every step's output and of the last state, each element weighted differently.
+Var<double> weighted(const Var<double>& out, const Var<double>& last, const Var<double>& last_c,
+                     tapegrad::Generator& gen) {
+  Var<double> loss = tapegrad::sum(out * Var<double>(gen.normal<double>(out.shape())));
+  loss = loss + tapegrad::sum(last * Var<double>(gen.normal<double>(last.shape())));
+  if (last_c.defined()) {
+    loss = loss + tapegrad::sum(last_c * Var<double>(gen.normal<double>(last_c.shape())));
+  }
+  return loss;
+}
+
+}  // namespace
+
+TEST_CASE("the sequence ops equal their fused steps run in a loop: values bit for bit, gradients") {
+  const std::size_t steps = 5, batch = 3, hidden = 4;
+  std::size_t compared = 0;
+  for (const nn::CellKind kind :
+       {nn::CellKind::rnn_tanh, nn::CellKind::rnn_relu, nn::CellKind::lstm, nn::CellKind::gru}) {
+    for (const bool reverse : {false, true}) {
+      for (const bool bias : {true, false}) {
+        CAPTURE(static_cast<int>(kind));
+        CAPTURE(reverse);
+        CAPTURE(bias);
+        const bool lstm = kind == nn::CellKind::lstm, gru = kind == nn::CellKind::gru;
+        const std::size_t gates = nn::gate_count(kind);
+        tapegrad::Generator gen(7);
+        const Array<double> gx = gen.normal<double>(make_shape({steps, batch, gates * hidden}));
+        const std::vector<Var<double>> v{leaf(gen, make_shape({batch, hidden})),
+                                         leaf(gen, make_shape({batch, hidden})),
+                                         leaf(gen, make_shape({gates * hidden, hidden})),
+                                         leaf(gen, make_shape({gates * hidden}))};
+        const Var<double> b = gru && bias ? v[3] : Var<double>();
+        // Both runs: the outputs and every gradient (gx's, h0's, c0's, W_hh's, b_hh's).
+        const auto run = [&](bool sequence) {
+          for (Var<double> p : v) p.zero_grad();
+          const Var<double> x = tapegrad::parameter<double>(gx, "gx");
+          Var<double> out, last, last_c;
+          if (sequence) {
+            const bool relu = kind == nn::CellKind::rnn_relu;
+            out = lstm  ? nn::fused_lstm_sequence(x, v[0], v[1], v[2], reverse)
+                  : gru ? nn::fused_gru_sequence(x, v[0], v[2], b, reverse)
+                        : nn::fused_rnn_sequence(x, v[0], v[2], relu, reverse);
+            const std::size_t end = reverse ? 0 : steps - 1;
+            if (lstm) {
+              last_c = tapegrad::select(tapegrad::select(out, 0, 1), 0, end);
+              out = tapegrad::select(out, 0, 0);
+            }
+            last = tapegrad::select(out, 0, end);
+          } else {
+            Var<double> s = lstm ? tapegrad::stack({v[0], v[1]}, 0) : v[0];
+            std::vector<Var<double>> outs(steps);
+            for (std::size_t i = 0; i < steps; ++i) {
+              const std::size_t t = reverse ? steps - 1 - i : i;
+              s = lstm  ? nn::fused_lstm_step(x, t, s, v[2])
+                  : gru ? nn::fused_gru_step(x, t, s, v[2], b)
+                        : nn::fused_rnn_step(x, t, s, v[2], kind == nn::CellKind::rnn_relu);
+              outs[t] = lstm ? tapegrad::select(s, 0, 0) : s;
+            }
+            out = tapegrad::stack(outs, 0);
+            last = lstm ? tapegrad::select(s, 0, 0) : s;
+            if (lstm) last_c = tapegrad::select(s, 0, 1);
+          }
+          tapegrad::Generator weights(11);
+          weighted(out, last, last_c, weights).backward();
+          std::vector<Array<double>> values{out.value(), last.value(), x.grad(), v[0].grad(),
+                                            v[2].grad()};
+          if (lstm) values.push_back(v[1].grad());
+          if (gru && bias) values.push_back(v[3].grad());
+          return values;
+        };
+        const std::vector<Array<double>> whole = run(true), steps_run = run(false);
+        REQUIRE(whole.size() == steps_run.size());
+        CHECK(whole[0] == steps_run[0]);
+        CHECK(whole[1] == steps_run[1]);
+        for (std::size_t i = 2; i < whole.size(); ++i) {
+          CAPTURE(i);
+          TG_CHECK_CLOSE(whole[i], steps_run[i], 1e-12);
+          ++compared;
+        }
+      }
+    }
+  }
+  CHECK(compared == 16 * 3 + 4 + 2);  // gx, h0, W_hh in every run; c0 (LSTM); b_hh (GRU, biased)
 }
 
 TEST_CASE("the composed steps pass gradcheck, and check their arguments") {

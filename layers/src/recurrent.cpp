@@ -1,6 +1,7 @@
 // The functional form of the recurrent layers: layers, directions and variable lengths around
-// one cell step per time step (the composed or the fused step of layers/src/cells/). The
-// forward pass is the steps in order; the backward pass (BPTT) is the tape's.
+// one cell step per time step (the composed or the fused step of layers/src/cells/), or, fused
+// and unpadded, one op per direction (the sequence ops of cells/sequence.cpp). The forward pass
+// is the steps in order; the backward pass (BPTT) is the tape's, through the steps' rules.
 #include <optional>
 
 #include <fmt/format.h>
@@ -116,91 +117,27 @@ struct Direction {
     return bias;
   }
 
-  // One fused step on a block of `rows` rows, every pointer at the block's first row: pre is
-  // gx[t]'s rows, to which h W_hh^T is added (except the GRU's, whose h W_hh^T + b_hh goes to
-  // its scratch gh); h and c_in the state's rows, h_out and c_out the new state's. keep: the
-  // LSTM and GRU leave their activations in pre, the GRU its h W_hn^T + b_hn in hn, for backward.
-  void step_rows(T* pre, const T* h, const T* c_in, T* h_out, T* c_out, T* hn, T* gh,
-                 std::size_t rows, bool keep) const {
-    const std::size_t hidden = w.w_hh.shape()[1], width = w.w_hh.shape()[0];
-    if (kind == CellKind::gru) {
-      const bool has_bias = w.b_hh.defined();
-      if (has_bias) {
-        const T* b = w.b_hh.value().data();
-        for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + width, gh + r * width);
-      }
-      gemm_by_weight<T>(rows, h, hidden, w.w_hh, has_bias ? T(1) : T(0), gh, width);
-      detail::gru_gates(pre, gh, h, keep ? hn : static_cast<T*>(nullptr), h_out, rows, hidden);
-      return;
-    }
-    gemm_by_weight<T>(rows, h, hidden, w.w_hh, T(1), pre, width);
-    if (kind == CellKind::lstm) {
-      detail::lstm_gates(pre, c_in, h_out, c_out, rows, hidden, keep);
-    } else {
-      detail::rnn_activation(pre, h_out, rows, hidden, kind == CellKind::rnn_relu);
-    }
-  }
-
-  // fused() without padding: every step's value first, each block of rows through the whole
-  // sequence on its own thread (for_row_blocks once, as untaped()), then the same ops as
-  // fused() recorded one per step on those values (record_rnn_step, ... of cells/common.hpp).
-  // The threads meet once per direction in the forward pass instead of once per step; the
-  // values, the tape and the backward pass are fused()'s.
-  RecurrentOutput<T> fused_at_once(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
-    const bool lstm = kind == CellKind::lstm, gru = kind == CellKind::gru;
-    const std::size_t batch = h0.shape()[0], hidden = h0.shape()[1], bh = batch * hidden;
-    const std::size_t width = gate_count(kind) * hidden;
-    const Var<T> gx_all = linear(input, w.w_ih, input_bias());
-    // Each step's gates in place in its row of gx_all (versioned writes, as fused() makes).
-    std::vector<T*> pre(steps);
-    std::vector<Array<T>> next(steps), hn(gru ? steps : 0);
-    for (std::size_t t = 0; t < steps; ++t) {
-      pre[t] = gx_all.mutable_row(t);
-      next[t] = lstm ? detail::empty_array<T>({2, batch, hidden})
-                     : detail::empty_array<T>({batch, hidden});
-      if (gru) hn[t] = detail::empty_array<T>({batch, hidden});
-    }
-    Array<T> gh = gru ? detail::empty_array<T>({batch, width}) : Array<T>();
-    detail::for_row_blocks<T>(batch, steps * width * hidden, [&](std::size_t r0, std::size_t rows) {
-      const std::size_t hr = r0 * hidden;
-      const T* h = h0.value().data() + hr;
-      const T* c = lstm ? c0.value().data() + hr : nullptr;
-      for (std::size_t i = 0; i < steps; ++i) {
-        const std::size_t t = time(i);
-        T* out = next[t].data();
-        step_rows(pre[t] + r0 * width, h, c, out + hr, lstm ? out + bh + hr : nullptr,
-                  gru ? hn[t].data() + hr : nullptr, gru ? gh.data() + r0 * width : nullptr, rows,
-                  true);
-        h = out + hr;
-        if (lstm) c = out + bh + hr;
-      }
-    });
-    Var<T> s = lstm ? stack({h0, c0}, 0) : h0;
-    std::vector<Var<T>> outputs(steps);
-    for (std::size_t i = 0; i < steps; ++i) {
-      const std::size_t t = time(i);
-      const detail::StepDims d =
-          detail::check_step(kind_name(kind), gate_count(kind), gx_all, t, s, lstm ? 2 : 1, w.w_hh);
-      s = lstm  ? detail::record_lstm_step(gx_all, d, s, w.w_hh, GateInput::overwrite,
-                                           std::move(next[t]), std::optional<Array<T>>())
-          : gru ? detail::record_gru_step(gx_all, d, s, w.w_hh, w.b_hh, GateInput::overwrite,
-                                          std::move(next[t]), std::move(hn[t]),
-                                          std::optional<Array<T>>())
-                : detail::record_rnn_step(gx_all, d, s, w.w_hh, kind == CellKind::rnn_relu,
-                                          std::move(next[t]));
-      outputs[t] = s;
-    }
-    return {lstm ? stack_index(outputs, 0) : stack(outputs, 0), lstm ? select(s, 0, 0) : s,
-            lstm ? select(s, 0, 1) : Var<T>()};
-  }
-
   // The same with one fused op per step (fused_rnn_step, ... of tapegrad/nn/cells.hpp). The
   // LSTM's state is one array [2, B, H] (h then c); b_hh joins b_ih in the input GEMM, except the
   // GRU's.
   RecurrentOutput<T> fused(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
-    if (active == nullptr && !detect_anomaly()) return fused_at_once(input, h0, c0);
     const bool lstm = kind == CellKind::lstm;
     const Var<T> gx_all = linear(input, w.w_ih, input_bias());
+    if (active == nullptr && !detect_anomaly()) {
+      // Without padding, the whole direction as one op (fused_rnn_sequence, ...): its forward
+      // and its backward each meet the threads once, instead of once per step.
+      const std::size_t last = time(steps - 1);
+      if (lstm) {
+        const Var<T> y = fused_lstm_sequence(gx_all, h0, c0, w.w_hh, reverse, GateInput::overwrite);
+        const Var<T> hs = select(y, 0, 0);
+        return {hs, select(hs, 0, last), select(select(y, 0, 1), 0, last)};
+      }
+      const Var<T> hs =
+          kind == CellKind::gru
+              ? fused_gru_sequence(gx_all, h0, w.w_hh, w.b_hh, reverse, GateInput::overwrite)
+              : fused_rnn_sequence(gx_all, h0, w.w_hh, kind == CellKind::rnn_relu, reverse);
+      return {hs, select(hs, 0, last), Var<T>()};
+    }
     // gx_all is this loop's own: each step leaves its gate activations there, except under
     // anomaly detection, whose messages show a step's inputs as they were.
     const GateInput gates = detect_anomaly() ? GateInput::keep : GateInput::overwrite;
@@ -259,8 +196,10 @@ struct Direction {
         T* out_t = out.data() + t * bh + hr;
         T* h_next = active != nullptr ? h_new.data() + hr : out_t;
         T* c_next = lstm ? (active != nullptr ? c_new.data() : c_state.data()) + hr : nullptr;
-        step_rows(pre, h, lstm ? c_state.data() + hr : nullptr, h_next, lstm ? c_next : nullptr,
-                  nullptr, gru ? gh.data() + gr : nullptr, rows, false);
+        const T* c_in = lstm ? c_state.data() + hr : nullptr;
+        T* scratch = gru ? gh.data() + gr : nullptr;
+        detail::step_rows<T>(kind, w.w_hh, w.b_hh, pre, h, c_in, h_next, c_next, nullptr, scratch,
+                             rows, false);
         if (active == nullptr) {
           h = out_t;
           continue;

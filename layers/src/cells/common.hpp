@@ -20,6 +20,7 @@
 #include "tapegrad/autograd/errors.hpp"
 #include "tapegrad/autograd/tape.hpp"
 #include "tapegrad/nn/cells.hpp"
+#include "tapegrad/nn/rnn.hpp"
 
 namespace tapegrad::nn::detail {
 
@@ -171,6 +172,34 @@ template <class T>
 void gru_gates(T* x, const T* gh, const T* h_in, T* hn_out, T* h_out, std::size_t batch,
                std::size_t hidden);
 
+/// One fused step on a block of `rows` rows of a recurrent layer's direction, every pointer at
+/// the block's first row (the tape-free inference loop and the sequence ops): pre is gx[t]'s
+/// rows, to which h W_hh^T is added (except the GRU's, whose h W_hh^T + b_hh goes to its scratch
+/// gh [rows, 3H]); h and c_in the state's rows, h_out and c_out the new state's (c_out may be
+/// c_in). keep: the LSTM and GRU leave their activations in pre, the GRU its h W_hn^T + b_hn in
+/// hn, for backward. The values are the fused steps' (fused_rnn_step, ...), bit for bit.
+template <class T>
+void step_rows(CellKind kind, const Var<T>& w_hh, const Var<T>& b_hh, T* pre, const T* h,
+               const T* c_in, T* h_out, T* c_out, T* hn, T* gh, std::size_t rows, bool keep) {
+  const std::size_t hidden = w_hh.shape()[1], width = w_hh.shape()[0];
+  if (kind == CellKind::gru) {
+    const bool has_bias = b_hh.defined();
+    if (has_bias) {
+      const T* b = b_hh.value().data();
+      for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + width, gh + r * width);
+    }
+    gemm_by_weight<T>(rows, h, hidden, w_hh, has_bias ? T(1) : T(0), gh, width);
+    gru_gates(pre, gh, h, keep ? hn : static_cast<T*>(nullptr), h_out, rows, hidden);
+    return;
+  }
+  gemm_by_weight<T>(rows, h, hidden, w_hh, T(1), pre, width);
+  if (kind == CellKind::lstm) {
+    lstm_gates(pre, c_in, h_out, c_out, rows, hidden, keep);
+  } else {
+    rnn_activation(pre, h_out, rows, hidden, kind == CellKind::rnn_relu);
+  }
+}
+
 struct StepDims {
   std::size_t batch, hidden, offset;  // offset of gx[t] in gx's data
   std::size_t step;                   // t
@@ -211,24 +240,6 @@ StepDims check_step(const char* op, std::size_t gates, const Var<T>& gx, std::si
   }
   return {batch, hidden, t * batch * gates * hidden, t};
 }
-
-// Record a fused step whose value is already computed (by the step op itself, or by the
-// recurrent layers' taped loop for the whole sequence at once, recurrent.cpp): the op
-// fused_rnn_step, fused_lstm_step or fused_gru_step on the tape, with its backward rule, for step
-// d.step of gx (check_step's dims). `y` / `next` is the step's output; the LSTM's and GRU's
-// activations are in gx[t] (mode overwrite) or in `own` (keep); `hn` is the GRU's
-// h W_hn^T + b_hn.
-template <class T>
-Var<T> record_rnn_step(const Var<T>& gx, const StepDims& d, const Var<T>& h, const Var<T>& w_hh,
-                       bool relu, Array<T> y);
-template <class T>
-Var<T> record_lstm_step(const Var<T>& gx, const StepDims& d, const Var<T>& state,
-                        const Var<T>& w_hh, GateInput mode, Array<T> next,
-                        std::optional<Array<T>> own);
-template <class T>
-Var<T> record_gru_step(const Var<T>& gx, const StepDims& d, const Var<T>& h, const Var<T>& w_hh,
-                       const Var<T>& b_hh, GateInput mode, Array<T> next, Array<T> hn,
-                       std::optional<Array<T>> own);
 
 // The rows of gx[t] a step writes its gates into: gx[t] itself when overwriting (a versioned
 // in-place write: Var::mutable_row, or mutable_value for a gx of one step), else `own`, which

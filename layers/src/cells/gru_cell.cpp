@@ -127,20 +127,11 @@ Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
     detail::gru_gates(x_all + first * width, ghr, hv + first * hidden,
                       hn_all.data() + first * hidden, next.data() + first * hidden, rows, hidden);
   });
-  return detail::record_gru_step(gx, d, h, w_hh, b_hh, mode, std::move(next), std::move(hn_all),
-                                 std::move(own));
-}
-
-template <class T>
-Var<T> detail::record_gru_step(const Var<T>& gx, const StepDims& d, const Var<T>& h,
-                               const Var<T>& w_hh, const Var<T>& b_hh, GateInput mode,
-                               Array<T> next, Array<T> hn, std::optional<Array<T>> own) {
   std::vector<Var<T>> inputs{gx, h, w_hh};
   if (b_hh.defined()) inputs.push_back(b_hh);
   std::vector<Array<T>> saved;
-  saved.push_back(std::move(hn));
+  saved.push_back(std::move(hn_all));
   if (own) saved.push_back(std::move(*own));
-  const std::size_t t = d.step;
   return record<T>(
       "fused_gru_step", std::move(inputs), std::move(next),
       [t, mode](const Context<T>& c) { return gru_step_backward(c, t, mode); }, std::move(saved),
@@ -160,14 +151,6 @@ template void detail::gru_gates<float>(float*, const float*, const float*, float
                                        std::size_t, std::size_t);
 template void detail::gru_gates<double>(double*, const double*, const double*, double*, double*,
                                         std::size_t, std::size_t);
-template Var<float> detail::record_gru_step<float>(const Var<float>&, const StepDims&,
-                                                   const Var<float>&, const Var<float>&,
-                                                   const Var<float>&, GateInput, Array<float>,
-                                                   Array<float>, std::optional<Array<float>>);
-template Var<double> detail::record_gru_step<double>(const Var<double>&, const StepDims&,
-                                                     const Var<double>&, const Var<double>&,
-                                                     const Var<double>&, GateInput, Array<double>,
-                                                     Array<double>, std::optional<Array<double>>);
 template Var<float> gru_step<float>(const Var<float>&, const Var<float>&, const Var<float>&,
                                     const Var<float>&);
 template Var<double> gru_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,

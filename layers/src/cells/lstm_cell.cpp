@@ -105,16 +105,8 @@ Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, con
                      detail::lstm_gates(act + 4 * r, c_in + r, next.data() + r,
                                         next.data() + bh + r, rows, d.hidden);
                    });
-  return detail::record_lstm_step(gx, d, state, w_hh, mode, std::move(next), std::move(own));
-}
-
-template <class T>
-Var<T> detail::record_lstm_step(const Var<T>& gx, const StepDims& d, const Var<T>& state,
-                                const Var<T>& w_hh, GateInput mode, Array<T> next,
-                                std::optional<Array<T>> own) {
   std::vector<Array<T>> saved;
   if (own) saved.push_back(std::move(*own));
-  const std::size_t t = d.step;
   return record<T>(
       "fused_lstm_step", {gx, state, w_hh}, std::move(next),
       [t, mode](const Context<T>& c) { return lstm_step_backward(c, t, mode); }, std::move(saved),
@@ -140,13 +132,6 @@ template void detail::lstm_gates<float>(float*, const float*, float*, float*, st
                                         std::size_t, bool);
 template void detail::lstm_gates<double>(double*, const double*, double*, double*, std::size_t,
                                          std::size_t, bool);
-template Var<float> detail::record_lstm_step<float>(const Var<float>&, const StepDims&,
-                                                    const Var<float>&, const Var<float>&, GateInput,
-                                                    Array<float>, std::optional<Array<float>>);
-template Var<double> detail::record_lstm_step<double>(const Var<double>&, const StepDims&,
-                                                      const Var<double>&, const Var<double>&,
-                                                      GateInput, Array<double>,
-                                                      std::optional<Array<double>>);
 template RecurrentState<float> lstm_step<float>(const Var<float>&, const RecurrentState<float>&,
                                                 const Var<float>&, const Var<float>&);
 template RecurrentState<double> lstm_step<double>(const Var<double>&, const RecurrentState<double>&,

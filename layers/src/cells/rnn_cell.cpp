@@ -92,14 +92,8 @@ Var<T> fused_rnn_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
                      T* y = p + first * d.hidden;
                      detail::rnn_activation(y, y, rows, d.hidden, relu);
                    });
-  return detail::record_rnn_step(gx, d, h, w_hh, relu, std::move(*pre));
-}
-
-template <class T>
-Var<T> detail::record_rnn_step(const Var<T>& gx, const StepDims& d, const Var<T>& h,
-                               const Var<T>& w_hh, bool relu, Array<T> y) {
+  Array<T> y = std::move(*pre);
   // The rule reads y (its derivative), h and W_hh; not gx, whose copy became y.
-  const std::size_t t = d.step;
   return record<T>(
       "fused_rnn_step", {gx, h, w_hh}, std::move(y),
       [t, relu](const Context<T>& c) { return rnn_step_backward(c, t, relu); }, {}, {},
@@ -119,12 +113,6 @@ Var<T> functional::rnn_cell(const Var<T>& x, const Var<T>& h, const Var<T>& w_ih
 template void detail::rnn_activation<float>(const float*, float*, std::size_t, std::size_t, bool);
 template void detail::rnn_activation<double>(const double*, double*, std::size_t, std::size_t,
                                              bool);
-template Var<float> detail::record_rnn_step<float>(const Var<float>&, const StepDims&,
-                                                   const Var<float>&, const Var<float>&, bool,
-                                                   Array<float>);
-template Var<double> detail::record_rnn_step<double>(const Var<double>&, const StepDims&,
-                                                     const Var<double>&, const Var<double>&, bool,
-                                                     Array<double>);
 template Var<float> rnn_step<float>(const Var<float>&, const Var<float>&, const Var<float>&,
                                     const Var<float>&, Nonlinearity);
 template Var<double> rnn_step<double>(const Var<double>&, const Var<double>&, const Var<double>&,

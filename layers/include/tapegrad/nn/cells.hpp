@@ -7,8 +7,12 @@
 ///   layers run them with RNNOptions::fused(false), and their backward is the tape's.
 /// * fused_rnn_step, fused_lstm_step, fused_gru_step: the same step as one op, the recurrent
 ///   GEMM into the gate slab and one pass over the gates, with a backward written by hand. The
-///   layers run them by default. tests/test_cells.cpp checks that both forms give the same
-///   values and gradients; gradcheck checks the fused backward on its own.
+///   layers run them by default on padded batches. tests/test_cells.cpp checks that both forms
+///   give the same values and gradients; gradcheck checks the fused backward on its own.
+/// * fused_rnn_sequence, fused_lstm_sequence, fused_gru_sequence (layers/src/cells/
+///   sequence.cpp): every fused step of one direction as one op, the step's rules in a loop over
+///   time on each block of the batch's rows; the layers run them by default when no sequence
+///   is padded. Checked the same ways.
 ///
 /// Both start from gx = x W_ih^T + b_ih, the input part of the gates, which a layer computes for
 /// all time steps in one GEMM. Gate order and formulas are PyTorch's (torch.nn.RNN, LSTM, GRU).
@@ -102,5 +106,33 @@ Var<T> fused_lstm_step(const Var<T>& gx, std::size_t t, const Var<T>& state, con
 template <class T>
 Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Var<T>& w_hh,
                       const Var<T>& b_hh, GateInput mode = GateInput::keep);
+
+// ---- a whole direction of a layer as one op ----
+
+// The fused steps of every time step of one direction, as one op: the forward pass runs each
+// block of the batch's rows through the whole sequence on its own thread (a sequence reads only
+// its own rows of the state), and the backward rule runs each block back through every step,
+// then W_hh's gradient as one GEMM over all steps: the library's threads meet once per pass,
+// not once per step. gx [T, B, G*H] holds x W_ih^T + b of every step (the bias as for the fused
+// steps); the steps run t = 0, ..., T-1, or T-1, ..., 0 when `reverse`. The values are the
+// fused steps', bit for bit. (The recurrent layers use them when no sequence is padded.)
+
+/// Every step of fused_rnn_step: h0 [B, H], w_hh [H, H] -> every step's h, [T, B, H].
+template <class T>
+Var<T> fused_rnn_sequence(const Var<T>& gx, const Var<T>& h0, const Var<T>& w_hh, bool relu = false,
+                          bool reverse = false);
+
+/// Every step of fused_lstm_step: h0, c0 [B, H], w_hh [4H, H] -> [2, T, B, H]: every step's h,
+/// then every step's c.
+template <class T>
+Var<T> fused_lstm_sequence(const Var<T>& gx, const Var<T>& h0, const Var<T>& c0, const Var<T>& w_hh,
+                           bool reverse = false, GateInput mode = GateInput::keep);
+
+/// Every step of fused_gru_step: h0 [B, H], w_hh [3H, H], b_hh [3H] or empty -> every step's h,
+/// [T, B, H].
+template <class T>
+Var<T> fused_gru_sequence(const Var<T>& gx, const Var<T>& h0, const Var<T>& w_hh,
+                          const Var<T>& b_hh, bool reverse = false,
+                          GateInput mode = GateInput::keep);
 
 }  // namespace tapegrad::nn

@@ -1,0 +1,292 @@
+// A whole direction of a recurrent layer as one op (fused_rnn_sequence, fused_lstm_sequence,
+// fused_gru_sequence of tapegrad/nn/cells.hpp): the fused steps of the cell files, each block of
+// the batch's rows run through every step on its own thread.
+//
+// Forward: step_rows (common.hpp) per step and block, as the tape-free inference loop.
+// Backward, per block, from the last step processed to the first (BPTT), with dY the gradient
+// of the op's output and F_t the gradient of step t's gates:
+//   RNN   dh = dY[t] + carry, F_t = dh * act'(y_t), carry = F_t W_hh
+//   LSTM  the step's rule (lstm_backward_row) on dh = dY_h[t] + carry_h, dc = dY_c[t] + carry_c,
+//         carry_h = F_t W_hh, carry_c = dc * f
+//   GRU   the step's rule (gru_backward_row) on dy = dY[t] + carry, with F_t the gradient of
+//         gh = h W_hh^T + b_hh: carry = dy * z + F_t W_hh
+// then, after every block, dW_hh = sum_t F_t^T h_prev(t) as one GEMM over the steps (their rows
+// are consecutive in the output), db_hh = sum_t of F_t's rows, and gx's gradient is the gates'.
+#include <algorithm>
+#include <initializer_list>
+#include <optional>
+
+#include "common.hpp"
+#include "tapegrad/autograd/op_registration.hpp"
+#include "tapegrad/nn/cells.hpp"
+
+namespace tapegrad::nn {
+
+namespace {
+
+using detail::empty_array;
+
+struct SequenceDims {
+  std::size_t steps, batch, hidden, width;
+  bool reverse;
+  std::size_t time(std::size_t i) const { return reverse ? steps - 1 - i : i; }
+};
+
+// Checks the operands, `args` in the op's order (empty ones are a usage_error naming their
+// position), gx [T, B, G*H], h0 [B, H] and w_hh [G*H, H] by check_step's rules.
+template <class T>
+SequenceDims check_sequence(const char* op, std::size_t gates,
+                            std::initializer_list<const Var<T>*> args, const Var<T>& gx,
+                            const Var<T>& h0, const Var<T>& w_hh, bool reverse) {
+  std::size_t position = 0;
+  for (const Var<T>* v : args) {
+    if (!v->defined()) {
+      throw usage_error(fmt::format("{}: argument {} is an empty Var", op, position));
+    }
+    ++position;
+  }
+  const detail::StepDims d = detail::check_step(op, gates, gx, 0, h0, 1, w_hh);
+  if (gx.ndim() != 3) {
+    throw shape_error(fmt::format("{}: expected gx [T, B, {}H] (every step), got {}", op, gates,
+                                  shape_str(gx.shape())));
+  }
+  return {gx.shape()[0], d.batch, d.hidden, gates * d.hidden, reverse};
+}
+
+// The rows [first, first + rows) of the gates' gradients F [T, B, G*H] through every step
+// (one block of for_row_blocks). y: every step's h [T, B, H] (then, for the LSTM, every c);
+// act: every step's activations [T, B, G*H] (the RNN: none); hn: the GRU's h W_hn^T + b_hn per
+// step; dy: the output's gradient; dx: the GRU's gradient of gx (others: F is gx's); carry
+// [B, H] (and carry_c): the state's gradient, which ends as h0's (c0's).
+template <class T>
+struct Backward {
+  CellKind kind;
+  SequenceDims d;
+  const T* y;
+  const T* act;
+  const T* hn;
+  const T* h0;
+  const T* c0;
+  const T* dy;
+  const T* w_hh;
+  T* f;
+  T* dx;
+  T* carry;
+  T* carry_c;
+  T* scratch;  // [B, 2H]: the LSTM's dh and dc, the others' dh
+
+  void run(std::size_t first, std::size_t rows) const {
+    const std::size_t hidden = d.hidden, width = d.width, bh = d.batch * hidden;
+    const std::size_t n = d.steps * bh;  // the LSTM's c follow its h in y and dy
+    const auto& k = detail::gate_kernels<T>();
+    std::fill(carry + first * hidden, carry + (first + rows) * hidden, T(0));
+    if (carry_c != nullptr) {
+      std::fill(carry_c + first * hidden, carry_c + (first + rows) * hidden, T(0));
+    }
+    for (std::size_t i = d.steps; i-- > 0;) {
+      const std::size_t t = d.time(i);
+      const T* h_prev = i > 0 ? y + d.time(i - 1) * bh : h0;
+      for (std::size_t b = first; b < first + rows; ++b) {
+        const std::size_t r = b * hidden, row = t * bh + r, g = (t * d.batch + b) * width;
+        T* dh = scratch + b * 2 * hidden;
+        for (std::size_t j = 0; j < hidden; ++j) dh[j] = dy[row + j] + carry[r + j];
+        if (kind == CellKind::lstm) {
+          T* dc = dh + hidden;
+          for (std::size_t j = 0; j < hidden; ++j) dc[j] = dy[n + row + j] + carry_c[r + j];
+          const T* c_prev = i > 0 ? y + n + d.time(i - 1) * bh + r : c0 + r;
+          k.lstm_backward(act + g, dh, dc, y + n + row, c_prev, f + g, carry_c + r, hidden);
+        } else if (kind == CellKind::gru) {
+          k.gru_backward(act + g, hn + row, dh, h_prev + r, dx + g, f + g, carry + r, hidden);
+        } else {
+          const T* yt = y + row;
+          T* ft = f + g;
+          if (kind == CellKind::rnn_relu) {
+            for (std::size_t j = 0; j < hidden; ++j) ft[j] = yt[j] > T(0) ? dh[j] : T(0);
+          } else {
+            for (std::size_t j = 0; j < hidden; ++j) ft[j] = dh[j] * (T(1) - yt[j] * yt[j]);
+          }
+        }
+      }
+      // carry = F_t W_hh for these rows (the GRU adds it to its dy * z).
+      gemm<T>(false, false, rows, hidden, width, T(1), f + (t * d.batch + first) * width, width,
+              w_hh, hidden, kind == CellKind::gru ? T(1) : T(0), carry + first * hidden, hidden);
+    }
+  }
+};
+
+template <class T>
+Grads<T> sequence_backward(const Context<T>& c, CellKind kind, const SequenceDims& d, bool keep) {
+  const bool lstm = kind == CellKind::lstm, gru = kind == CellKind::gru;
+  const std::size_t w_index = lstm ? 3 : 2;  // inputs: gx, h0, (c0,) w_hh (, b_hh)
+  const std::size_t bh = d.batch * d.hidden;
+  const Shape gates_shape = make_shape({d.steps, d.batch, d.width});
+  Array<T> f = empty_array<T>(gates_shape);
+  Array<T> dx = gru ? empty_array<T>(gates_shape) : Array<T>();
+  Array<T> carry = empty_array<T>({d.batch, d.hidden});
+  Array<T> carry_c = lstm ? empty_array<T>({d.batch, d.hidden}) : Array<T>();
+  Array<T> scratch = empty_array<T>({d.batch, 2 * d.hidden});
+  const T* act = kind == CellKind::rnn_tanh || kind == CellKind::rnn_relu ? nullptr
+                 : keep                                                   ? c.saved(0).data()
+                                                                          : c.input(0).data();
+  const Backward<T> run{kind,
+                        d,
+                        c.output().data(),
+                        act,
+                        gru ? c.saved(keep ? 1 : 0).data() : nullptr,
+                        c.input(1).data(),
+                        lstm ? c.input(2).data() : nullptr,
+                        c.grad_output().data(),
+                        c.input(w_index).data(),
+                        f.data(),
+                        gru ? dx.data() : nullptr,
+                        carry.data(),
+                        lstm ? carry_c.data() : nullptr,
+                        scratch.data()};
+  detail::for_row_blocks<T>(d.batch, d.steps * d.width * d.hidden,
+                            [&](std::size_t first, std::size_t rows) { run.run(first, rows); });
+  Grads<T> grads(c.num_inputs());
+  if (c.needs_grad(w_index)) {
+    // dW_hh = sum_t F_t^T h_prev(t): the steps after the first processed read the h of the step
+    // before, consecutive rows of y; the first reads h0.
+    Array<T> dw = empty_array<T>({d.width, d.hidden});
+    const std::size_t first_t = d.time(0), rest = (d.steps - 1) * d.batch;
+    const T* y = c.output().data();
+    if (rest > 0) {
+      const T* f_rest = f.data() + (d.reverse ? 0 : d.batch * d.width);
+      const T* h_rest = y + (d.reverse ? bh : 0);
+      gemm<T>(true, false, d.width, d.hidden, rest, T(1), f_rest, d.width, h_rest, d.hidden, T(0),
+              dw.data(), d.hidden);
+    }
+    gemm<T>(true, false, d.width, d.hidden, d.batch, T(1), f.data() + first_t * d.batch * d.width,
+            d.width, c.input(1).data(), d.hidden, rest > 0 ? T(1) : T(0), dw.data(), d.hidden);
+    grads[w_index] = std::move(dw);
+  }
+  if (gru && c.num_inputs() == 4 && c.needs_grad(3)) {
+    Array<T> db = empty_array<T>({d.width});
+    std::fill(db.begin(), db.end(), T(0));
+    for (std::size_t r = 0; r < d.steps * d.batch; ++r) {
+      const T* row = f.data() + r * d.width;
+      for (std::size_t j = 0; j < d.width; ++j) db.data()[j] += row[j];
+    }
+    grads[3] = std::move(db);
+  }
+  if (c.needs_grad(1)) grads[1] = std::move(carry);
+  if (lstm && c.needs_grad(2)) grads[2] = std::move(carry_c);
+  if (c.needs_grad(0)) grads[0] = gru ? std::move(dx) : std::move(f);
+  return grads;
+}
+
+// The forward pass: y [T, B, H] every step's h (the LSTM's c after them). The LSTM's and GRU's
+// gates are in `act` (gx's rows, or their copy) and become their activations, the GRU's
+// h W_hn^T + b_hn goes to hn; the RNN's act is null: each step copies its rows of gx into y.
+template <class T>
+void sequence_forward(CellKind kind, const SequenceDims& d, const T* gx, T* act, const T* h0,
+                      const T* c0, const Var<T>& w_hh, const Var<T>& b_hh, T* y, T* hn) {
+  const bool lstm = kind == CellKind::lstm, gru = kind == CellKind::gru;
+  const std::size_t hidden = d.hidden, width = d.width, bh = d.batch * hidden;
+  const std::size_t n = d.steps * bh;
+  Array<T> gh = gru ? empty_array<T>({d.batch, width}) : Array<T>();
+  detail::for_row_blocks<T>(
+      d.batch, d.steps * width * hidden, [&](std::size_t r0, std::size_t rows) {
+        const std::size_t hr = r0 * hidden;
+        const T* h = h0 + hr;
+        const T* c = lstm ? c0 + hr : nullptr;
+        for (std::size_t i = 0; i < d.steps; ++i) {
+          const std::size_t t = d.time(i);
+          T* out = y + t * bh + hr;
+          T* c_out = lstm ? y + n + t * bh + hr : nullptr;
+          const std::size_t g = (t * d.batch + r0) * width;
+          T* p = act != nullptr ? act + g : out;
+          if (act == nullptr) std::copy(gx + g, gx + g + rows * width, out);
+          detail::step_rows(kind, w_hh, b_hh, p, h, c, out, c_out, gru ? hn + t * bh + hr : nullptr,
+                            gru ? gh.data() + r0 * width : nullptr, rows, true);
+          h = out;
+          c = c_out;
+        }
+      });
+}
+
+// Where the LSTM's and GRU's activations go: gx itself (overwrite: versioned, as
+// Var::mutable_value), or a copy kept for backward.
+template <class T>
+T* activations(const Var<T>& gx, GateInput mode, std::optional<Array<T>>& own) {
+  if (mode == GateInput::overwrite) return gx.mutable_value().data();
+  own = gx.value();
+  return own->data();
+}
+
+}  // namespace
+
+template <class T>
+Var<T> fused_rnn_sequence(const Var<T>& gx, const Var<T>& h0, const Var<T>& w_hh, bool relu,
+                          bool reverse) {
+  const SequenceDims d =
+      check_sequence("fused_rnn_sequence", 1, {&gx, &h0, &w_hh}, gx, h0, w_hh, reverse);
+  const CellKind kind = relu ? CellKind::rnn_relu : CellKind::rnn_tanh;
+  Array<T> y = empty_array<T>({d.steps, d.batch, d.hidden});
+  sequence_forward(kind, d, gx.value().data(), static_cast<T*>(nullptr), h0.value().data(),
+                   static_cast<const T*>(nullptr), w_hh, Var<T>(), y.data(),
+                   static_cast<T*>(nullptr));
+  return record<T>(
+      "fused_rnn_sequence", {gx, h0, w_hh}, std::move(y),
+      [kind, d](const Context<T>& c) { return sequence_backward(c, kind, d, false); }, {}, {},
+      Reads::inputs_only({1, 2}).and_output());
+}
+TAPEGRAD_OP(fused_rnn_sequence);
+
+template <class T>
+Var<T> fused_lstm_sequence(const Var<T>& gx, const Var<T>& h0, const Var<T>& c0, const Var<T>& w_hh,
+                           bool reverse, GateInput mode) {
+  const SequenceDims d =
+      check_sequence("fused_lstm_sequence", 4, {&gx, &h0, &c0, &w_hh}, gx, h0, w_hh, reverse);
+  if (c0.shape() != h0.shape()) {
+    throw shape_error(fmt::format("fused_lstm_sequence: expected c0 {} as h0, got {}",
+                                  shape_str(h0.shape()), shape_str(c0.shape())));
+  }
+  std::optional<Array<T>> own;
+  T* pre = activations(gx, mode, own);
+  Array<T> y = empty_array<T>({2, d.steps, d.batch, d.hidden});
+  sequence_forward(CellKind::lstm, d, gx.value().data(), pre, h0.value().data(), c0.value().data(),
+                   w_hh, Var<T>(), y.data(), static_cast<T*>(nullptr));
+  const bool keep = mode == GateInput::keep;
+  std::vector<Array<T>> saved;
+  if (own) saved.push_back(std::move(*own));
+  return record<T>(
+      "fused_lstm_sequence", {gx, h0, c0, w_hh}, std::move(y),
+      [d, keep](const Context<T>& c) { return sequence_backward(c, CellKind::lstm, d, keep); },
+      std::move(saved), {},
+      keep ? Reads::inputs_only({1, 2, 3}).and_output()
+           : Reads::inputs_only({0, 1, 2, 3}).and_output());
+}
+TAPEGRAD_OP(fused_lstm_sequence);
+
+template <class T>
+Var<T> fused_gru_sequence(const Var<T>& gx, const Var<T>& h0, const Var<T>& w_hh,
+                          const Var<T>& b_hh, bool reverse, GateInput mode) {
+  const SequenceDims d =
+      check_sequence("fused_gru_sequence", 3, {&gx, &h0, &w_hh}, gx, h0, w_hh, reverse);
+  if (b_hh.defined() && b_hh.shape() != make_shape({d.width})) {
+    throw shape_error(fmt::format("fused_gru_sequence: expected bias_hh [{}], got {}", d.width,
+                                  shape_str(b_hh.shape())));
+  }
+  std::optional<Array<T>> own;
+  T* pre = activations(gx, mode, own);
+  Array<T> y = empty_array<T>({d.steps, d.batch, d.hidden});
+  Array<T> hn = empty_array<T>({d.steps, d.batch, d.hidden});
+  sequence_forward(CellKind::gru, d, gx.value().data(), pre, h0.value().data(),
+                   static_cast<const T*>(nullptr), w_hh, b_hh, y.data(), hn.data());
+  const bool keep = mode == GateInput::keep;
+  std::vector<Array<T>> saved;
+  if (own) saved.push_back(std::move(*own));
+  saved.push_back(std::move(hn));
+  std::vector<Var<T>> inputs{gx, h0, w_hh};
+  if (b_hh.defined()) inputs.push_back(b_hh);
+  return record<T>(
+      "fused_gru_sequence", std::move(inputs), std::move(y),
+      [d, keep](const Context<T>& c) { return sequence_backward(c, CellKind::gru, d, keep); },
+      std::move(saved), {},
+      keep ? Reads::inputs_only({1, 2}).and_output() : Reads::inputs_only({0, 1, 2}).and_output());
+}
+TAPEGRAD_OP(fused_gru_sequence);
+
+}  // namespace tapegrad::nn
