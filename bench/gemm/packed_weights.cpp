@@ -10,6 +10,9 @@
 //
 // The core's peak comes first: a loop of independent fused multiply-adds on registers only, in
 // the widest vectors the CPU has (AVX-512 or AVX2), timed alone: what no product can exceed.
+// It is timed again in each product's rotation (peak_gflops), and each *_of_peak ratio is
+// against that one: a shared machine's clock drifts (on one AMD EPYC, 172 to 228 GFLOP/s
+// between runs minutes apart).
 //   rec  gates += h W_hh^T   [B, H] x [H, G*H]   NT, beta 1 (a sum post-op for the primitive)
 //   dh   dh = dg W_hh        [B, G*H] x [G*H, H] NN
 //
@@ -100,31 +103,39 @@ __attribute__((target("avx2,fma"))) void fma_chains_avx2(long iterations) {
 }
 #endif
 
-// The core's single-precision peak in GFLOP/s (median of 5), with the vectors it was measured
-// in; 0 where this program has no loop for the CPU.
-std::pair<double, const char*> fma_peak() {
+// The core's single-precision rate in GFLOP/s over `iterations` of the chains, with the vectors
+// it was measured in; 0 where this program has no loop for the CPU.
+std::pair<double, const char*> fma_rate(long iterations) {
 #if defined(__x86_64__)
   const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
   if (!avx512 && (__builtin_cpu_supports("avx2") == 0 || __builtin_cpu_supports("fma") == 0))
     return {0.0, "none"};
-  const long iterations = 20000000;
   const double flops = 2.0 * (avx512 ? 16 * 24 : 8 * 12) * static_cast<double>(iterations);
-  std::vector<double> rates;
-  for (int r = 0; r < 5; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    if (avx512) {
-      fma_chains_avx512(iterations);
-    } else {
-      fma_chains_avx2(iterations);
-    }
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    rates.push_back(flops / (ms * 1e6));
+  const auto start = std::chrono::steady_clock::now();
+  if (avx512) {
+    fma_chains_avx512(iterations);
+  } else {
+    fma_chains_avx2(iterations);
   }
-  return {median(rates), avx512 ? "avx512" : "avx2"};
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {flops / (ms * 1e6), avx512 ? "avx512" : "avx2"};
 #else
+  static_cast<void>(iterations);
   return {0.0, "none"};
 #endif
+}
+
+// The core's single-precision peak in GFLOP/s (median of 5 runs of 20M iterations).
+std::pair<double, const char*> fma_peak() {
+  std::vector<double> rates;
+  const char* vectors = "none";
+  for (int r = 0; r < 5; ++r) {
+    const auto [rate, v] = fma_rate(20000000);
+    rates.push_back(rate);
+    vectors = v;
+  }
+  return {median(rates), vectors};
 }
 
 }  // namespace
@@ -237,10 +248,15 @@ int main(int argc, char** argv) {
                            static_cast<double>(std::abs(c1[i] - c4[i]))});
           scale = std::max(scale, static_cast<double>(std::abs(c1[i])));
         }
-        std::vector<double> t_sgemm, t_packed, t_openblas, t_own;
+        // The peak again beside the products, in the same rotation: the clock of a shared
+        // machine drifts between the start and a product minutes later.
+        std::vector<double> t_sgemm, t_packed, t_openblas, t_own, peaks;
         for (int r = 0; r < reps; ++r) {  // the order rotates from repetition to repetition
-          for (int i = 0; i < 4; ++i) {
-            switch ((r + i) % 4) {
+          for (int i = 0; i < 5; ++i) {
+            switch ((r + i) % 5) {
+              case 4:
+                peaks.push_back(fma_rate(4000000).first);
+                break;
               case 0:
                 t_sgemm.push_back(repetition(p, min_rep_ms, sgemm));
                 break;
@@ -256,16 +272,18 @@ int main(int argc, char** argv) {
           }
         }
         const double ms = median(t_sgemm), mp = median(t_packed), mo = median(t_openblas),
-                     mt = median(t_own);
+                     mt = median(t_own), peak_here = median(peaks);
         std::printf(
             "{\"product\": \"%s\", \"m\": %lld, \"n\": %lld, \"k\": %lld, \"sgemm_gflops\": %.1f, "
             "\"packed_gflops\": %.1f, \"openblas_gflops\": %.1f, \"tapegrad_gflops\": %.1f, "
             "\"packed_over_sgemm\": %.2f, \"packed_over_openblas\": %.2f, "
-            "\"tapegrad_over_packed\": %.2f, \"tapegrad_of_peak\": %.2f, "
+            "\"tapegrad_over_packed\": %.2f, \"peak_gflops\": %.1f, \"tapegrad_of_peak\": %.2f, "
+            "\"sgemm_of_peak\": %.2f, \"packed_of_peak\": %.2f, "
             "\"weights_layout\": \"%s\", \"max_difference\": %.2g}\n",
             p.name.c_str(), static_cast<long long>(p.m), static_cast<long long>(p.n),
-            static_cast<long long>(p.k), ms, mp, mo, mt, mp / ms, mp / mo, mt / mp,
-            peak > 0 ? mt / peak : 0.0,
+            static_cast<long long>(p.k), ms, mp, mo, mt, mp / ms, mp / mo, mt / mp, peak_here,
+            peak_here > 0 ? mt / peak_here : 0.0, peak_here > 0 ? ms / peak_here : 0.0,
+            peak_here > 0 ? mp / peak_here : 0.0,
             pd.weights_desc() == w_user.get_desc() ? "as stored" : "reordered",
             scale > 0 ? diff / scale : diff);
         std::fflush(stdout);

@@ -13,6 +13,10 @@
 
 #include <omp.h>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include <fmt/format.h>
 
 #include "gates.hpp"
@@ -98,6 +102,41 @@ constexpr std::size_t kParallelElements = 4096;
 /// on two threads than unsplit (22.4 ms against 6.6); from 2^20 every grid shape gains.
 constexpr std::size_t kParallelBlockWork = std::size_t{1} << 20;
 
+/// The calling thread's floating-point modes (x86: MXCSR, whose FTZ and DAZ bits backward sets
+/// on its own thread, set_flush_denormals), to run a block of rows with on another thread.
+inline unsigned fp_modes() {
+#if defined(__SSE__)
+  return _mm_getcsr();
+#else
+  return 0;
+#endif
+}
+
+/// While alive, this thread computes with `modes` (fp_modes() of the thread that shared out the
+/// work), so that a block of rows on a worker thread flushes subnormals as the caller does: in
+/// BPTT over long sequences gradients pass through the subnormal range, where each operation
+/// takes a microcode assist (design.md, "Subnormals are flushed during backward").
+class WithFpModes {
+ public:
+  explicit WithFpModes(unsigned modes) : own_(fp_modes()) {
+#if defined(__SSE__)
+    if (own_ != modes) _mm_setcsr(modes);
+#else
+    static_cast<void>(modes);
+#endif
+  }
+  ~WithFpModes() {
+#if defined(__SSE__)
+    if (fp_modes() != own_) _mm_setcsr(own_);
+#endif
+  }
+  WithFpModes(const WithFpModes&) = delete;
+  WithFpModes& operator=(const WithFpModes&) = delete;
+
+ private:
+  unsigned own_;
+};
+
 /// Calls f(b) for every row b in [0, batch) of a fused step's gate loop, the rows shared among
 /// the library's threads (set_num_threads; OpenMP's pool, the one oneDNN's GEMMs use) when
 /// there is more than one and the rows hold enough work (`per_row` elements each). f must not
@@ -107,8 +146,13 @@ void for_rows(std::size_t batch, std::size_t per_row, F&& f) {
   const int threads = num_threads();
   if (threads > 1 && batch > 1 && batch * per_row >= kParallelElements && !omp_in_parallel()) {
     const auto rows = static_cast<std::ptrdiff_t>(batch);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::ptrdiff_t b = 0; b < rows; ++b) f(static_cast<std::size_t>(b));
+    const unsigned modes = fp_modes();
+#pragma omp parallel num_threads(threads)
+    {
+      const WithFpModes same(modes);
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t b = 0; b < rows; ++b) f(static_cast<std::size_t>(b));
+    }
     return;
   }
   for (std::size_t b = 0; b < batch; ++b) f(b);
@@ -121,11 +165,14 @@ constexpr std::size_t kMinBlockRows = 4;
 /// of the library's (set_num_threads) when there is more than one, the step is float (double
 /// products run on OpenBLAS, whose own threads must not run inside OpenMP's), has at least
 /// kMinBlockRows rows per thread and enough work (`per_row` multiply-adds each); else one block
-/// of every row on the calling thread. Each block runs a step's product and gate loop for its
+/// of every row on the calling thread (the sequence ops and the tape-free loop pass a whole
+/// sequence's work and run every step in the block). Each block runs a step's product and gate
+/// loop for its
 /// own rows (its h rows times W_hh, its gate rows), so the threads meet once per step instead
 /// of once per product and once per loop; the products inside run on their own thread
-/// (onednn_threads_for). An exception thrown by f on any block is rethrown on the calling thread
-/// once every block has ended (the first one, when several throw).
+/// (onednn_threads_for). Every block computes with the calling thread's floating-point modes. An
+/// exception thrown by f on any block is rethrown on the calling thread once every block has ended
+/// (the first one, when several throw).
 template <class T, class F>
 void for_row_blocks(std::size_t batch, std::size_t per_row, F&& f) {
   const int threads = num_threads();
@@ -133,8 +180,10 @@ void for_row_blocks(std::size_t batch, std::size_t per_row, F&& f) {
   if (std::is_same_v<T, float> && threads > 1 && batch >= n * kMinBlockRows &&
       batch * per_row >= kParallelBlockWork && !omp_in_parallel()) {
     std::exception_ptr error;
+    const unsigned modes = fp_modes();
 #pragma omp parallel num_threads(threads)
     {
+      const WithFpModes same(modes);
       const auto i = static_cast<std::size_t>(omp_get_thread_num());
       const std::size_t size = batch / n, longer = batch % n;
       const std::size_t first = i * size + (i < longer ? i : longer);
