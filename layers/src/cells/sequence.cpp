@@ -12,9 +12,12 @@
 //         gh = h W_hh^T + b_hh: carry = dy * z + F_t W_hh
 // then, after every block, dW_hh = sum_t F_t^T h_prev(t) as one GEMM over the steps (their rows
 // are consecutive in the output), db_hh = sum_t of F_t's rows, and gx's gradient is the gates'.
+// The GRU's F_t equals gx's gradient in its r and z blocks; only its n block (dn * r) is kept
+// apart, [T, B, H], so that backward holds one [T, B, 3H] array, not two.
 #include <algorithm>
 #include <initializer_list>
 #include <optional>
+#include <vector>
 
 #include "common.hpp"
 #include "tapegrad/autograd/op_registration.hpp"
@@ -56,8 +59,9 @@ SequenceDims check_sequence(const char* op, std::size_t gates,
 // The rows [first, first + rows) of the gates' gradients F [T, B, G*H] through every step
 // (one block of for_row_blocks). y: every step's h [T, B, H] (then, for the LSTM, every c);
 // act: every step's activations [T, B, G*H] (the RNN: none); hn: the GRU's h W_hn^T + b_hn per
-// step; dy: the output's gradient; dx: the GRU's gradient of gx (others: F is gx's); carry
-// [B, H] (and carry_c): the state's gradient, which ends as h0's (c0's).
+// step; dy: the output's gradient; dx: the GRU's gradient of gx (others: F is gx's), whose F
+// goes to step [B, 3H] for the step's carry and keeps its n block in f [T, B, H]; carry [B, H]
+// (and carry_c): the state's gradient, which ends as h0's (c0's).
 template <class T>
 struct Backward {
   CellKind kind;
@@ -74,6 +78,7 @@ struct Backward {
   T* carry;
   T* carry_c;
   T* scratch;  // [B, 2H]: the LSTM's dh and dc, the others' dh
+  T* step;     // the GRU's F_t [B, 3H]
 
   void run(std::size_t first, std::size_t rows) const {
     const std::size_t hidden = d.hidden, width = d.width, bh = d.batch * hidden;
@@ -96,7 +101,9 @@ struct Backward {
           const T* c_prev = i > 0 ? y + n + d.time(i - 1) * bh + r : c0 + r;
           k.lstm_backward(act + g, dh, dc, y + n + row, c_prev, f + g, carry_c + r, hidden);
         } else if (kind == CellKind::gru) {
-          k.gru_backward(act + g, hn + row, dh, h_prev + r, dx + g, f + g, carry + r, hidden);
+          T* ft = step + b * width;
+          k.gru_backward(act + g, hn + row, dh, h_prev + r, dx + g, ft, carry + r, hidden);
+          std::copy(ft + 2 * hidden, ft + width, f + row);
         } else {
           const T* yt = y + row;
           T* ft = f + g;
@@ -108,8 +115,10 @@ struct Backward {
         }
       }
       // carry = F_t W_hh for these rows (the GRU adds it to its dy * z).
-      gemm<T>(false, false, rows, hidden, width, T(1), f + (t * d.batch + first) * width, width,
-              w_hh, hidden, kind == CellKind::gru ? T(1) : T(0), carry + first * hidden, hidden);
+      const T* ft =
+          kind == CellKind::gru ? step + first * width : f + (t * d.batch + first) * width;
+      gemm<T>(false, false, rows, hidden, width, T(1), ft, width, w_hh, hidden,
+              kind == CellKind::gru ? T(1) : T(0), carry + first * hidden, hidden);
     }
   }
 };
@@ -120,8 +129,9 @@ Grads<T> sequence_backward(const Context<T>& c, CellKind kind, const SequenceDim
   const std::size_t w_index = lstm ? 3 : 2;  // inputs: gx, h0, (c0,) w_hh (, b_hh)
   const std::size_t bh = d.batch * d.hidden;
   const Shape gates_shape = make_shape({d.steps, d.batch, d.width});
-  Array<T> f = empty_array<T>(gates_shape);
+  Array<T> f = empty_array<T>(gru ? make_shape({d.steps, d.batch, d.hidden}) : gates_shape);
   Array<T> dx = gru ? empty_array<T>(gates_shape) : Array<T>();
+  Array<T> step = gru ? empty_array<T>({d.batch, d.width}) : Array<T>();
   Array<T> carry = empty_array<T>({d.batch, d.hidden});
   Array<T> carry_c = lstm ? empty_array<T>({d.batch, d.hidden}) : Array<T>();
   Array<T> scratch = empty_array<T>({d.batch, 2 * d.hidden});
@@ -141,32 +151,49 @@ Grads<T> sequence_backward(const Context<T>& c, CellKind kind, const SequenceDim
                         gru ? dx.data() : nullptr,
                         carry.data(),
                         lstm ? carry_c.data() : nullptr,
-                        scratch.data()};
+                        scratch.data(),
+                        gru ? step.data() : nullptr};
   detail::for_row_blocks<T>(d.batch, d.steps * d.width * d.hidden,
                             [&](std::size_t first, std::size_t rows) { run.run(first, rows); });
   Grads<T> grads(c.num_inputs());
+  // The gates' gradients F [T, B, G*H] as `count` columns from `from` of an array of row
+  // stride `ld`: the GRU's r and z blocks are in dx, its n block in f.
+  struct Columns {
+    const T* data;
+    std::size_t ld, from, count;
+  };
+  const std::vector<Columns> parts =
+      gru ? std::vector<Columns>{{dx.data(), d.width, 0, 2 * d.hidden},
+                                 {f.data(), d.hidden, 2 * d.hidden, d.hidden}}
+          : std::vector<Columns>{{f.data(), d.width, 0, d.width}};
   if (c.needs_grad(w_index)) {
     // dW_hh = sum_t F_t^T h_prev(t): the steps after the first processed read the h of the step
     // before, consecutive rows of y; the first reads h0.
     Array<T> dw = empty_array<T>({d.width, d.hidden});
     const std::size_t first_t = d.time(0), rest = (d.steps - 1) * d.batch;
     const T* y = c.output().data();
-    if (rest > 0) {
-      const T* f_rest = f.data() + (d.reverse ? 0 : d.batch * d.width);
-      const T* h_rest = y + (d.reverse ? bh : 0);
-      gemm<T>(true, false, d.width, d.hidden, rest, T(1), f_rest, d.width, h_rest, d.hidden, T(0),
-              dw.data(), d.hidden);
+    for (const Columns& p : parts) {
+      T* out = dw.data() + p.from * d.hidden;
+      if (rest > 0) {
+        const T* f_rest = p.data + (d.reverse ? 0 : d.batch * p.ld);
+        const T* h_rest = y + (d.reverse ? bh : 0);
+        gemm<T>(true, false, p.count, d.hidden, rest, T(1), f_rest, p.ld, h_rest, d.hidden, T(0),
+                out, d.hidden);
+      }
+      gemm<T>(true, false, p.count, d.hidden, d.batch, T(1), p.data + first_t * d.batch * p.ld,
+              p.ld, c.input(1).data(), d.hidden, rest > 0 ? T(1) : T(0), out, d.hidden);
     }
-    gemm<T>(true, false, d.width, d.hidden, d.batch, T(1), f.data() + first_t * d.batch * d.width,
-            d.width, c.input(1).data(), d.hidden, rest > 0 ? T(1) : T(0), dw.data(), d.hidden);
     grads[w_index] = std::move(dw);
   }
   if (gru && c.num_inputs() == 4 && c.needs_grad(3)) {
     Array<T> db = empty_array<T>({d.width});
     std::fill(db.begin(), db.end(), T(0));
-    for (std::size_t r = 0; r < d.steps * d.batch; ++r) {
-      const T* row = f.data() + r * d.width;
-      for (std::size_t j = 0; j < d.width; ++j) db.data()[j] += row[j];
+    for (const Columns& p : parts) {
+      T* out = db.data() + p.from;
+      for (std::size_t r = 0; r < d.steps * d.batch; ++r) {
+        const T* row = p.data + r * p.ld;
+        for (std::size_t j = 0; j < p.count; ++j) out[j] += row[j];
+      }
     }
     grads[3] = std::move(db);
   }
