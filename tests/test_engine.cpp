@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -373,6 +374,99 @@ TEST_CASE("anomaly detection keeps every value") {
   CHECK_FALSE(output_node(0).released);
   CHECK(tape.bytes() == (3 + 1) * sizeof(double));
   tapegrad::backward(loss);
+}
+
+namespace {
+// y = x^2 whose rule reads x and tries to take its storage for the gradient 2 x dy: `taken`
+// tells whether it could, `seen` what the taken storage held.
+tapegrad::CustomOp<double> taking_square(bool& taken, Array<double>& seen) {
+  return tapegrad::CustomOp<double>(
+      "taking_square",
+      [](const std::vector<Array<double>>& in) { return Array<double>(in[0] * in[0]); },
+      [&taken, &seen](const Context<double>& c) {
+        std::optional<Array<double>> own = c.take_input(0);
+        taken = own.has_value();
+        if (!own) return Grads<double>{Array<double>(2.0 * c.input(0) * c.grad_output())};
+        seen = *own;
+        *own = 2.0 * *own * c.grad_output();  // the gradient in the input's storage
+        return Grads<double>{std::move(*own)};
+      },
+      tapegrad::Reads::all_inputs_only());
+}
+}  // namespace
+
+TEST_CASE("take_input hands a rule its input's storage only when nothing else can read it") {
+  V x(Array<double>{0.5, -1.0, 2.0}, true, "x");
+  const Array<double> expected{12.0, -24.0, 48.0};  // d/dx of 3 sum((2x)^2) = 24 x
+  const Array<double> doubled{1.0, -2.0, 4.0};      // 2 x
+  bool taken = false;
+  Array<double> seen;
+  const auto op = taking_square(taken, seen);
+  SUBCASE("a computed value only this rule reads, no handle outside: taken, then released") {
+    fresh_tape();
+    V loss;
+    {
+      const V a = x * 2.0;
+      loss = tapegrad::sum(op({a})) * 3.0;
+    }
+    tapegrad::backward(loss);
+    CHECK(taken);
+    TG_CHECK_CLOSE(seen, doubled, 0.0);
+    TG_CHECK_CLOSE(x.grad(), expected, 1e-15);
+  }
+  SUBCASE("an op that holds the value but reads only its shape, walked first: still taken") {
+    fresh_tape();
+    V loss;
+    {
+      const V a = x * 2.0;
+      const V y = tapegrad::sum(op({a}));                       // recorded first: walked last
+      const V z = tapegrad::sum(tapegrad::reshape(a, {3, 1}));  // reshape reads no value
+      loss = (y + z) * 3.0;
+    }
+    tapegrad::backward(loss);
+    CHECK(taken);
+    TG_CHECK_CLOSE(x.grad(), Array<double>(expected + 6.0), 1e-15);
+  }
+  SUBCASE("a handle held outside the tape: not taken, and the value stays") {
+    fresh_tape();
+    const V a = x * 2.0;
+    tapegrad::backward(tapegrad::sum(op({a})) * 3.0);
+    CHECK_FALSE(taken);
+    TG_CHECK_CLOSE(a.value(), doubled, 0.0);
+    TG_CHECK_CLOSE(x.grad(), expected, 1e-15);
+  }
+  SUBCASE("a leaf: not taken") {
+    fresh_tape();
+    V y(doubled, true);
+    tapegrad::backward(tapegrad::sum(op({y})) * 3.0);
+    CHECK_FALSE(taken);
+    TG_CHECK_CLOSE(y.value(), doubled, 0.0);
+  }
+  SUBCASE("another rule reads the value too: not taken") {
+    fresh_tape();
+    V loss;
+    {
+      const V a = x * 2.0;
+      const V z = tapegrad::sum(a * a);  // mul reads a, and its rule runs after this op's
+      const V y = tapegrad::sum(op({a}));
+      loss = (z + y) * 3.0;
+    }
+    tapegrad::backward(loss);
+    CHECK_FALSE(taken);
+    TG_CHECK_CLOSE(x.grad(), Array<double>(expected * 2.0), 1e-15);
+  }
+  SUBCASE("under anomaly detection: not taken") {
+    fresh_tape();
+    const tapegrad::DetectAnomaly on;
+    V loss;
+    {
+      const V a = x * 2.0;
+      loss = tapegrad::sum(op({a})) * 3.0;
+    }
+    tapegrad::backward(loss);
+    CHECK_FALSE(taken);
+    TG_CHECK_CLOSE(x.grad(), expected, 1e-15);
+  }
 }
 
 TEST_CASE("a freed tape releases nothing: handles left from it keep their values") {

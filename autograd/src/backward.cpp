@@ -62,6 +62,17 @@ void leaf_ready(const std::shared_ptr<detail::Node<T>>& node) {
   for (const auto* hook : leaf_hooks<T>()) hook->ready()(leaf);
 }
 
+// Counts a walked entry's handles out of its values' tape_refs, as push() counted them in: its
+// output's, and each input's that this tape computed (`serial`).
+template <class T>
+void drop_tape_refs(const detail::Entry<T>& e, std::uint64_t serial) {
+  --e.output.node()->tape_refs;
+  for (const Var<T>& in : e.inputs) {
+    detail::Node<T>& n = *in.node();
+    if (n.entry >= 0 && n.tape_serial == serial) --n.tape_refs;
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -166,7 +177,9 @@ void Tape<T>::run_backward(const Var<T>& root, Array<T> seed) {
         out.has_grad = false;
       }
     }
-    // This entry is done: release what only it held, so memory falls as backward proceeds.
+    // This entry is done: release what only it held, so memory falls as backward proceeds,
+    // and count its handles out of the values' tape_refs (Context::take_input reads them).
+    drop_tape_refs(e, serial_);
     e = detail::Entry<T>();
     // Every entry that reads these leaves has run: their gradients are final.
     for (; unfinished > 0 && firsts[unfinished - 1].first == i; --unfinished) {

@@ -61,6 +61,25 @@ const Array<T>& Context<T>::input(std::size_t i) const {
   return in.value;
 }
 template <class T>
+std::optional<Array<T>> Context<T>::take_input(std::size_t i) const {
+  (void)input(i);  // the same checks
+  const std::shared_ptr<detail::Node<T>>& node = entry_.inputs[i].node();
+  detail::Node<T>& in = *node;
+  // During backward the tape's count of its handles falls as the walk drops entries
+  // (run_backward), so a use count equal to it means no handle outside the tape; `readers`
+  // counts the rules that read the value, this one among them.
+  if (in.entry < 0 || in.tape_serial != entry_.output.node()->tape_serial || in.readers != 1 ||
+      detail::anomaly_checks_on() ||
+      static_cast<std::size_t>(node.use_count()) != std::size_t{in.tape_refs}) {
+    return std::nullopt;
+  }
+  std::optional<Array<T>> taken(std::move(in.value));
+  in.released_shape = taken->shape();
+  in.value = no_array<T>();
+  in.released = true;
+  return taken;
+}
+template <class T>
 const Shape& Context<T>::output_shape() const {
   return entry_.output.node()->shape();
 }

@@ -129,15 +129,25 @@ Grads<T> sequence_backward(const Context<T>& c, CellKind kind, const SequenceDim
   const std::size_t w_index = lstm ? 3 : 2;  // inputs: gx, h0, (c0,) w_hh (, b_hh)
   const std::size_t bh = d.batch * d.hidden;
   const Shape gates_shape = make_shape({d.steps, d.batch, d.width});
-  Array<T> f = empty_array<T>(gru ? make_shape({d.steps, d.batch, d.hidden}) : gates_shape);
-  Array<T> dx = gru ? empty_array<T>(gates_shape) : Array<T>();
+  // Overwriting, gx holds the LSTM's and GRU's activations, and its gradient (the LSTM's F, the
+  // GRU's dx) has its shape: when no other rule and no handle can read gx after this one
+  // (Context::take_input), the gradient overwrites the activations in its storage, each row's
+  // kernel reading a lane's activations before it writes that lane's gradients.
+  std::optional<Array<T>> taken;
+  if ((lstm || gru) && !keep) taken = c.take_input(0);
+  const bool in_place = taken.has_value();
+  Array<T> f = lstm && in_place
+                   ? std::move(*taken)
+                   : empty_array<T>(gru ? make_shape({d.steps, d.batch, d.hidden}) : gates_shape);
+  Array<T> dx = !gru ? Array<T>() : in_place ? std::move(*taken) : empty_array<T>(gates_shape);
   Array<T> step = gru ? empty_array<T>({d.batch, d.width}) : Array<T>();
   Array<T> carry = empty_array<T>({d.batch, d.hidden});
   Array<T> carry_c = lstm ? empty_array<T>({d.batch, d.hidden}) : Array<T>();
   Array<T> scratch = empty_array<T>({d.batch, 2 * d.hidden});
-  const T* act = kind == CellKind::rnn_tanh || kind == CellKind::rnn_relu ? nullptr
-                 : keep                                                   ? c.saved(0).data()
-                                                                          : c.input(0).data();
+  const T* act = !lstm && !gru ? nullptr
+                 : keep        ? c.saved(0).data()
+                 : in_place    ? (lstm ? f.data() : dx.data())
+                               : c.input(0).data();
   const Backward<T> run{kind,
                         d,
                         c.output().data(),

@@ -140,6 +140,13 @@ class Context {
   /// has checked that it was not changed in place since. An internal_error past the inputs, or
   /// when the op was recorded saying its rule does not read it (record's `reads`).
   const Array<T>& input(std::size_t i) const;
+  /// Input `i`'s value, moved out of the tape for the rule to reuse its storage (for the
+  /// input's gradient, say), when nothing can read it after this rule: a computed value (not a
+  /// leaf) that this rule alone reads (record's `reads`) and that no handle outside the tape
+  /// holds. The value is then released, as the tape releases a value no rule needs: its shape
+  /// is kept, and reading it is a usage_error. Otherwise, and under anomaly detection, empty,
+  /// and the value stays where it was. The same checks as input().
+  std::optional<Array<T>> take_input(std::size_t i) const;
   /// The output's shape, whatever the rule reads.
   const Shape& output_shape() const;
   /// The shape of input `i`, whatever the rule reads. An internal_error past the inputs.

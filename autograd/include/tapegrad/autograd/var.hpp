@@ -35,7 +35,8 @@ struct Node {
   std::uint64_t tape_serial = 0;  // which tape (and which life of it) recorded this value
   std::string name;
   // Memory. Handles to this value held by entries of the tape that recorded it (as an input or
-  // as the output), and entries of that tape whose rule reads the value (record's `reads`).
+  // as the output; during backward the walked entries' handles are counted out as they go), and
+  // entries of that tape whose rule reads the value (record's `reads`).
   // When a computed value's last other handle goes (Var's destructor or assignment) and no rule
   // reads it, the value is released: its storage freed, its shape kept in released_shape.
   std::uint32_t tape_refs = 0;
