@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "detail.hpp"
@@ -27,6 +28,17 @@ template <class T>
 std::uint64_t& releasing_serial() {
   thread_local std::uint64_t serial = 0;
   return serial;
+}
+
+/// Takes a computed value off the tape: its storage is returned, its shape kept in
+/// released_shape, and reading it is a usage_error from then on (throw_released).
+template <class T>
+Array<T> release_value(Node<T>& n) {
+  Array<T> value = std::move(n.value);
+  n.released_shape = value.shape();
+  n.value = no_array<T>();
+  n.released = true;
+  return value;
 }
 
 // ---- accumulate.cpp ----

@@ -73,11 +73,7 @@ std::optional<Array<T>> Context<T>::take_input(std::size_t i) const {
       static_cast<std::size_t>(node.use_count()) != std::size_t{in.tape_refs}) {
     return std::nullopt;
   }
-  std::optional<Array<T>> taken(std::move(in.value));
-  in.released_shape = taken->shape();
-  in.value = no_array<T>();
-  in.released = true;
-  return taken;
+  return detail::release_value(in);
 }
 template <class T>
 const Shape& Context<T>::output_shape() const {

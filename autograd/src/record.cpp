@@ -26,9 +26,7 @@ void release_if_unused(const std::shared_ptr<Node<T>>& node) noexcept {
   // The handle being dropped is the last one besides the tape's own.
   if (static_cast<std::size_t>(node.use_count()) != std::size_t{n.tape_refs} + 1) return;
   if (anomaly_checks_on()) return;  // its messages show every value
-  n.released_shape = n.value.shape();
-  n.value = no_array<T>();
-  n.released = true;
+  release_value(n);
 }
 
 template <class T>
