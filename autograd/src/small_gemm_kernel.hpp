@@ -45,8 +45,8 @@ inline Batch fused(const Batch& x, const Batch& y, const Batch& z) {
 constexpr std::size_t kLine = 64;
 // How many k rows ahead a block fetches its own panel into the first-level cache. A panel of 4
 // vectors is 64 KiB at k = 256, more than that cache, so every block of rows streams it from the
-// second level; fetched 4 rows ahead, the products of W_hh at H = 512 ran at 0.80-0.84 of the
-// peak instead of 0.75-0.80 on an Intel Xeon (bench/gemm/packed_weights; 8, 12 and 24 rows
+// second level; fetched 4 rows ahead, the products of W_hh at H = 512 ran at 0.79-0.84 of the
+// peak instead of 0.74-0.80 on an Intel Xeon (bench/gemm/packed_weights; 8, 12 and 24 rows
 // ahead were no better).
 constexpr std::size_t kPanelAhead = 4;
 
