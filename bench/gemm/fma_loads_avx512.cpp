@@ -80,16 +80,23 @@ __attribute__((noinline)) float pattern(const float* w, const float* a, long ite
   return reduce(acc, R * V);
 }
 
-template <int R, int V, Loads L = Loads::both>
-double time_pattern(const float* w, const float* a, double seconds, float* sink) {
-  long iters = 1 << 16;
+// GFLOP/s of run(count), which does `flops` per unit of count: count doubles from `count` until
+// one call lasts `seconds`.
+template <class Run>
+double gflops_of(double flops, long count, double seconds, Run&& run) {
   for (;;) {
     const double t0 = now();
-    *sink += pattern<R, V, L>(w, a, iters);
+    run(count);
     const double t = now() - t0;
-    if (t >= seconds) return 2.0 * 16 * R * V * static_cast<double>(iters) / t / 1e9;
-    iters *= 2;
+    if (t >= seconds) return flops * static_cast<double>(count) / t / 1e9;
+    count *= 2;
   }
+}
+
+template <int R, int V, Loads L = Loads::both>
+double time_pattern(const float* w, const float* a, double seconds, float* sink) {
+  return gflops_of(2.0 * 16 * R * V, 1 << 16, seconds,
+                   [&](long iters) { *sink += pattern<R, V, L>(w, a, iters); });
 }
 
 }  // namespace
@@ -100,16 +107,9 @@ std::size_t ring_floats() {
 
 double avx512_gflops(Pattern p, const float* w, const float* a, double seconds, float* sink) {
   switch (p) {
-    case Pattern::fma_only: {
-      long iters = 1 << 16;
-      for (;;) {
-        const double t0 = now();
-        *sink += fma_only(iters);
-        const double t = now() - t0;
-        if (t >= seconds) return 2.0 * 16 * 24 * static_cast<double>(iters) / t / 1e9;
-        iters *= 2;
-      }
-    }
+    case Pattern::fma_only:
+      return gflops_of(2.0 * 16 * 24, 1 << 16, seconds,
+                       [&](long iters) { *sink += fma_only(iters); });
     case Pattern::loop_6x4:
       return time_pattern<6, 4>(w, a, seconds, sink);
     case Pattern::loop_5x4:
@@ -132,9 +132,7 @@ double avx512_block_gflops(int rows, std::size_t k, const float* panel, const fl
                            double seconds) {
   using tapegrad::detail::fma_loads_avx512::block;
   const tapegrad::detail::fma_loads_avx512::Ahead none;
-  long calls = 256;
-  for (;;) {
-    const double t0 = now();
+  return gflops_of(2.0 * rows * 64 * static_cast<double>(k), 256, seconds, [&](long calls) {
     for (long i = 0; i < calls; ++i) {
       if (rows == 6) {
         block<6, 4>(a, k, panel, k, c, 64, true, none);
@@ -142,12 +140,7 @@ double avx512_block_gflops(int rows, std::size_t k, const float* panel, const fl
         block<5, 4>(a, k, panel, k, c, 64, true, none);
       }
     }
-    const double t = now() - t0;
-    if (t >= seconds) {
-      return 2.0 * rows * 64 * static_cast<double>(k) * static_cast<double>(calls) / t / 1e9;
-    }
-    calls *= 2;
-  }
+  });
 }
 
 }  // namespace fma_loads
