@@ -66,11 +66,14 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t k
   const char* panel_ahead = ahead.panel;
   const std::size_t c_lines = accumulate ? ahead.next_rows * V : 0;
   constexpr std::size_t ldp = V * kLanes;
-  Batch sum[R][V];
-  for (std::size_t r = 0; r < R; ++r) {
-    for (std::size_t v = 0; v < V; ++v) {
-      sum[r][v] = accumulate ? Batch::load_unaligned(c + r * ldc + v * kLanes) : Batch(0.0f);
-    }
+  // One array of R*V vectors, every loop over it unrolled in full: GCC then keeps the sums in
+  // registers from the loads of C to the stores. An array [R][V] went through the stack on the
+  // way in and out of the k loop (GCC 12: 48 vector stores and 48 loads more per block); without
+  // them a block alone ran 2-7% faster (bench/gemm/fma_loads, 3 alternating runs).
+  Batch sum[R * V];
+#pragma GCC unroll 32
+  for (std::size_t i = 0; i < R * V; ++i) {
+    sum[i] = accumulate ? Batch::load_unaligned(c + (i / V) * ldc + (i % V) * kLanes) : Batch(0.0f);
   }
   for (std::size_t i = 0; i < k; ++i) {
     if (panel_ahead != nullptr) __builtin_prefetch(panel_ahead + i * kLine, 0, 2);
@@ -80,14 +83,18 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t k
         __builtin_prefetch(p + (i + kPanelAhead) * ldp + v * kLanes, 0, 3);
     }
     Batch w[V];
+#pragma GCC unroll 8
     for (std::size_t v = 0; v < V; ++v) w[v] = Batch::load_unaligned(p + i * ldp + v * kLanes);
+#pragma GCC unroll 16
     for (std::size_t r = 0; r < R; ++r) {
       const Batch x(a[r * lda + i]);
-      for (std::size_t v = 0; v < V; ++v) sum[r][v] = fused(x, w[v], sum[r][v]);
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < V; ++v) sum[r * V + v] = fused(x, w[v], sum[r * V + v]);
     }
   }
-  for (std::size_t r = 0; r < R; ++r) {
-    for (std::size_t v = 0; v < V; ++v) sum[r][v].store_unaligned(c + r * ldc + v * kLanes);
+#pragma GCC unroll 32
+  for (std::size_t i = 0; i < R * V; ++i) {
+    sum[i].store_unaligned(c + (i / V) * ldc + (i % V) * kLanes);
   }
 }
 
