@@ -110,5 +110,7 @@ int main(int argc, char** argv) {
     std::printf("{\"pattern\": \"%s\", \"gflops\": %.1f, \"of_peak\": %.3f}\n", row.name.c_str(), g,
                 g / peak);
   }
-  return sink == 12345.0f ? 1 : 0;  // keeps the sums alive
+  volatile float kept = sink;  // the loops' sums stay live, so no loop can be dropped
+  static_cast<void>(kept);
+  return 0;
 }

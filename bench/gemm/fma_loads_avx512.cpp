@@ -99,6 +99,17 @@ double time_pattern(const float* w, const float* a, double seconds, float* sink)
                    [&](long iters) { *sink += pattern<R, V, L>(w, a, iters); });
 }
 
+// GFLOP/s of the library's block of R rows by 4 vectors, called over and over on one panel.
+template <std::size_t R>
+double block_gflops(std::size_t k, const float* panel, const float* a, float* c, double seconds) {
+  const tapegrad::detail::fma_loads_avx512::Ahead none;
+  return gflops_of(2.0 * R * 64 * static_cast<double>(k), 256, seconds, [&](long calls) {
+    for (long i = 0; i < calls; ++i) {
+      tapegrad::detail::fma_loads_avx512::block<R, 4>(a, k, panel, k, c, 64, true, none);
+    }
+  });
+}
+
 }  // namespace
 
 std::size_t ring_floats() {
@@ -130,17 +141,8 @@ double avx512_gflops(Pattern p, const float* w, const float* a, double seconds, 
 
 double avx512_block_gflops(int rows, std::size_t k, const float* panel, const float* a, float* c,
                            double seconds) {
-  using tapegrad::detail::fma_loads_avx512::block;
-  const tapegrad::detail::fma_loads_avx512::Ahead none;
-  return gflops_of(2.0 * rows * 64 * static_cast<double>(k), 256, seconds, [&](long calls) {
-    for (long i = 0; i < calls; ++i) {
-      if (rows == 6) {
-        block<6, 4>(a, k, panel, k, c, 64, true, none);
-      } else {
-        block<5, 4>(a, k, panel, k, c, 64, true, none);
-      }
-    }
-  });
+  return rows == 6 ? block_gflops<6>(k, panel, a, c, seconds)
+                   : block_gflops<5>(k, panel, a, c, seconds);
 }
 
 }  // namespace fma_loads
