@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -175,22 +176,29 @@ TEST_CASE("set_num_threads sets OpenBLAS's and OpenMP's (oneDNN's) counts on eve
 
 namespace {
 
-/// The largest |gemm_by_weight - A W^T - beta C| over C's elements, relative to the element's
-/// scale, with w's current value, A's and C's rows strided wider than they are.
+/// The largest |gemm_by_weight - A W^T - beta C (- bias)| over C's elements, relative to the
+/// element's scale, with w's current value, A's and C's rows strided wider than they are, and a
+/// random bias when `with_bias`. With beta 0, C starts as NaN: nothing may read it.
 template <class T>
-double by_weight_error(std::size_t m, const tapegrad::Var<T>& w, T beta, std::mt19937& rng) {
+double by_weight_error(std::size_t m, const tapegrad::Var<T>& w, T beta, std::mt19937& rng,
+                       bool with_bias = false) {
   std::normal_distribution<T> normal(T(0), T(1));
   const std::size_t n = w.shape()[0], k = w.shape()[1], lda = k + 2, ldc = n + 5;
-  std::vector<T> a(m * lda), c(m * ldc);
+  std::vector<T> a(m * lda), c(m * ldc), bias(n);
   for (T& v : a) v = normal(rng);
-  for (T& v : c) v = normal(rng);
+  for (T& v : bias) v = normal(rng);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    c[i] = beta == T(0) && i % ldc < n ? std::numeric_limits<T>::quiet_NaN() : normal(rng);
+  }
   const std::vector<T> before(c);
-  tapegrad::gemm_by_weight<T>(m, a.data(), lda, w, beta, c.data(), ldc);
+  tapegrad::gemm_by_weight<T>(m, a.data(), lda, w, beta, c.data(), ldc,
+                              with_bias ? bias.data() : nullptr);
   const T* wv = w.value().data();
   double err = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
-      double sum = static_cast<double>(beta) * before[i * ldc + j];
+      double sum = beta == T(0) ? 0.0 : static_cast<double>(beta) * before[i * ldc + j];
+      if (with_bias) sum += bias[j];
       double scale = std::abs(sum) + 1e-30;
       for (std::size_t l = 0; l < k; ++l) {
         const double t = static_cast<double>(a[i * lda + l]) * wv[j * k + l];
@@ -201,7 +209,7 @@ double by_weight_error(std::size_t m, const tapegrad::Var<T>& w, T beta, std::mt
     }
     for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == before[i * ldc + j]);
   }
-  return err;
+  return std::isnan(err) ? 1.0 : err;
 }
 
 template <class T>
@@ -214,7 +222,7 @@ tapegrad::Var<T> random_weight(std::size_t n, std::size_t k, std::mt19937& rng) 
 
 }  // namespace
 
-TEST_CASE("gemm_by_weight: A W^T + beta C on every backend, at one row and at many") {
+TEST_CASE("gemm_by_weight: A W^T + beta C (+ a bias) on every backend, at one row and at many") {
   const BackendGuard guard;
   std::mt19937 rng(11);
   for (const GemmBackend backend :
@@ -227,13 +235,19 @@ TEST_CASE("gemm_by_weight: A W^T + beta C on every backend, at one row and at ma
         CAPTURE(m);
         CAPTURE(beta);
         // Twice: the second product runs on the weights kept from the first.
-        CHECK(by_weight_error<float>(m, w, beta, rng) < 1e-5);
-        CHECK(by_weight_error<float>(m, w, beta, rng) < 1e-5);
+        for (const bool with_bias : {false, true}) {
+          CAPTURE(with_bias);
+          CHECK(by_weight_error<float>(m, w, beta, rng, with_bias) < 1e-5);
+          CHECK(by_weight_error<float>(m, w, beta, rng, with_bias) < 1e-5);
+        }
       }
     }
   }
   const tapegrad::Var<double> wd = random_weight<double>(16, 9, rng);
-  CHECK(by_weight_error<double>(12, wd, 1.0, rng) < 1e-13);
+  for (const double beta : {0.0, 1.0, 0.5}) {
+    CHECK(by_weight_error<double>(12, wd, beta, rng) < 1e-13);
+    CHECK(by_weight_error<double>(12, wd, beta, rng, true) < 1e-13);
+  }
   CHECK_THROWS_AS(by_weight_error<float>(8, tapegrad::Var<float>(), 0.0F, rng),
                   tapegrad::usage_error);
 }
@@ -292,23 +306,27 @@ TEST_CASE("gemm_by_weight: the own loop sums in order, one FMA at a time, in eve
     tapegrad::Var<float> w = random_weight<float>(n, k, rng);
     for (int change = 0; change < 2; ++change) {
       for (const std::size_t m : {1, 2, 3, 5, 7, 9, 17, 64}) {
-        for (const float beta : {0.0F, 1.0F}) {
+        // beta 2 stands for beta 0 with a bias: the sums start from the bias.
+        for (const float beta : {0.0F, 1.0F, 2.0F}) {
           CAPTURE(n);
           CAPTURE(k);
           CAPTURE(m);
           CAPTURE(beta);
+          const bool with_bias = beta == 2.0F;
           const std::size_t lda = k + 3, ldc = n + 2;
-          std::vector<float> a(m * lda), c(m * ldc);
+          std::vector<float> a(m * lda), c(m * ldc), bias(n);
           for (float& v : a) v = normal(rng);
           for (float& v : c) v = normal(rng);
+          for (float& v : bias) v = normal(rng);
           const std::vector<float> before(c);
-          tapegrad::gemm_by_weight<float>(m, a.data(), lda, w, beta, c.data(), ldc);
+          tapegrad::gemm_by_weight<float>(m, a.data(), lda, w, with_bias ? 0.0F : beta, c.data(),
+                                          ldc, with_bias ? bias.data() : nullptr);
           const float* wv = w.value().data();
           std::size_t wrong = 0;
           double err = 0.0;
           for (std::size_t i = 0; i < m; ++i) {
             for (std::size_t j = 0; j < n; ++j) {
-              float sum = beta * before[i * ldc + j];
+              float sum = with_bias ? bias[j] : beta * before[i * ldc + j];
               double exact = sum, scale = std::abs(exact) + 1e-30;
               for (std::size_t l = 0; l < k; ++l) {
                 sum = std::fma(a[i * lda + l], wv[j * k + l], sum);

@@ -9,12 +9,13 @@
 
 namespace tapegrad::detail {
 
-/// C[m, n] = A[m, k] W^T (+ C[m, n] when `accumulate`), row-major, W^T in the loop's panels
-/// (SmallGemmPack; n a multiple of `lanes`); each element sums its k products in order, one
-/// fused multiply-add at a time.
+/// C[m, n] = A[m, k] W^T + (bias[n] on every row, when given; else C[m, n] when `accumulate`),
+/// row-major, W^T in the loop's panels (SmallGemmPack; n a multiple of `lanes`); each element
+/// starts from its bias (or C, or 0) and adds its k products in order, one fused multiply-add at
+/// a time.
 using SmallGemmLoop = void (*)(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                std::size_t lda, const float* p, float* c, std::size_t ldc,
-                               bool accumulate);
+                               bool accumulate, const float* bias);
 
 /// Writes W [n, k] (row-major) into the loop's panels, n * k floats at p.
 using SmallGemmPack = void (*)(const float* w, std::size_t n, std::size_t k, float* p);

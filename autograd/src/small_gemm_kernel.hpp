@@ -62,9 +62,9 @@ struct Ahead {
 
 template <std::size_t R, std::size_t V>
 inline void block(const float* a, std::size_t lda, const float* p, std::size_t k, float* c,
-                  std::size_t ldc, bool accumulate, const Ahead& ahead) {
+                  std::size_t ldc, bool accumulate, const float* bias, const Ahead& ahead) {
   const char* panel_ahead = ahead.panel;
-  const std::size_t c_lines = accumulate ? ahead.next_rows * V : 0;
+  const std::size_t c_lines = accumulate && bias == nullptr ? ahead.next_rows * V : 0;
   constexpr std::size_t ldp = V * kLanes;
   // One array of R*V vectors, every loop over it unrolled in full: GCC then keeps the sums in
   // registers from the loads of C to the stores. An array [R][V] went through the stack on the
@@ -73,7 +73,9 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t k
   Batch sum[R * V];
 #pragma GCC unroll 32
   for (std::size_t i = 0; i < R * V; ++i) {
-    sum[i] = accumulate ? Batch::load_unaligned(c + (i / V) * ldc + (i % V) * kLanes) : Batch(0.0f);
+    sum[i] = bias != nullptr ? Batch::load_unaligned(bias + (i % V) * kLanes)
+             : accumulate    ? Batch::load_unaligned(c + (i / V) * ldc + (i % V) * kLanes)
+                             : Batch(0.0f);
   }
   for (std::size_t i = 0; i < k; ++i) {
     if (panel_ahead != nullptr) __builtin_prefetch(panel_ahead + i * kLine, 0, 2);
@@ -101,15 +103,15 @@ inline void block(const float* a, std::size_t lda, const float* p, std::size_t k
 // One block of `rows` rows (1 to R) of one column block of V vectors.
 template <std::size_t R, std::size_t V>
 inline void rows_block(std::size_t rows, const float* a, std::size_t lda, const float* p,
-                       std::size_t k, float* c, std::size_t ldc, bool accumulate,
+                       std::size_t k, float* c, std::size_t ldc, bool accumulate, const float* bias,
                        const Ahead& ahead) {
   if constexpr (R > 1) {
     if (rows < R) {
-      rows_block<R - 1, V>(rows, a, lda, p, k, c, ldc, accumulate, ahead);
+      rows_block<R - 1, V>(rows, a, lda, p, k, c, ldc, accumulate, bias, ahead);
       return;
     }
   }
-  block<R, V>(a, lda, p, k, c, ldc, accumulate, ahead);
+  block<R, V>(a, lda, p, k, c, ldc, accumulate, bias, ahead);
 }
 
 // Every row of one panel of V vectors, in as few blocks of rows as kRows allows, of sizes as
@@ -118,7 +120,7 @@ inline void rows_block(std::size_t rows, const float* a, std::size_t lda, const 
 // fetches the C of the block after it, the last one the first block's of the next panel.
 template <std::size_t V>
 inline void panel(std::size_t m, const float* a, std::size_t lda, const float* p, std::size_t k,
-                  float* c, std::size_t ldc, bool accumulate, const char* next,
+                  float* c, std::size_t ldc, bool accumulate, const float* bias, const char* next,
                   std::size_t next_bytes) {
   const std::size_t blocks = (m + kRows - 1) / kRows, size = m / blocks, longer = m % blocks;
   const auto rows_of = [&](std::size_t b) { return size + (b < longer ? 1 : 0); };
@@ -133,7 +135,7 @@ inline void panel(std::size_t m, const float* a, std::size_t lda, const float* p
     } else if (next != nullptr) {
       ahead.next_c = c + V * kLanes, ahead.next_rows = rows_of(0);
     }
-    rows_block<kRows, V>(rows, a + r * lda, lda, p, k, c + r * ldc, ldc, accumulate, ahead);
+    rows_block<kRows, V>(rows, a + r * lda, lda, p, k, c + r * ldc, ldc, accumulate, bias, ahead);
     r += rows;
   }
 }
@@ -145,17 +147,19 @@ inline std::size_t panel_width(std::size_t n, std::size_t j) {
 }
 
 inline void small_gemm(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
-                       const float* p, float* c, std::size_t ldc, bool accumulate) {
+                       const float* p, float* c, std::size_t ldc, bool accumulate,
+                       const float* bias) {
   for (std::size_t j = 0; j < n;) {
     const std::size_t width = panel_width(n, j), next = j + width;
+    const float* b = bias != nullptr ? bias + j : nullptr;
     const char* ahead = next < n ? reinterpret_cast<const char*>(p + next * k) : nullptr;
     const std::size_t ahead_bytes = next < n ? panel_width(n, next) * k * sizeof(float) : 0;
     if (width == 4 * kLanes) {
-      panel<4>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, ahead, ahead_bytes);
+      panel<4>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, b, ahead, ahead_bytes);
     } else if (width == 2 * kLanes) {
-      panel<2>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, ahead, ahead_bytes);
+      panel<2>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, b, ahead, ahead_bytes);
     } else {
-      panel<1>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, ahead, ahead_bytes);
+      panel<1>(m, a, lda, p + j * k, k, c + j, ldc, accumulate, b, ahead, ahead_bytes);
     }
     j = next;
   }

@@ -93,9 +93,10 @@ struct Packed {
   std::uint32_t version = 0;  // of the weight when it was reordered
   std::size_t m = 0, n = 0, k = 0, lda = 0, ldc = 0;
   float beta = 0.0f;
-  int threads = 0;  // OpenMP's count when the primitive was made
+  bool biased = false;  // the primitive adds a bias row
+  int threads = 0;      // OpenMP's count when the primitive was made
   dnnl::matmul product;
-  memory weights, src, dst;
+  memory weights, src, dst, bias;
   std::uint64_t used = 0;  // when last used, for eviction
 };
 
@@ -179,14 +180,16 @@ void reorder_weights(Kept& kp, Packed& p, const float* w) {
 }
 
 /// A new entry: the primitive for A [m, k] (row stride lda), W^T [k, n], C [m, n] (row stride
-/// ldc), C = A W^T + beta C, with W in the layout the primitive chooses.
+/// ldc), C = A W^T (+ a bias row when `biased`) + beta C, with W in the layout the primitive
+/// chooses.
 Packed make_entry(Kept& kp, const std::shared_ptr<detail::Node<float>>& node, std::size_t m,
                   std::size_t n, std::size_t k, std::size_t lda, std::size_t ldc, float beta,
-                  int threads) {
+                  bool biased, int threads) {
   Packed p;
   p.owner = node;
   p.node = node.get();
-  p.m = m, p.n = n, p.k = k, p.lda = lda, p.ldc = ldc, p.beta = beta, p.threads = threads;
+  p.m = m, p.n = n, p.k = k, p.lda = lda, p.ldc = ldc, p.beta = beta, p.biased = biased;
+  p.threads = threads;
   const memory::desc src_md(dims(m, k), memory::data_type::f32, dims(lda, 1));
   const memory::desc w_md(dims(k, n), memory::data_type::f32, memory::format_tag::any);
   const memory::desc dst_md(dims(m, n), memory::data_type::f32, dims(ldc, 1));
@@ -196,22 +199,27 @@ Packed make_entry(Kept& kp, const std::shared_ptr<detail::Node<float>>& node, st
     ops.append_sum(beta);
     attr.set_post_ops(ops);
   }
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_md, dst_md), attr, kp.engine);
+  const memory::desc b_md(dims(1, n), memory::data_type::f32, memory::format_tag::ab);
+  const dnnl::matmul::primitive_desc pd(biased ? dnnl::matmul::desc(src_md, w_md, b_md, dst_md)
+                                               : dnnl::matmul::desc(src_md, w_md, dst_md),
+                                        attr, kp.engine);
   p.product = dnnl::matmul(pd);
   p.weights = memory(pd.weights_desc(), kp.engine);
   p.src = memory(src_md, kp.engine, DNNL_MEMORY_NONE);
   p.dst = memory(dst_md, kp.engine, DNNL_MEMORY_NONE);
+  if (biased) p.bias = memory(b_md, kp.engine, DNNL_MEMORY_NONE);
   return p;
 }
 
 /// The kept entry for this weight and shape, made (or its weights reordered again) as needed.
 Packed& entry_for(Kept& kp, const Var<float>& w, std::size_t m, std::size_t lda, std::size_t ldc,
-                  float beta, int threads) {
+                  float beta, bool biased, int threads) {
   const auto& node = w.node();
   const std::size_t n = w.shape()[0], k = w.shape()[1];
   for (Packed& p : kp.entries) {
     if (p.node == node.get() && !p.owner.expired() && p.m == m && p.n == n && p.k == k &&
-        p.lda == lda && p.ldc == ldc && p.beta == beta && p.threads == threads) {
+        p.lda == lda && p.ldc == ldc && p.beta == beta && p.biased == biased &&
+        p.threads == threads) {
       if (p.version != w.version()) {
         reorder_weights(kp, p, w.value().data());
         p.version = w.version();
@@ -221,7 +229,7 @@ Packed& entry_for(Kept& kp, const Var<float>& w, std::size_t m, std::size_t lda,
   }
   auto& es = kp.entries;
   make_room(es);
-  es.push_back(make_entry(kp, node, m, n, k, lda, ldc, beta, threads));
+  es.push_back(make_entry(kp, node, m, n, k, lda, ldc, beta, biased, threads));
   Packed& p = es.back();
   reorder_weights(kp, p, w.value().data());
   p.version = w.version();
@@ -291,7 +299,7 @@ bool linear_on_onednn(std::size_t m, std::size_t n, std::size_t k, const float* 
 
 template <class T>
 void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w, T beta, T* c,
-                    std::size_t ldc) {
+                    std::size_t ldc, const T* bias) {
   if (!w.defined() || w.ndim() != 2) {
     throw usage_error(fmt::format("gemm_by_weight: the weight must be a matrix [n, k], got {}",
                                   w.defined() ? shape_str(w.shape()) : "an empty Var"));
@@ -300,10 +308,11 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
   const T* wv = w.value().data();
   if constexpr (std::is_same_v<T, float>) {
     const SmallLoop& loop = small_loop();
-    if (gemm_backend() == GemmBackend::automatic && (beta == 0.0f || beta == 1.0f) && m > 0 &&
-        k > 0 && n % loop.kernel.lanes == 0 && own_loop_product(m, n, k, loop.avx512)) {
+    if (gemm_backend() == GemmBackend::automatic &&
+        (beta == 0.0f || (beta == 1.0f && bias == nullptr)) && m > 0 && k > 0 &&
+        n % loop.kernel.lanes == 0 && own_loop_product(m, n, k, loop.avx512)) {
       const Panels& t = panels_for(kept(), w);
-      loop.kernel.run(m, n, k, a, lda, t.value.data(), c, ldc, beta == 1.0f);
+      loop.kernel.run(m, n, k, a, lda, t.value.data(), c, ldc, beta == 1.0f, bias);
       return;
     }
     if (m >= kMinRows && k > 0 && n > 0 && gemm_backend() != GemmBackend::openblas) {
@@ -312,14 +321,16 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
         // The primitive divides its work among the threads it was made for: part of the key.
         const int threads = detail::onednn_threads_for(m * n * k);
         detail::match_onednn_threads(threads);
-        Packed& p = entry_for(kp, w, m, lda, ldc, beta, threads);
+        Packed& p = entry_for(kp, w, m, lda, ldc, beta, bias != nullptr, threads);
         p.used = ++kp.clock;
         p.src.set_data_handle(const_cast<float*>(a));
         p.dst.set_data_handle(c);
+        if (bias != nullptr) p.bias.set_data_handle(const_cast<float*>(bias));
         const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p.src.get()},
                                         {DNNL_ARG_WEIGHTS, p.weights.get()},
-                                        {DNNL_ARG_DST, p.dst.get()}};
-        execute(kp, p.product, args, 3);
+                                        {DNNL_ARG_DST, p.dst.get()},
+                                        {DNNL_ARG_BIAS, p.bias.get(true)}};
+        execute(kp, p.product, args, bias != nullptr ? 4 : 3);
       } catch (const dnnl::error& e) {
         throw internal_error(fmt::format(
             "gemm_by_weight: oneDNN's matmul failed ({}, status {}) for [{},{}] x [{},{}]^T",
@@ -328,12 +339,20 @@ void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w,
       return;
     }
   }
+  if (bias != nullptr) {
+    // C = bias + beta C first, then C += A W^T.
+    for (std::size_t i = 0; i < m; ++i) {
+      T* row = c + i * ldc;
+      for (std::size_t j = 0; j < n; ++j) row[j] = beta == T(0) ? bias[j] : bias[j] + beta * row[j];
+    }
+    beta = T(1);
+  }
   detail::gemm<T>(false, true, m, n, k, T(1), a, lda, wv, k, beta, c, ldc);
 }
 
 template void gemm_by_weight<float>(std::size_t, const float*, std::size_t, const Var<float>&,
-                                    float, float*, std::size_t);
+                                    float, float*, std::size_t, const float*);
 template void gemm_by_weight<double>(std::size_t, const double*, std::size_t, const Var<double>&,
-                                     double, double*, std::size_t);
+                                     double, double*, std::size_t, const double*);
 
 }  // namespace tapegrad

@@ -232,12 +232,8 @@ void step_rows(CellKind kind, const Var<T>& w_hh, const Var<T>& b_hh, T* pre, co
                const T* c_in, T* h_out, T* c_out, T* hn, T* gh, std::size_t rows, bool keep) {
   const std::size_t hidden = w_hh.shape()[1], width = w_hh.shape()[0];
   if (kind == CellKind::gru) {
-    const bool has_bias = b_hh.defined();
-    if (has_bias) {
-      const T* b = b_hh.value().data();
-      for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + width, gh + r * width);
-    }
-    gemm_by_weight<T>(rows, h, hidden, w_hh, has_bias ? T(1) : T(0), gh, width);
+    gemm_by_weight<T>(rows, h, hidden, w_hh, T(0), gh, width,
+                      b_hh.defined() ? b_hh.value().data() : static_cast<const T*>(nullptr));
     gru_gates(pre, gh, h, keep ? hn : static_cast<T*>(nullptr), h_out, rows, hidden);
     return;
   }

@@ -117,13 +117,8 @@ Var<T> fused_gru_step(const Var<T>& gx, std::size_t t, const Var<T>& h, const Va
   for_row_blocks<T>(batch, width * hidden, [&](std::size_t first, std::size_t rows) {
     gate.copy_rows(first, rows);
     T* ghr = gh.data() + first * width;
-    if (b_hh.defined()) {
-      for (std::size_t b = 0; b < rows; ++b) {
-        std::copy(b_hh.value().data(), b_hh.value().data() + width, ghr + b * width);
-      }
-    }
-    gemm_by_weight<T>(rows, hv + first * hidden, hidden, w_hh, b_hh.defined() ? T(1) : T(0), ghr,
-                      width);
+    gemm_by_weight<T>(rows, hv + first * hidden, hidden, w_hh, T(0), ghr, width,
+                      b_hh.defined() ? b_hh.value().data() : static_cast<const T*>(nullptr));
     detail::gru_gates(x_all + first * width, ghr, hv + first * hidden,
                       hn_all.data() + first * hidden, next.data() + first * hidden, rows, hidden);
   });

@@ -49,8 +49,9 @@ class Var;
 
 /// C[m,n] = A[m,k] W^T + beta C on row-major buffers (A's row stride lda, C's ldc), where W is
 /// w's value, a matrix [n, k]: rows times a layer's weight, as in the recurrent cells'
-/// h W_hh^T. The same product as gemm(false, true, m, n, k, 1, a, lda, w.value().data(), k,
-/// beta, c, ldc), faster when the same w is multiplied again: for a float product of at least 8
+/// h W_hh^T; plus `bias` (n values) on every row when given. The same product as
+/// gemm(false, true, m, n, k, 1, a, lda, w.value().data(), k, beta, c, ldc) after adding the
+/// bias to C's rows, faster when the same w is multiplied again: for a float product of at least 8
 /// rows (unless set_gemm_backend(GemmBackend::openblas)), oneDNN's matmul runs on a copy of W
 /// reordered once into its own layout; that copy is
 /// kept, per thread, until w's value changes (its version) or w's node is destroyed (the 16
@@ -58,6 +59,6 @@ class Var;
 /// double.
 template <class T>
 void gemm_by_weight(std::size_t m, const T* a, std::size_t lda, const Var<T>& w, T beta, T* c,
-                    std::size_t ldc);
+                    std::size_t ldc, const T* bias = nullptr);
 
 }  // namespace tapegrad
