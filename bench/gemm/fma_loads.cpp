@@ -5,7 +5,9 @@
 //   loop RxV    one long loop of the own loop's pattern: per iteration V vector loads and R
 //               broadcasts feed R*V fused multiply-adds (6x4 is the library's block), from two
 //               rings of 8 KiB; then 6x4 with only its broadcasts or only its vectors loaded
-//               (the others held in registers): which of the two loads costs;
+//               (the others held in registers): which of the two loads costs; 24x1 and 16x1
+//               are the batch in the lanes (one vector of h per k, a broadcast of W per
+//               multiply-add), the layout a batch of 16 would allow;
 //   block RxV k the library's own block (small_gemm_kernel.hpp) called over and over on one
 //               panel of k rows: a panel of 4 vectors is 16 KiB at k = 64 and 32 KiB at 128 (in
 //               the first-level cache), 64 KiB at 256 (not).
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
       {"loop 8x3", Pattern::loop_8x3},
       {"loop 12x2", Pattern::loop_12x2},
       {"loop 4x6", Pattern::loop_4x6},
+      {"loop 24x1", Pattern::loop_24x1},
+      {"loop 16x1", Pattern::loop_16x1},
       {"loop 6x4, broadcasts loaded only", Pattern::broadcasts_6x4},
       {"loop 6x4, weight vectors loaded only", Pattern::vectors_6x4}};
   const std::pair<int, std::size_t> blocks[] = {{6, 64}, {6, 128}, {6, 256}, {5, 128}};

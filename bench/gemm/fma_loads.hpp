@@ -12,6 +12,8 @@ enum class Pattern {
   loop_8x3,
   loop_12x2,
   loop_4x6,
+  loop_24x1,
+  loop_16x1,
   broadcasts_6x4,  // the 6x4 loop loading only its broadcasts
   vectors_6x4      // the 6x4 loop loading only its weight vectors
 };

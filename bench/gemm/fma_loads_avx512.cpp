@@ -68,14 +68,14 @@ __attribute__((noinline)) float pattern(const float* w, const float* a, long ite
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) wv[v] = _mm512_load_ps(w + at + 16 * v);
     }
-#pragma GCC unroll 12
+#pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
       const __m512 x = L != Loads::vectors ? _mm512_set1_ps(a[at + 16 * r + 1]) : xs[r];
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) acc[r * V + v] = _mm512_fmadd_ps(x, wv[v], acc[r * V + v]);
     }
     at += 16 * V;
-    if (at + 16 * 12 > kRing) at = 0;
+    if (at + 16 * (R > 12 ? R : 12) > kRing) at = 0;
   }
   return reduce(acc, R * V);
 }
@@ -105,7 +105,7 @@ double block_gflops(std::size_t k, const float* panel, const float* a, float* c,
   const tapegrad::detail::fma_loads_avx512::Ahead none;
   return gflops_of(2.0 * R * 64 * static_cast<double>(k), 256, seconds, [&](long calls) {
     for (long i = 0; i < calls; ++i) {
-      tapegrad::detail::fma_loads_avx512::block<R, 4>(a, k, panel, k, c, 64, true, none);
+      tapegrad::detail::fma_loads_avx512::block<R, 4>(a, k, panel, k, c, 64, true, nullptr, none);
     }
   });
 }
@@ -131,6 +131,10 @@ double avx512_gflops(Pattern p, const float* w, const float* a, double seconds, 
       return time_pattern<12, 2>(w, a, seconds, sink);
     case Pattern::loop_4x6:
       return time_pattern<4, 6>(w, a, seconds, sink);
+    case Pattern::loop_24x1:
+      return time_pattern<24, 1>(w, a, seconds, sink);
+    case Pattern::loop_16x1:
+      return time_pattern<16, 1>(w, a, seconds, sink);
     case Pattern::broadcasts_6x4:
       return time_pattern<6, 4, Loads::broadcasts>(w, a, seconds, sink);
     case Pattern::vectors_6x4:
