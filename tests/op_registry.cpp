@@ -636,6 +636,41 @@ void add_recurrent(std::vector<OpCase>& r) {
     r.back().optional_inputs = {3};
     r.back().bad_shapes = {{s({3, 2, 9}), s({2, 3}), s({9, 3}), s({3})},
                            {s({3, 3, 9}), s({2, 3}), s({9, 3}), s({9})}};
+    // The layer ops: the same from x [3,2,5], with the input projection.
+    r.push_back({"fused_rnn_layer",
+                 "relu, x [3,2,5], W_ih [4,5], b [4], h0 [2,4], W_hh [4,4]" + dir,
+                 {s({3, 2, 5}), s({4, 5}), s({4}), s({2, 4}), s({4, 4})},
+                 {},
+                 [reverse](const auto& x) {
+                   return tapegrad::nn::fused_rnn_layer(x[0], x[1], x[2], x[3], x[4], true,
+                                                        reverse);
+                 }});
+    r.back().optional_inputs = {2};
+    r.back().bad_shapes = {{s({3, 2, 5}), s({4, 4}), s({4}), s({2, 4}), s({4, 4})},
+                           {s({0, 2, 5}), s({4, 5}), s({4}), s({2, 4}), s({4, 4})},
+                           {s({3, 2, 5}), s({4, 5}), s({3}), s({2, 4}), s({4, 4})}};
+    r.push_back({"fused_lstm_layer",
+                 "x [3,2,5], W_ih [12,5], b [12], h0 [2,3], c0 [2,3], W_hh [12,3]" + dir,
+                 {s({3, 2, 5}), s({12, 5}), s({12}), s({2, 3}), s({2, 3}), s({12, 3})},
+                 {},
+                 [reverse](const auto& x) {
+                   return tapegrad::nn::fused_lstm_layer(x[0], x[1], x[2], x[3], x[4], x[5],
+                                                         reverse);
+                 }});
+    r.back().optional_inputs = {2};
+    r.back().bad_shapes = {{s({3, 2, 5}), s({12, 5}), s({12}), s({2, 3}), s({3, 3}), s({12, 3})},
+                           {s({3, 2, 5}), s({12, 5}), s({12}), s({3, 3}), s({2, 3}), s({12, 3})}};
+    r.push_back({"fused_gru_layer",
+                 "x [3,2,5], W_ih [9,5], b_ih [9], h0 [2,3], W_hh [9,3], b_hh [9]" + dir,
+                 {s({3, 2, 5}), s({9, 5}), s({9}), s({2, 3}), s({9, 3}), s({9})},
+                 {},
+                 [reverse](const auto& x) {
+                   return tapegrad::nn::fused_gru_layer(x[0], x[1], x[2], x[3], x[4], x[5],
+                                                        reverse);
+                 }});
+    r.back().optional_inputs = {2, 5};
+    r.back().bad_shapes = {{s({3, 2, 5}), s({9, 5}), s({9}), s({2, 3}), s({9, 3}), s({3})},
+                           {s({3, 2, 5}), s({9, 4}), s({9}), s({2, 3}), s({9, 3}), s({9})}};
   }
   r.push_back({"stack_index",
                "3 x [2,2,3], index 1",

@@ -351,11 +351,9 @@ Var<double> weighted(const Var<double>& out, const Var<double>& last, const Var<
   return loss;
 }
 
-}  // namespace
-
-TEST_CASE("the sequence ops equal their fused steps run in a loop: values bit for bit, gradients") {
-  const std::size_t steps = 5, batch = 3, hidden = 4;
-  std::size_t compared = 0;
+// Calls f(kind, reverse, bias) for every cell kind, direction and bias, each captured.
+template <class F>
+void for_each_direction_case(F&& f) {
   for (const nn::CellKind kind :
        {nn::CellKind::rnn_tanh, nn::CellKind::rnn_relu, nn::CellKind::lstm, nn::CellKind::gru}) {
     for (const bool reverse : {false, true}) {
@@ -363,66 +361,153 @@ TEST_CASE("the sequence ops equal their fused steps run in a loop: values bit fo
         CAPTURE(static_cast<int>(kind));
         CAPTURE(reverse);
         CAPTURE(bias);
-        const bool lstm = kind == nn::CellKind::lstm, gru = kind == nn::CellKind::gru;
-        const std::size_t gates = nn::gate_count(kind);
-        tapegrad::Generator gen(7);
-        const Array<double> gx = gen.normal<double>(make_shape({steps, batch, gates * hidden}));
-        const std::vector<Var<double>> v{leaf(gen, make_shape({batch, hidden})),
-                                         leaf(gen, make_shape({batch, hidden})),
-                                         leaf(gen, make_shape({gates * hidden, hidden})),
-                                         leaf(gen, make_shape({gates * hidden}))};
-        const Var<double> b = gru && bias ? v[3] : Var<double>();
-        // Both runs: the outputs and every gradient (gx's, h0's, c0's, W_hh's, b_hh's).
-        const auto run = [&](bool sequence) {
-          for (Var<double> p : v) p.zero_grad();
-          const Var<double> x = tapegrad::parameter<double>(gx, "gx");
-          Var<double> out, last, last_c;
-          if (sequence) {
-            const bool relu = kind == nn::CellKind::rnn_relu;
-            out = lstm  ? nn::fused_lstm_sequence(x, v[0], v[1], v[2], reverse)
-                  : gru ? nn::fused_gru_sequence(x, v[0], v[2], b, reverse)
-                        : nn::fused_rnn_sequence(x, v[0], v[2], relu, reverse);
-            const std::size_t end = reverse ? 0 : steps - 1;
-            if (lstm) {
-              last_c = tapegrad::select(tapegrad::select(out, 0, 1), 0, end);
-              out = tapegrad::select(out, 0, 0);
-            }
-            last = tapegrad::select(out, 0, end);
-          } else {
-            Var<double> s = lstm ? tapegrad::stack({v[0], v[1]}, 0) : v[0];
-            std::vector<Var<double>> outs(steps);
-            for (std::size_t i = 0; i < steps; ++i) {
-              const std::size_t t = reverse ? steps - 1 - i : i;
-              s = lstm  ? nn::fused_lstm_step(x, t, s, v[2])
-                  : gru ? nn::fused_gru_step(x, t, s, v[2], b)
-                        : nn::fused_rnn_step(x, t, s, v[2], kind == nn::CellKind::rnn_relu);
-              outs[t] = lstm ? tapegrad::select(s, 0, 0) : s;
-            }
-            out = tapegrad::stack(outs, 0);
-            last = lstm ? tapegrad::select(s, 0, 0) : s;
-            if (lstm) last_c = tapegrad::select(s, 0, 1);
-          }
-          tapegrad::Generator weights(11);
-          weighted(out, last, last_c, weights).backward();
-          std::vector<Array<double>> values{out.value(), last.value(), x.grad(), v[0].grad(),
-                                            v[2].grad()};
-          if (lstm) values.push_back(v[1].grad());
-          if (gru && bias) values.push_back(v[3].grad());
-          return values;
-        };
-        const std::vector<Array<double>> whole = run(true), steps_run = run(false);
-        REQUIRE(whole.size() == steps_run.size());
-        CHECK(whole[0] == steps_run[0]);
-        CHECK(whole[1] == steps_run[1]);
-        for (std::size_t i = 2; i < whole.size(); ++i) {
-          CAPTURE(i);
-          TG_CHECK_CLOSE(whole[i], steps_run[i], 1e-12);
-          ++compared;
-        }
+        f(kind, reverse, bias);
       }
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("the sequence ops equal their fused steps run in a loop: values bit for bit, gradients") {
+  const std::size_t steps = 5, batch = 3, hidden = 4;
+  std::size_t compared = 0;
+  for_each_direction_case([&](nn::CellKind kind, bool reverse, bool bias) {
+    const bool lstm = kind == nn::CellKind::lstm, gru = kind == nn::CellKind::gru;
+    const std::size_t gates = nn::gate_count(kind);
+    tapegrad::Generator gen(7);
+    const Array<double> gx = gen.normal<double>(make_shape({steps, batch, gates * hidden}));
+    const std::vector<Var<double>> v{
+        leaf(gen, make_shape({batch, hidden})), leaf(gen, make_shape({batch, hidden})),
+        leaf(gen, make_shape({gates * hidden, hidden})), leaf(gen, make_shape({gates * hidden}))};
+    const Var<double> b = gru && bias ? v[3] : Var<double>();
+    // Both runs: the outputs and every gradient (gx's, h0's, c0's, W_hh's, b_hh's).
+    const auto run = [&](bool sequence) {
+      for (Var<double> p : v) p.zero_grad();
+      const Var<double> x = tapegrad::parameter<double>(gx, "gx");
+      Var<double> out, last, last_c;
+      if (sequence) {
+        const bool relu = kind == nn::CellKind::rnn_relu;
+        out = lstm  ? nn::fused_lstm_sequence(x, v[0], v[1], v[2], reverse)
+              : gru ? nn::fused_gru_sequence(x, v[0], v[2], b, reverse)
+                    : nn::fused_rnn_sequence(x, v[0], v[2], relu, reverse);
+        const std::size_t end = reverse ? 0 : steps - 1;
+        if (lstm) {
+          last_c = tapegrad::select(tapegrad::select(out, 0, 1), 0, end);
+          out = tapegrad::select(out, 0, 0);
+        }
+        last = tapegrad::select(out, 0, end);
+      } else {
+        Var<double> s = lstm ? tapegrad::stack({v[0], v[1]}, 0) : v[0];
+        std::vector<Var<double>> outs(steps);
+        for (std::size_t i = 0; i < steps; ++i) {
+          const std::size_t t = reverse ? steps - 1 - i : i;
+          s = lstm  ? nn::fused_lstm_step(x, t, s, v[2])
+              : gru ? nn::fused_gru_step(x, t, s, v[2], b)
+                    : nn::fused_rnn_step(x, t, s, v[2], kind == nn::CellKind::rnn_relu);
+          outs[t] = lstm ? tapegrad::select(s, 0, 0) : s;
+        }
+        out = tapegrad::stack(outs, 0);
+        last = lstm ? tapegrad::select(s, 0, 0) : s;
+        if (lstm) last_c = tapegrad::select(s, 0, 1);
+      }
+      tapegrad::Generator weights(11);
+      weighted(out, last, last_c, weights).backward();
+      std::vector<Array<double>> values{out.value(), last.value(), x.grad(), v[0].grad(),
+                                        v[2].grad()};
+      if (lstm) values.push_back(v[1].grad());
+      if (gru && bias) values.push_back(v[3].grad());
+      return values;
+    };
+    const std::vector<Array<double>> whole = run(true), steps_run = run(false);
+    REQUIRE(whole.size() == steps_run.size());
+    CHECK(whole[0] == steps_run[0]);
+    CHECK(whole[1] == steps_run[1]);
+    for (std::size_t i = 2; i < whole.size(); ++i) {
+      CAPTURE(i);
+      TG_CHECK_CLOSE(whole[i], steps_run[i], 1e-12);
+      ++compared;
+    }
+  });
   CHECK(compared == 16 * 3 + 4 + 2);  // gx, h0, W_hh in every run; c0 (LSTM); b_hh (GRU, biased)
+}
+
+TEST_CASE("the layer ops equal linear then the sequence op: values and every gradient") {
+  // fused_*_layer computes gx = x W_ih^T + bias itself, a chunk of steps ahead (here all 7 steps
+  // in one product), and adds the projection's gradients to the sequence op's.
+  const std::size_t steps = 7, batch = 3, in = 5, hidden = 4;
+  std::size_t compared = 0;
+  for_each_direction_case([&](nn::CellKind kind, bool reverse, bool bias) {
+    const bool lstm = kind == nn::CellKind::lstm, gru = kind == nn::CellKind::gru;
+    const bool relu = kind == nn::CellKind::rnn_relu;
+    const std::size_t width = nn::gate_count(kind) * hidden;
+    tapegrad::Generator gen(9);
+    // x, W_ih, b (b_ih for the GRU), h0, c0, W_hh, b_hh
+    const std::vector<Var<double>> v{leaf(gen, make_shape({steps, batch, in})),
+                                     leaf(gen, make_shape({width, in})),
+                                     leaf(gen, make_shape({width})),
+                                     leaf(gen, make_shape({batch, hidden})),
+                                     leaf(gen, make_shape({batch, hidden})),
+                                     leaf(gen, make_shape({width, hidden})),
+                                     leaf(gen, make_shape({width}))};
+    const Var<double> b = bias ? v[2] : Var<double>();
+    const Var<double> b_hh = gru && bias ? v[6] : Var<double>();
+    const auto run = [&](bool layer) {
+      for (Var<double> p : v) p.zero_grad();
+      Var<double> out;
+      if (layer) {
+        out = lstm  ? nn::fused_lstm_layer(v[0], v[1], b, v[3], v[4], v[5], reverse)
+              : gru ? nn::fused_gru_layer(v[0], v[1], b, v[3], v[5], b_hh, reverse)
+                    : nn::fused_rnn_layer(v[0], v[1], b, v[3], v[5], relu, reverse);
+      } else {
+        const Var<double> gx = tapegrad::linear(v[0], v[1], b);
+        out = lstm  ? nn::fused_lstm_sequence(gx, v[3], v[4], v[5], reverse)
+              : gru ? nn::fused_gru_sequence(gx, v[3], v[5], b_hh, reverse)
+                    : nn::fused_rnn_sequence(gx, v[3], v[5], relu, reverse);
+      }
+      const std::size_t end = reverse ? 0 : steps - 1;
+      Var<double> last_c;
+      if (lstm) {
+        last_c = tapegrad::select(tapegrad::select(out, 0, 1), 0, end);
+        out = tapegrad::select(out, 0, 0);
+      }
+      const Var<double> last = tapegrad::select(out, 0, end);
+      tapegrad::Generator weights(13);
+      weighted(out, last, last_c, weights).backward();
+      std::vector<Array<double>> values{out.value(), v[0].grad(), v[1].grad(), v[3].grad(),
+                                        v[5].grad()};
+      if (bias) values.push_back(v[2].grad());
+      if (lstm) values.push_back(v[4].grad());
+      if (gru && bias) values.push_back(v[6].grad());
+      return values;
+    };
+    const std::vector<Array<double>> layer = run(true), separate = run(false);
+    REQUIRE(layer.size() == separate.size());
+    for (std::size_t i = 0; i < layer.size(); ++i) {
+      CAPTURE(i);
+      TG_CHECK_CLOSE(layer[i], separate[i], 1e-12);
+      ++compared;
+    }
+  });
+  CHECK(compared == 16 * 5 + 8 + 4 + 2);  // out, x, W_ih, h0, W_hh; b (biased); c0; b_hh
+}
+
+TEST_CASE("the layer ops check their operands") {
+  tapegrad::Generator gen(4);
+  const Var<float> x(gen.normal<float>(make_shape({3, 2, 5}))),
+      w_ih(gen.normal<float>(make_shape({12, 5}))), h0(gen.normal<float>(make_shape({2, 3}))),
+      w_hh(gen.normal<float>(make_shape({12, 3})));
+  CHECK_THROWS_WITH_AS(nn::fused_lstm_layer(x, w_ih, {}, h0, {}, w_hh),
+                       "fused_lstm_layer: x, weight_ih, h0, c0 and weight_hh must be given",
+                       tapegrad::usage_error);
+  const Var<float> x_wrong(gen.normal<float>(make_shape({3, 2, 4})));
+  CHECK_THROWS_WITH_AS(
+      nn::fused_lstm_layer(x_wrong, w_ih, {}, h0, h0, w_hh),
+      "fused_lstm_layer: expected x [T, B, in] with T >= 1, weight_ih [4H, in], bias [4H], h0 "
+      "[B, H], weight_hh [4H, H]; got x [3,2,4], weight_ih [12,5], bias none, h0 [2,3], "
+      "weight_hh [12,3]",
+      tapegrad::shape_error);
+  CHECK_THROWS_AS(nn::fused_gru_layer(x, w_ih, {}, h0, w_hh, {}), tapegrad::shape_error);
 }
 
 TEST_CASE("the composed steps pass gradcheck, and check their arguments") {

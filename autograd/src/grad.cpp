@@ -98,6 +98,13 @@ const Array<T>& Context<T>::saved(std::size_t i) const {
   return entry_.saved[i];
 }
 template <class T>
+Array<T> Context<T>::take_saved(std::size_t i) const {
+  TAPEGRAD_ASSERT(i < entry_.saved.size(), "Context::take_saved out of range in " + entry_.op);
+  // The engine runs an entry's rule once and drops the entry after (run_backward): nothing reads
+  // the array again. The tape's entries are not const; the Context only hands out const access.
+  return std::move(const_cast<detail::Entry<T>&>(entry_).saved[i]);
+}
+template <class T>
 const std::string& Context<T>::op() const {
   return entry_.op;
 }

@@ -122,22 +122,23 @@ struct Direction {
   // GRU's.
   RecurrentOutput<T> fused(const Var<T>& input, const Var<T>& h0, const Var<T>& c0) const {
     const bool lstm = kind == CellKind::lstm;
-    const Var<T> gx_all = linear(input, w.w_ih, input_bias());
     if (active == nullptr && !detect_anomaly()) {
-      // Without padding, the whole direction as one op (fused_rnn_sequence, ...): its forward
-      // and its backward each meet the threads once, instead of once per step.
+      // Without padding, the whole direction as one op (fused_rnn_layer, ...), input projection
+      // included: its forward and its backward each meet the threads once, instead of once per
+      // step.
       const std::size_t last = time(steps - 1);
       if (lstm) {
-        const Var<T> y = fused_lstm_sequence(gx_all, h0, c0, w.w_hh, reverse, GateInput::overwrite);
+        const Var<T> y = fused_lstm_layer(input, w.w_ih, input_bias(), h0, c0, w.w_hh, reverse);
         const Var<T> hs = select(y, 0, 0);
         return {hs, select(hs, 0, last), select(select(y, 0, 1), 0, last)};
       }
-      const Var<T> hs =
-          kind == CellKind::gru
-              ? fused_gru_sequence(gx_all, h0, w.w_hh, w.b_hh, reverse, GateInput::overwrite)
-              : fused_rnn_sequence(gx_all, h0, w.w_hh, kind == CellKind::rnn_relu, reverse);
+      const Var<T> hs = kind == CellKind::gru
+                            ? fused_gru_layer(input, w.w_ih, w.b_ih, h0, w.w_hh, w.b_hh, reverse)
+                            : fused_rnn_layer(input, w.w_ih, input_bias(), h0, w.w_hh,
+                                              kind == CellKind::rnn_relu, reverse);
       return {hs, select(hs, 0, last), Var<T>()};
     }
+    const Var<T> gx_all = linear(input, w.w_ih, input_bias());
     // gx_all is this loop's own: each step leaves its gate activations there, except under
     // anomaly detection, whose messages show a step's inputs as they were.
     const GateInput gates = detect_anomaly() ? GateInput::keep : GateInput::overwrite;
@@ -167,7 +168,9 @@ struct Direction {
 
   // Inference, when nothing needs a gradient: the fused steps' GEMM and gate kernels in one
   // loop, with no op recorded and no Var per step. Each step's h goes straight into its row of
-  // the output, and the next step reads it there; the values are those of fused(), bit for bit.
+  // the output, and the next step reads it there; the values are those of fused(), bit for bit:
+  // without padding, the input projection is the layer ops' (Projection, the same products into
+  // a scratch of a chunk of steps), with padding linear's over every step.
   // A sequence's steps read only its own rows of the state, so each block of rows runs through
   // every step on its own thread (for_row_blocks, once for the whole sequence): the threads
   // meet once per direction, not once per step (a meeting costs 0.6-3 us, a step's block at
@@ -176,9 +179,20 @@ struct Direction {
     const bool lstm = kind == CellKind::lstm, gru = kind == CellKind::gru;
     const std::size_t batch = h0.shape()[0], hidden = h0.shape()[1], bh = batch * hidden;
     const std::size_t width = gate_count(kind) * hidden;
-    // x W_ih^T + b for every step, [T, B, G*H]; each step leaves its activations in its row.
-    Var<T> gx_all = linear(input, w.w_ih, input_bias());
-    T* gx = gx_all.mutable_value().data();
+    // With padding, x W_ih^T + b for every step, [T, B, G*H], each step leaving its
+    // activations in its row; without, a chunk of steps at a time into `ahead`.
+    const Var<T> bias = input_bias();
+    Var<T> gx_all = active != nullptr ? linear(input, w.w_ih, bias) : Var<T>();
+    T* gx = active != nullptr ? gx_all.mutable_value().data() : nullptr;
+    const detail::Projection<T> proj{input.value().data(),
+                                     input.shape()[2],
+                                     &w.w_ih,
+                                     bias.defined() ? bias.value().data() : nullptr,
+                                     steps,
+                                     batch,
+                                     width};
+    Array<T> ahead =
+        active == nullptr ? detail::empty_array<T>({proj.chunk(batch), batch, width}) : Array<T>();
     Array<T> out = detail::empty_array<T>({steps, batch, hidden});
     // The state after the last step taken: h_state (with padding; without, the output's row of
     // that step) and the LSTM's c.
@@ -190,9 +204,18 @@ struct Direction {
     detail::for_row_blocks<T>(batch, steps * width * hidden, [&](std::size_t r0, std::size_t rows) {
       const std::size_t hr = r0 * hidden, gr = r0 * width;
       const T* h = h_state.data() + hr;  // this block's rows of the state
+      const std::size_t chunk = proj.chunk(rows);
+      std::size_t first = 0;  // the time of ahead's first step
       for (std::size_t i = 0; i < steps; ++i) {
         const std::size_t t = time(i);
-        T* pre = gx + t * batch * width + gr;
+        if (active == nullptr) {
+          if (const auto from = proj.chunk_at(i, chunk, reverse)) {
+            first = from->first;
+            proj.run(first, from->second, r0, rows, ahead.data() + gr);
+          }
+        }
+        T* pre = active == nullptr ? ahead.data() + (t - first) * batch * width + gr
+                                   : gx + t * batch * width + gr;
         T* out_t = out.data() + t * bh + hr;
         T* h_next = active != nullptr ? h_new.data() + hr : out_t;
         T* c_next = lstm ? (active != nullptr ? c_new.data() : c_state.data()) + hr : nullptr;

@@ -10,6 +10,7 @@
 #include <exception>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 #include <omp.h>
 
@@ -244,6 +245,44 @@ void step_rows(CellKind kind, const Var<T>& w_hh, const Var<T>& b_hh, T* pre, co
     rnn_activation(pre, h_out, rows, hidden, kind == CellKind::rnn_relu);
   }
 }
+
+/// Bytes of a layer's input projection computed in one product at most (Projection).
+constexpr std::size_t kProjectionBytes = std::size_t{1} << 16;
+
+/// The input projection of the layer ops (fused_rnn_layer, ...; sequence.cpp) and of the
+/// tape-free loop (recurrent.cpp): x W_ih^T + bias, [T, B, G*H] from x [T, B, in], computed for
+/// a block of rows just before its steps read it, so that it is read from the cache. Both run
+/// the same products on the same rows, so their values are equal bit for bit.
+template <class T>
+struct Projection {
+  const T* x;       // [T, B, in]
+  std::size_t in;   //
+  const Var<T>* w;  // [G*H, in]
+  const T* bias;    // [G*H], or null
+  std::size_t steps, batch, width;
+
+  /// Steps per product for a block of `rows` rows: one when the block is part of the batch;
+  /// for the whole batch, as many as fit in kProjectionBytes (a small batch's steps in one
+  /// product: at batch 1 a step alone would be a vector times W_ih).
+  std::size_t chunk(std::size_t rows) const {
+    if (rows != batch) return 1;
+    return std::clamp<std::size_t>(kProjectionBytes / (batch * width * sizeof(T)), 1, steps);
+  }
+  /// When step i (in the order the steps run) starts a chunk of c steps: the chunk's first
+  /// time t0 and its length n (times t0 .. t0 + n - 1, run upwards, or downwards when
+  /// reversed); else none.
+  std::optional<std::pair<std::size_t, std::size_t>> chunk_at(std::size_t i, std::size_t c,
+                                                              bool reverse) const {
+    if (i % c != 0) return std::nullopt;
+    const std::size_t n = std::min(c, steps - i);
+    return std::make_pair(reverse ? steps - i - n : i, n);
+  }
+  /// x W^T + bias for rows [r0, r0 + rows) of the n steps from time t0 into dst, row stride
+  /// width (n > 1 only for the whole batch, whose rows are then consecutive in x and dst).
+  void run(std::size_t t0, std::size_t n, std::size_t r0, std::size_t rows, T* dst) const {
+    gemm_by_weight<T>(n * rows, x + (t0 * batch + r0) * in, in, *w, T(0), dst, width, bias);
+  }
+};
 
 struct StepDims {
   std::size_t batch, hidden, offset;  // offset of gx[t] in gx's data

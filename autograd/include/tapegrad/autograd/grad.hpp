@@ -158,6 +158,9 @@ class Context {
   /// Arrays the op saved at record time (masks, indices, probabilities). An internal_error
   /// past the saved arrays.
   const Array<T>& saved(std::size_t i) const;
+  /// Saved array `i`, moved out for the rule to reuse its storage (a rule runs once per entry);
+  /// saved(i) is empty afterwards. An internal_error past the saved arrays.
+  Array<T> take_saved(std::size_t i) const;
   /// The op's name, as recorded: for the rule's own error messages.
   const std::string& op() const;
 

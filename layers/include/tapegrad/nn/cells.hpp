@@ -11,11 +11,14 @@
 ///   give the same values and gradients; gradcheck checks the fused backward on its own.
 /// * fused_rnn_sequence, fused_lstm_sequence, fused_gru_sequence (layers/src/cells/
 ///   sequence.cpp): every fused step of one direction as one op, the step's rules in a loop over
-///   time on each block of the batch's rows; the layers run them by default when no sequence
-///   is padded. Checked the same ways.
+///   time on each block of the batch's rows. Checked the same ways.
+/// * fused_rnn_layer, fused_lstm_layer, fused_gru_layer (the same file): a sequence op that
+///   computes its own gx from the layer's input, a few steps ahead of the steps that read it;
+///   the layers run them by default when no sequence is padded.
 ///
-/// Both start from gx = x W_ih^T + b_ih, the input part of the gates, which a layer computes for
-/// all time steps in one GEMM. Gate order and formulas are PyTorch's (torch.nn.RNN, LSTM, GRU).
+/// The steps and sequence ops start from gx = x W_ih^T + b_ih, the input part of the gates,
+/// which a layer computes for all time steps in one GEMM. Gate order and formulas are PyTorch's
+/// (torch.nn.RNN, LSTM, GRU).
 #pragma once
 
 #include <cstddef>
@@ -134,5 +137,28 @@ template <class T>
 Var<T> fused_gru_sequence(const Var<T>& gx, const Var<T>& h0, const Var<T>& w_hh,
                           const Var<T>& b_hh, bool reverse = false,
                           GateInput mode = GateInput::keep);
+
+// One direction of a layer as one op: the sequence op above on gx = x W_ih^T + bias, which the
+// op computes itself from x [T, B, in] and w_ih [G*H, in], a block of rows and a few steps at a
+// time just before the steps read them (from the cache rather than memory: inference 3-10%
+// faster at batch 16-64 on an Intel Xeon, docs/performance.md). Its backward adds the projection's
+// gradients: x's g W_ih, w_ih's g^T x and the bias's sum of g's rows, g the gradient of gx. The
+// values equal linear() followed by the sequence op to rounding (the projection's products
+// differ), and the tape-free inference loop's bit for bit.
+
+/// fused_rnn_sequence from x: bias [H] (b_ih + b_hh) or empty -> every step's h, [T, B, H].
+template <class T>
+Var<T> fused_rnn_layer(const Var<T>& x, const Var<T>& w_ih, const Var<T>& bias, const Var<T>& h0,
+                       const Var<T>& w_hh, bool relu = false, bool reverse = false);
+
+/// fused_lstm_sequence from x: bias [4H] (b_ih + b_hh) or empty -> [2, T, B, H].
+template <class T>
+Var<T> fused_lstm_layer(const Var<T>& x, const Var<T>& w_ih, const Var<T>& bias, const Var<T>& h0,
+                        const Var<T>& c0, const Var<T>& w_hh, bool reverse = false);
+
+/// fused_gru_sequence from x: b_ih [3H] or empty; b_hh [3H] or empty -> [T, B, H].
+template <class T>
+Var<T> fused_gru_layer(const Var<T>& x, const Var<T>& w_ih, const Var<T>& b_ih, const Var<T>& h0,
+                       const Var<T>& w_hh, const Var<T>& b_hh, bool reverse = false);
 
 }  // namespace tapegrad::nn
