@@ -508,6 +508,13 @@ TEST_CASE("the layer ops check their operands") {
       "weight_hh [12,3]",
       tapegrad::shape_error);
   CHECK_THROWS_AS(nn::fused_gru_layer(x, w_ih, {}, h0, w_hh, {}), tapegrad::shape_error);
+  // An empty batch: empty outputs of the right shape, and empty gradients.
+  const Var<float> x0 = tapegrad::parameter<float>(Array<float>::from_shape({3, 0, 5}), "x0");
+  const Var<float> h00(Array<float>::from_shape({0, 3}));
+  const Var<float> y = nn::fused_lstm_layer(x0, w_ih, {}, h00, h00, w_hh, true);
+  CHECK(tapegrad::shape_str(y.shape()) == "[2,3,0,3]");
+  tapegrad::sum(y).backward();
+  CHECK(tapegrad::shape_str(x0.grad().shape()) == "[3,0,5]");
 }
 
 TEST_CASE("the composed steps pass gradcheck, and check their arguments") {

@@ -256,16 +256,16 @@ constexpr std::size_t kProjectionBytes = std::size_t{1} << 16;
 template <class T>
 struct Projection {
   const T* x;       // [T, B, in]
-  std::size_t in;   //
+  std::size_t in;   // x's row length
   const Var<T>* w;  // [G*H, in]
   const T* bias;    // [G*H], or null
   std::size_t steps, batch, width;
 
-  /// Steps per product for a block of `rows` rows: one when the block is part of the batch;
-  /// for the whole batch, as many as fit in kProjectionBytes (a small batch's steps in one
-  /// product: at batch 1 a step alone would be a vector times W_ih).
+  /// Steps per product for a block of `rows` rows: one when the block is part of the batch (or
+  /// empty); for the whole batch, as many as fit in kProjectionBytes (a small batch's steps in
+  /// one product: at batch 1 a step alone would be a vector times W_ih).
   std::size_t chunk(std::size_t rows) const {
-    if (rows != batch) return 1;
+    if (rows != batch || batch * width == 0) return 1;
     return std::clamp<std::size_t>(kProjectionBytes / (batch * width * sizeof(T)), 1, steps);
   }
   /// When step i (in the order the steps run) starts a chunk of c steps: the chunk's first
