@@ -144,6 +144,15 @@ struct Operands {
   }
 };
 
+// out[j] += the sum of data[r * ld + j] over `rows` rows, for j < count: a bias's gradient.
+template <class T>
+void add_row_sums(const T* data, std::size_t ld, std::size_t rows, std::size_t count, T* out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* row = data + r * ld;
+    for (std::size_t j = 0; j < count; ++j) out[j] += row[j];
+  }
+}
+
 // The layer ops' gradients of x, w_ih and the bias from g [T, B, G*H], the gradient of the input
 // projection x W_ih^T + bias: g W_ih, g^T x and the sum of g's rows.
 template <class T>
@@ -164,12 +173,8 @@ void projection_backward(const Context<T>& c, const Slots& at, const SequenceDim
   }
   if (at.bias != kNone && c.needs_grad(at.bias)) {
     Array<T> db = empty_array<T>({d.width});
-    T* out = db.data();
-    std::fill(out, out + d.width, T(0));
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T* row = g + r * d.width;
-      for (std::size_t j = 0; j < d.width; ++j) out[j] += row[j];
-    }
+    std::fill(db.data(), db.data() + d.width, T(0));
+    add_row_sums(g, d.width, rows, d.width, db.data());
     grads[at.bias] = std::move(db);
   }
 }
@@ -254,13 +259,9 @@ Grads<T> sequence_backward(const Context<T>& c, CellKind kind, const SequenceDim
   }
   if (gru && at.b_hh != kNone && c.needs_grad(at.b_hh)) {
     Array<T> db = empty_array<T>({d.width});
-    std::fill(db.begin(), db.end(), T(0));
+    std::fill(db.data(), db.data() + d.width, T(0));
     for (const Columns& p : parts) {
-      T* out = db.data() + p.from;
-      for (std::size_t r = 0; r < d.steps * d.batch; ++r) {
-        const T* row = p.data + r * p.ld;
-        for (std::size_t j = 0; j < p.count; ++j) out[j] += row[j];
-      }
+      add_row_sums(p.data, p.ld, d.steps * d.batch, p.count, db.data() + p.from);
     }
     grads[at.b_hh] = std::move(db);
   }
